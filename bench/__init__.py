@@ -1,0 +1,1 @@
+"""seenby's benchmarks of the reference server: `python -m bench` (see docs/performance.md)."""

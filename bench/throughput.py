@@ -1,0 +1,153 @@
+"""Benchmark 1: receipts applied per second, against a no-op server on the same stack.
+
+Setup (unmeasured): a reference server in this process on a file database (WAL,
+`synchronous=FULL`: the durable configuration), one Work group of a sender and the readers.
+Each run the sender sends fresh needReadReceipt messages, and every reader receipts every one of
+them, one `sendMessageReadReceipts` call per message over its own keep-alive connection;
+readers start at different messages so they do not queue on the same row. The no-op server gets
+the very same requests. Runs alternate baseline-first and subject-first, and each run's ratio
+is taken against its own partner. After each subject run, `getMessageReadReceipts` confirms
+that every message counts exactly one read per reader, so the figure is receipts applied.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import reference_server
+from bench.baseline import NoopServer
+from bench.client_process import ClientProcess
+from bench.load import LoadJob, LoadResult, run_load
+from bench.population import Admin, send_group_messages
+from bench.sizes import Sizes
+from bench.stats import Figure, paired_ratio
+from bench.wire import KeepAliveConnection, encode_call
+
+RATIO_TARGET = 0.5
+_PILOT_RECEIPTS = 200
+_MAX_RECEIPTS_PER_RUN = 20_000
+_PULL_BATCH = 30
+
+
+@dataclass(frozen=True)
+class ThroughputRow:
+    """Receipt throughput at one concurrency, its baseline, and their paired ratio."""
+
+    readers: int
+    receipts_per_run: int
+    receipts_per_second: Figure
+    baseline_per_second: Figure
+    ratio: Figure
+
+    @property
+    def meets_target(self) -> bool:
+        """Whether the median ratio reaches `RATIO_TARGET`."""
+        return self.ratio.median >= RATIO_TARGET
+
+
+_Plan = list[tuple[str, str]]
+"""One reader's receipts to send, as (token, msgID)."""
+
+
+class _ReceiptWorkload:
+    """The reference server with a group of readers, making fresh receipt work on demand."""
+
+    def __init__(self, server: reference_server.RunningServer, readers: int) -> None:
+        self._server = server
+        with KeepAliveConnection(server.host, server.port) as connection:
+            admin = Admin(connection, server.admin_key)
+            (self._sender_token,) = admin.create_users("sender", 1).values()
+            self._reader_tokens = list(admin.create_users("reader", readers).values())
+            self._group_id = admin.create_group("sender-0", [f"reader-{i}" for i in range(readers)])
+
+    def scripts(self, readers: int, per_reader: int) -> tuple[list[str], list[_Plan]]:
+        """Send `per_reader` messages; return them and, per reader, (token, msgID) to receipt."""
+        with KeepAliveConnection(self._server.host, self._server.port) as connection:
+            msg_ids = send_group_messages(
+                connection, self._sender_token, self._group_id, per_reader
+            )
+        plans = []
+        for reader in range(readers):
+            start = reader * per_reader // readers
+            rotated = msg_ids[start:] + msg_ids[:start]
+            plans.append([(self._reader_tokens[reader], msg_id) for msg_id in rotated])
+        return msg_ids, plans
+
+    def check_applied(self, msg_ids: list[str], readers: int) -> None:
+        """Fail unless each message counts exactly `readers` reads."""
+        with KeepAliveConnection(self._server.host, self._server.port) as connection:
+            for start in range(0, len(msg_ids), _PULL_BATCH):
+                receipts = connection.call(
+                    "getMessageReadReceipts",
+                    {"msgIDs": msg_ids[start : start + _PULL_BATCH]},
+                    self._sender_token,
+                )
+                wrong = [r for r in receipts if r["readCount"] != readers]
+                if wrong:
+                    raise RuntimeError(f"receipts were not all applied: {wrong[:3]}")
+
+
+def _job(host: str, port: int, plans: list[_Plan]) -> LoadJob:
+    return LoadJob(
+        host,
+        port,
+        tuple(
+            tuple(
+                encode_call(host, port, "sendMessageReadReceipts", {"msgIDs": [msg_id]}, token)
+                for token, msg_id in plan
+            )
+            for plan in plans
+        ),
+    )
+
+
+def _checked(result: LoadResult, what: str) -> LoadResult:
+    if result.failed:
+        raise RuntimeError(f"{what}: {result.failed} calls failed, first: {result.first_failure}")
+    return result
+
+
+def measure_throughput(client: ClientProcess, sizes: Sizes, workdir: Path) -> list[ThroughputRow]:
+    """Run benchmark 1 at each concurrency of `sizes.readers`."""
+    rows = []
+    with (
+        reference_server.start("127.0.0.1", 0, str(workdir / "throughput.sqlite3")) as server,
+        NoopServer() as noop,
+    ):
+        workload = _ReceiptWorkload(server, max(sizes.readers))
+        for readers in sizes.readers:
+            # A pilot run sizes the work so that a measured run lasts about `run_seconds`.
+            _, pilot_plans = workload.scripts(readers, math.ceil(_PILOT_RECEIPTS / readers))
+            pilot = _checked(
+                client.call(run_load, _job(server.host, server.port, pilot_plans)), "pilot run"
+            )
+            per_reader = math.ceil(
+                min(pilot.per_second * sizes.run_seconds, _MAX_RECEIPTS_PER_RUN) / readers
+            )
+            subject_rates: list[float] = []
+            baseline_rates: list[float] = []
+            for run in range(sizes.runs):
+                msg_ids, plans = workload.scripts(readers, per_reader)
+                subject_job = _job(server.host, server.port, plans)
+                baseline_job = _job(noop.host, noop.port, plans)
+                if run % 2:
+                    subject = _checked(client.call(run_load, subject_job), "reference server")
+                    baseline = _checked(client.call(run_load, baseline_job), "no-op server")
+                else:
+                    baseline = _checked(client.call(run_load, baseline_job), "no-op server")
+                    subject = _checked(client.call(run_load, subject_job), "reference server")
+                workload.check_applied(msg_ids, readers)
+                subject_rates.append(subject.per_second)
+                baseline_rates.append(baseline.per_second)
+            rows.append(
+                ThroughputRow(
+                    readers=readers,
+                    receipts_per_run=readers * per_reader,
+                    receipts_per_second=Figure.of(subject_rates),
+                    baseline_per_second=Figure.of(baseline_rates),
+                    ratio=paired_ratio(subject_rates, baseline_rates),
+                )
+            )
+    return rows

@@ -1,0 +1,1 @@
+"""Gherkin features, one per spec area, shipped as package data."""

@@ -1,0 +1,69 @@
+"""seenby harness: targets, wire clients, schema validation and reports.
+
+Typical use (``open_target()`` starts the bundled reference server; ``open_target(url,
+admin_key)`` reaches a deployment)::
+
+    from harness import open_target
+
+    with open_target() as target:
+        alice, bob = target.users("alice", "bob")
+        msg = alice.send_text("lunch?", to=bob, need_read_receipt=True)
+        bob.send_message_read_receipts([msg])
+        alice.get_message_read_receipts([msg])
+"""
+
+from harness.client import AdminClient, UserClient
+from harness.models import (
+    Capabilities,
+    Conversation,
+    Event,
+    Group,
+    MemberInfo,
+    Message,
+    ReadFilter,
+    ReadMemberPage,
+    Receipt,
+    ResultList,
+    Settings,
+)
+from harness.target import BundledTarget, RemoteTarget, Target, open_target
+from harness.validation import SchemaViolation
+from harness.wire import (
+    ApiError,
+    ProtocolViolation,
+    PushStream,
+    SeqGap,
+    ServerFault,
+    UnexpectedEvent,
+    WaitTimeout,
+    WireResponse,
+)
+
+__all__ = [
+    "AdminClient",
+    "ApiError",
+    "BundledTarget",
+    "Capabilities",
+    "Conversation",
+    "Event",
+    "Group",
+    "MemberInfo",
+    "Message",
+    "ProtocolViolation",
+    "PushStream",
+    "ReadFilter",
+    "ReadMemberPage",
+    "Receipt",
+    "RemoteTarget",
+    "ResultList",
+    "SchemaViolation",
+    "SeqGap",
+    "ServerFault",
+    "Settings",
+    "Target",
+    "UnexpectedEvent",
+    "UserClient",
+    "WaitTimeout",
+    "WireResponse",
+    "open_target",
+]

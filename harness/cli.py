@@ -1,0 +1,249 @@
+"""The ``seenby`` command: ``seenby run`` checks a target and reports, ``seenby serve`` starts the
+bundled reference server.
+
+``seenby run`` exits 0 only when the target is conformant; 1 when it is not, when the run is
+incomplete or when the suite's feature files are broken; 2 on a usage error (including an
+``--id`` or ``--tag`` that matches no scenario).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.catalogue import AREA_NAMES, CatalogueError
+from harness.reports import VERDICTS, RunReport
+from harness.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
+
+__all__ = ["main"]
+
+_REPORT_FILES = "junit.xml, cucumber.json, conformance-summary.json, report.html"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``seenby`` parser and its ``run`` subcommand's parser."""
+    parser = argparse.ArgumentParser(
+        prog="seenby",
+        description="Conformance suite and reference server for chat message read receipts.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "serve",
+        help="run the bundled reference server (`seenby serve --help` for its options)",
+        add_help=False,
+    )
+    run_parser = commands.add_parser(
+        "run",
+        help="run the conformance suite against a target and write reports",
+        description=(
+            "Run the conformance scenarios against a target (default: the bundled reference "
+            "server) and write junit.xml, cucumber.json, conformance-summary.json and "
+            "report.html. Exit status: 0 conformant, 1 not conformant or incomplete, 2 usage."
+        ),
+    )
+    target = run_parser.add_argument_group("target")
+    target.add_argument(
+        "--target",
+        metavar="URL",
+        default=os.environ.get("SEENBY_TARGET"),
+        help="base URL of the deployment to check (env SEENBY_TARGET); "
+        "default: a bundled reference server",
+    )
+    target.add_argument(
+        "--admin-key",
+        metavar="KEY",
+        default=os.environ.get("SEENBY_ADMIN_KEY"),
+        help="the target's admin key (env SEENBY_ADMIN_KEY); needed with --target",
+    )
+    selection = run_parser.add_argument_group("selection")
+    selection.add_argument(
+        "--list", action="store_true", help="list the selected scenarios and exit"
+    )
+    selection.add_argument(
+        "--id",
+        dest="ids",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run the scenario with this ID (e.g. RR-R-004); repeatable",
+    )
+    selection.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="run the scenarios with this tag (e.g. spec-R-4, area-L, optional); repeatable; "
+        "scenarios matching any --id or --tag run",
+    )
+    output = run_parser.add_argument_group("execution and output")
+    output.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("seenby-report"),
+        metavar="DIR",
+        help="where to write the reports (default: ./seenby-report/)",
+    )
+    output.add_argument(
+        "-n",
+        dest="jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="run on N parallel workers (pytest-xdist); default 1",
+    )
+    output.add_argument(
+        "--notebook",
+        type=Path,
+        metavar="PATH",
+        help="also write a Jupyter notebook presenting the results (needs the notebooks extra)",
+    )
+    output.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the verdict, not a line per scenario and the table by area",
+    )
+    return parser, run_parser
+
+
+def _list_scenarios(suite: Suite, ids: Sequence[str], tags: Sequence[str]) -> str:
+    scenarios = selected_scenarios(suite, ids, tags)
+    rows = [("ID", "AREA", "LEVEL", "SPEC", "TITLE")]
+    rows += [
+        (
+            scenario.id,
+            scenario.area,
+            "required" if scenario.required else "optional",
+            ",".join(scenario.spec),
+            scenario.title,
+        )
+        for scenario in scenarios
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+        + "  "
+        + row[4]
+        for row in rows
+    ]
+    lines.append(f"{len(scenarios)} scenarios")
+    return "\n".join(lines)
+
+
+def _area_table(report: RunReport) -> str:
+    name_width = max([len(f"{area}  {name}") for area, name in AREA_NAMES.items()] + [5])
+    header = "area".ljust(name_width) + "".join(f"{verdict:>9}" for verdict in VERDICTS)
+    lines = [header]
+    for area in report.by_area():
+        label = f"{area['area']}  {area['name']}".ljust(name_width)
+        lines.append(label + "".join(f"{area['counts'][verdict]:>9}" for verdict in VERDICTS))
+    total = report.counts
+    lines.append(
+        "total".ljust(name_width) + "".join(f"{total[verdict]:>9}" for verdict in VERDICTS)
+    )
+    return "\n".join(lines)
+
+
+def _verdict_line(report: RunReport) -> str:
+    failed = [result.scenario.id for result in report.results if result.verdict == "fail"]
+    unproven = [
+        result.scenario.id
+        for result in report.results
+        if result.verdict == "not-run" or (result.verdict == "skip" and result.scenario.required)
+    ]
+    if failed:
+        detail = f"{len(failed)} failed: {', '.join(failed)}"
+    elif not report.results:
+        detail = "no scenario ran"
+    elif unproven:
+        detail = f"{len(unproven)} required not run or skipped: {', '.join(unproven)}"
+    else:
+        detail = f"all {len(report.results)} scenarios passed or were optional skips"
+    return f"verdict: {report.verdict} ({detail})"
+
+
+def _print_progress(line: str) -> None:
+    # Flushed: in CI, standard output is a pipe and would otherwise hold lines back.
+    print(line, flush=True)
+
+
+def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
+    suite = Suite.installed()
+    if options.list:
+        try:
+            print(_list_scenarios(suite, options.ids, options.tags))
+        except SelectionError as error:
+            parser.error(str(error))
+        return 0
+    if options.target is not None and not options.target.startswith(("http://", "https://")):
+        parser.error(f"--target must be an http:// or https:// URL, not {options.target!r}")
+    if options.target is not None and options.admin_key is None:
+        parser.error("--target needs --admin-key (the suite creates users and groups)")
+    if options.target is None and options.admin_key is not None:
+        parser.error("--admin-key is only meaningful with --target")
+    if options.notebook is not None and importlib.util.find_spec("nbformat") is None:
+        parser.error("--notebook needs nbformat: pip install -e '.[notebooks]'")
+    settings = RunSettings(
+        target_url=options.target,
+        admin_key=options.admin_key,
+        ids=tuple(options.ids),
+        tags=tuple(options.tags),
+        report_dir=options.report_dir,
+        jobs=options.jobs,
+        suite=suite,
+    )
+    try:
+        report = run(settings, progress=(lambda _: None) if options.quiet else _print_progress)
+    except SelectionError as error:
+        parser.error(str(error))
+    for problem in report.errors:
+        print(f"seenby: {problem}", file=sys.stderr)
+    if not options.quiet:
+        print()
+        print(_area_table(report))
+        print()
+    print(_verdict_line(report))
+    print(f"reports: {settings.report_dir}/ ({_REPORT_FILES})")
+    if options.notebook is not None:
+        from harness.notebook import write_results_notebook  # nbformat: the notebooks extra
+
+        summary_path = settings.report_dir / "conformance-summary.json"
+        print(f"notebook: {write_results_notebook(summary_path, options.notebook)}")
+    return 0 if report.verdict == "conformant" else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``seenby`` console script; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["serve"]:
+        # The harness touches the reference server only to start it.
+        from reference_server.cli import main as serve
+
+        exit_status: int = serve(arguments[1:])
+        return exit_status
+    parser, run_parser = _parsers()
+    options = parser.parse_args(arguments)
+    try:
+        return _run(run_parser, options)
+    except CatalogueError as error:
+        print(f"seenby: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("seenby: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

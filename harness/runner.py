@@ -1,0 +1,311 @@
+"""``seenby run``: run the conformance suite against a target and write its reports.
+
+Theory of operation:
+
+1. The catalogue (the feature files, parsed without pytest) gives every scenario; ``--id`` and
+   ``--tag`` select some. The selection is passed to pytest as an ``-m`` expression of
+   scenario IDs, so pytest runs exactly the scenarios the reports list.
+2. The target's capabilities are read once for the reports (the bundled server: from a
+   throw-away instance of it; the steps plugin starts its own in each pytest process).
+3. pytest runs in a subprocess, with ``harness.reporting`` writing one JSON record per finished
+   item to its standard output, which is read line by line: each record is a progress line and
+   a result. Against a remote target with ``-n`` > 1, ``@serial`` scenarios (they change global
+   settings) run afterwards in a second, serial pass, so they never overlap with others.
+4. Each selected scenario gets a verdict from its items' records (a scenario with no record is
+   ``not-run``), and ``harness.reports`` writes the four report files.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
+from harness.reporting import RECORD_KEY
+from harness.reports import ItemResult, RunReport, ScenarioResult, write_reports
+from harness.target import open_target
+
+__all__ = [
+    "BUNDLED_TARGET",
+    "RunSettings",
+    "SelectionError",
+    "Suite",
+    "run",
+    "selected_scenarios",
+    "suite_versions",
+]
+
+BUNDLED_TARGET = "bundled reference server"
+"""How reports name the target when no URL was given."""
+
+# The steps plugin reads these too; the runner passes the target explicitly instead, so a stray
+# variable in the caller's environment cannot point pytest at another target than the reports.
+_TARGET_ENVIRONMENT = ("SEENBY_TARGET", "SEENBY_ADMIN_KEY")
+
+_PYTEST_EXIT_MEANINGS = {
+    2: "interrupted",
+    3: "internal error",
+    4: "usage error",
+    5: "no tests collected",
+}
+
+
+def _package_dir(name: str) -> Path:
+    # Locate without importing: harness must not import steps (steps imports harness).
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"package {name!r} is not installed")
+    return Path(spec.origin).resolve().parent
+
+
+class SelectionError(Exception):
+    """An ``--id`` or ``--tag`` matches no scenario of the suite."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Where the scenarios come from: the feature files, and the pytest arguments that collect
+    them (run from ``rootdir``)."""
+
+    features_dir: Path
+    pytest_args: tuple[str, ...]
+    rootdir: Path
+
+    @classmethod
+    def installed(cls) -> Suite:
+        """seenby's own suite: the ``features`` package, collected by ``--pyargs steps``."""
+        return cls(
+            features_dir=default_features_dir(),
+            pytest_args=("--pyargs", "steps"),
+            rootdir=_package_dir("steps").parent,
+        )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What ``seenby run`` was asked to do."""
+
+    target_url: str | None = None
+    """``None``: the bundled reference server."""
+    admin_key: str | None = None
+    ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    report_dir: Path = Path("seenby-report")
+    jobs: int = 1
+    suite: Suite = field(default_factory=Suite.installed)
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One pytest subprocess over some of the selected scenarios."""
+
+    name: str
+    scenarios: Sequence[CatalogueScenario]
+    jobs: int
+
+
+def selected_scenarios(
+    suite: Suite, ids: Sequence[str] = (), tags: Sequence[str] = ()
+) -> tuple[CatalogueScenario, ...]:
+    """The suite's scenarios having any of ``ids`` or ``tags`` (all when both are empty).
+
+    Raises ``CatalogueError`` when the feature files break the tag conventions and
+    ``SelectionError`` when an ID or tag matches no scenario.
+    """
+    selection = select(load_catalogue(suite.features_dir), ids, tags)
+    if selection.unmatched:
+        raise SelectionError(
+            "no scenario matches "
+            + ", ".join(selection.unmatched)
+            + " (`seenby run --list` shows every scenario and its tags)"
+        )
+    return selection.scenarios
+
+
+def suite_versions() -> dict[str, str]:
+    """The versions a report must name to be reproducible."""
+    return {
+        "seenby": importlib.metadata.version("seenby"),
+        "python": platform.python_version(),
+        "pytest": importlib.metadata.version("pytest"),
+        "pytest-bdd": importlib.metadata.version("pytest-bdd"),
+    }
+
+
+def _read_capabilities(settings: RunSettings) -> dict[str, Any]:
+    with open_target(settings.target_url, settings.admin_key) as target:
+        return dict(target.capabilities.raw)
+
+
+def _plan(settings: RunSettings, scenarios: Sequence[CatalogueScenario]) -> list[_Pass]:
+    if settings.jobs > 1 and settings.target_url is not None:
+        concurrent = [scenario for scenario in scenarios if not scenario.serial]
+        serial = [scenario for scenario in scenarios if scenario.serial]
+        passes = [_Pass("parallel", concurrent, settings.jobs), _Pass("serial", serial, 1)]
+    else:
+        passes = [_Pass("main", scenarios, settings.jobs)]
+    return [each for each in passes if each.scenarios]
+
+
+def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[str]:
+    command = [
+        sys.executable, "-m", "pytest", *settings.suite.pytest_args,
+        "--rootdir", str(settings.suite.rootdir),
+        "-p", "harness.reporting", "--seenby-records",
+        # The records are the run's output; pytest's own terminal report would only interleave.
+        "-p", "no:terminal",
+        # Never write a cache into the suite's folder (site-packages, for an installed suite).
+        "-p", "no:cacheprovider",
+        "--strict-markers",
+        "-o", f"junit_suite_name=seenby-{each.name}",
+        "--junitxml", str(work_dir / f"junit-{each.name}.xml"),
+        "--cucumberjson", str(work_dir / f"cucumber-{each.name}.json"),
+        "-m", " or ".join(scenario.id for scenario in each.scenarios),
+    ]  # fmt: skip
+    if settings.target_url is not None:
+        command += ["--seenby-target", settings.target_url]
+        if settings.admin_key is not None:
+            command += ["--seenby-admin-key", settings.admin_key]
+    if each.jobs > 1:
+        command += ["-n", str(each.jobs)]
+    return command
+
+
+def _pass_heading(each: _Pass, target: str) -> str:
+    count = len(each.scenarios)
+    if each.name == "serial":
+        return (
+            f"running {count} @serial scenario{'s' if count != 1 else ''} against {target}, "
+            "one at a time and alone (they change global settings)"
+        )
+    workers = f" on {each.jobs} workers" if each.jobs > 1 else ""
+    return f"running {count} scenario{'s' if count != 1 else ''} against {target}{workers}"
+
+
+def _progress_line(scenario: CatalogueScenario | None, item: ItemResult) -> str:
+    title = scenario.title if scenario is not None else "(not in the catalogue)"
+    if item.example is not None:
+        title += f" [{item.example}]"
+    line = f"  {item.verdict.upper():<4}  {item.scenario_id:<8}  {title}"
+    if item.outcome == "skipped" and item.reason:
+        line += f" — {item.reason}"
+    if item.outcome == "failed" and item.evidence:
+        detail = "\n".join(f"        {text}" for text in item.evidence.splitlines()[:4])
+        line += f"\n{detail}"
+    return line
+
+
+def _run_pass(
+    settings: RunSettings,
+    each: _Pass,
+    work_dir: Path,
+    progress: Callable[[str], None],
+    items: list[ItemResult],
+    errors: list[str],
+) -> None:
+    by_id = {scenario.id: scenario for scenario in each.scenarios}
+    environment = {
+        name: value for name, value in os.environ.items() if name not in _TARGET_ENVIRONMENT
+    }
+    with subprocess.Popen(
+        _pytest_command(settings, each, work_dir),
+        cwd=work_dir,
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    ) as pytest_process:
+        assert pytest_process.stdout is not None
+        for line in pytest_process.stdout:
+            record = _parse_record(line)
+            if record is None:
+                # Not ours (a print at import time, a plugin's notice): pass it on.
+                sys.stderr.write(line)
+            elif record[RECORD_KEY] == "collect-error":
+                errors.append(f"collection error in {record['nodeid']}:\n{record['evidence']}")
+                progress(f"  ERROR collecting {record['nodeid']}")
+            elif record.get("scenario_id"):
+                item = ItemResult.from_record(record)
+                items.append(item)
+                progress(_progress_line(by_id.get(item.scenario_id), item))
+    exit_code = pytest_process.returncode
+    if exit_code not in (0, 1):
+        meaning = _PYTEST_EXIT_MEANINGS.get(exit_code, "unexpected exit")
+        errors.append(f"pytest ({each.name} pass) exited with code {exit_code}: {meaning}")
+
+
+def _parse_record(line: str) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and RECORD_KEY in record else None
+
+
+def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: None) -> RunReport:
+    """Run the selected scenarios against the target, write the reports to
+    ``settings.report_dir`` and return what was found. ``progress`` receives one line per
+    finished scenario (per Examples row of an outline) and a line per pass.
+
+    Raises what ``selected_scenarios`` raises, before running anything.
+    """
+    started_at = datetime.now(UTC)
+    selected = selected_scenarios(settings.suite, settings.ids, settings.tags)
+    # Created first, so an unwritable folder is found before the run, not after it.
+    settings.report_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.target_url or BUNDLED_TARGET
+    errors: list[str] = []
+    capabilities: dict[str, Any] | None
+    try:
+        capabilities = _read_capabilities(settings)
+    except Exception as error:  # any failure to talk to the target belongs in the report
+        capabilities = None
+        errors.append(f"GET /v1/capabilities failed on {target}: {error}")
+        progress(f"  could not read the target's capabilities: {error}")
+    passes = _plan(settings, selected)
+    items: list[ItemResult] = []
+    with tempfile.TemporaryDirectory(prefix="seenby-run-") as work:
+        work_dir = Path(work)
+        for each in passes:
+            progress(_pass_heading(each, target))
+            _run_pass(settings, each, work_dir, progress, items, errors)
+        results = [
+            ScenarioResult.from_items(
+                scenario, [item for item in items if item.scenario_id == scenario.id]
+            )
+            for scenario in selected
+        ]
+        report = RunReport(
+            target=target,
+            capabilities=capabilities,
+            settings={
+                "ids": list(settings.ids),
+                "tags": list(settings.tags),
+                "jobs": settings.jobs,
+                "serial_pass": any(each.name == "serial" for each in passes),
+            },
+            versions=suite_versions(),
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            results=results,
+            errors=errors,
+        )
+        write_reports(
+            report,
+            settings.report_dir,
+            junit_parts=[work_dir / f"junit-{each.name}.xml" for each in passes],
+            cucumber_parts=[work_dir / f"cucumber-{each.name}.json" for each in passes],
+        )
+    return report

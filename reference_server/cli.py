@@ -1,0 +1,67 @@
+"""``seenby serve``: run the reference server as a process until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from reference_server import start
+
+DEFAULT_DB = "seenby-data/seenby.sqlite3"
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65_535:
+        raise argparse.ArgumentTypeError("a port is 0-65535 (0 picks a free one)")
+    return port
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seenby serve", description="Run the seenby reference server."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=_port, default=8080, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--db", default=DEFAULT_DB, help=f"SQLite file, or :memory: (default ./{DEFAULT_DB})"
+    )
+    parser.add_argument("--admin-key", help="the admin key (default: a random one, printed)")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until interrupted; exit 0 after a clean shutdown, 1 if the server cannot start."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        if args.db != ":memory:":
+            Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+        server = start(args.host, args.port, args.db, args.admin_key)
+    except (OSError, RuntimeError, ValueError) as error:
+        print(f"seenby serve: cannot start: {error}", file=sys.stderr)
+        return 1
+    with server:
+        if args.admin_key is None:
+            print(f"admin key: {server.admin_key}")
+        print(f"listening on {server.url}", flush=True)
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        while not stop_requested.wait(0.5):
+            pass
+    return 0

@@ -1,0 +1,690 @@
+"""Storage for the receipt service: the interface the domain uses, and its SQLite implementation.
+
+The domain calls these methods inside :meth:`Storage.transaction`, one transaction per protocol
+call, so a call is applied entirely or not at all. File databases run in WAL mode with
+``synchronous=FULL``: once a transaction commits, it survives a crash or power loss.
+
+Layout, in the terms of ``domain.py``'s theory of operation:
+
+- ``messages`` holds one row per message in server order (``pos``), with ``recipient_count``
+  and ``read_count`` stored on the row, so pulling counts costs the same for any group size.
+- ``recipients`` is the recipient snapshot: one row per recipient of a needReadReceipt message,
+  numbered in snapshot order (``snapshot_idx``, from 1), with the reader's ``read_seq`` (its place
+  in the order of readers, from 1; NULL while unread) and ``read_ms``. Two partial indexes serve
+  the member-list pages: read members by ``read_seq``, unread members by ``snapshot_idx``, so a
+  page is a keyset range scan whose cost does not depend on where it is in the list.
+- ``conversations`` holds, per (user, conversation), the stored unread counter, the position of
+  the latest activity and, for C2C, the read mark.
+- ``events`` holds each user's newest events for replay; ``users.event_seq`` is the last seq
+  handed out, so numbering continues across pruning and restarts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from reference_server.model import (
+    EVENT_RETENTION,
+    READ,
+    Chat,
+    Conversation,
+    CustomElem,
+    Elem,
+    Event,
+    Group,
+    GroupChat,
+    JsonValue,
+    MemberFilter,
+    Message,
+    NewMessage,
+    PeerChat,
+    Profile,
+    ReadMark,
+    Settings,
+    TextElem,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    edition TEXT NOT NULL,
+    group_receipt_types TEXT NOT NULL,
+    group_receipt_max_members INTEGER NOT NULL,
+    receipt_batch_max INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY,
+    nick_name TEXT,
+    face_url TEXT,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    event_seq INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS groups (
+    group_id TEXT PRIMARY KEY,
+    group_type TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    member_count INTEGER NOT NULL,
+    last_join_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    join_seq INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_members_by_join ON group_members (group_id, join_seq);
+CREATE TABLE IF NOT EXISTS messages (
+    pos INTEGER PRIMARY KEY,
+    msg_id TEXT NOT NULL UNIQUE,
+    conversation TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    receiver TEXT,
+    group_id TEXT,
+    timestamp_ms INTEGER NOT NULL,
+    elem_type TEXT NOT NULL,
+    elem_body TEXT NOT NULL,
+    elem_desc TEXT,
+    elem_extension TEXT,
+    need_read_receipt INTEGER NOT NULL,
+    online_user_only INTEGER NOT NULL,
+    recipient_count INTEGER NOT NULL,
+    read_count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_history ON messages (conversation, pos)
+    WHERE online_user_only = 0;
+CREATE TABLE IF NOT EXISTS recipients (
+    pos INTEGER NOT NULL,
+    snapshot_idx INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    read_seq INTEGER,
+    read_ms INTEGER,
+    PRIMARY KEY (pos, snapshot_idx)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS recipients_by_user ON recipients (pos, user_id);
+CREATE INDEX IF NOT EXISTS recipients_read ON recipients (pos, read_seq, user_id)
+    WHERE read_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS recipients_unread ON recipients (pos, snapshot_idx, user_id, read_seq)
+    WHERE read_seq IS NULL;
+CREATE TABLE IF NOT EXISTS conversations (
+    user_id TEXT NOT NULL,
+    chat_type INTEGER NOT NULL,
+    chat_id TEXT NOT NULL,
+    unread_count INTEGER NOT NULL DEFAULT 0,
+    last_pos INTEGER,
+    mark_pos INTEGER,
+    mark_ms INTEGER,
+    PRIMARY KEY (user_id, chat_type, chat_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversations_by_activity ON conversations (user_id, last_pos)
+    WHERE last_pos IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+    user_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+"""
+
+# INDEXED BY makes the plan part of the contract: SQLite refuses the query rather than scan.
+READ_PAGE_SQL = """
+SELECT r.read_seq, r.user_id, u.nick_name, u.face_url
+FROM recipients AS r INDEXED BY recipients_read JOIN users AS u ON u.user_id = r.user_id
+WHERE r.pos = ? AND r.read_seq IS NOT NULL AND r.read_seq > ?
+ORDER BY r.read_seq
+LIMIT ?
+"""
+"""One page of a message's READ list: keyset on ``read_seq`` over ``recipients_read``."""
+
+UNREAD_PAGE_SQL = """
+SELECT r.snapshot_idx, r.user_id, u.nick_name, u.face_url
+FROM recipients AS r INDEXED BY recipients_unread JOIN users AS u ON u.user_id = r.user_id
+WHERE r.pos = ? AND r.read_seq IS NULL AND r.snapshot_idx > ?
+ORDER BY r.snapshot_idx
+LIMIT ?
+"""
+"""One page of a message's UNREAD list: keyset on ``snapshot_idx`` over ``recipients_unread``."""
+
+_MESSAGE_COLUMNS = (
+    "pos, msg_id, sender, receiver, group_id, timestamp_ms, elem_type, elem_body, elem_desc,"
+    " elem_extension, need_read_receipt, online_user_only, recipient_count, read_count"
+)
+
+_C2C, _GROUP = 1, 2
+
+
+class Storage(Protocol):
+    """What the receipt service needs from storage. Every method runs inside ``transaction``."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Run a block as one transaction: committed durably if it returns, rolled back if not."""
+
+    def close(self) -> None:
+        """Release the database; idempotent."""
+
+    def settings(self) -> Settings:
+        """The current settings."""
+
+    def save_settings(self, settings: Settings) -> None:
+        """Replace the settings."""
+
+    def insert_user(self, profile: Profile, token_sha256: str) -> None:
+        """Add a user (the caller checked that the ID is free)."""
+
+    def profile(self, user_id: str) -> Profile | None:
+        """A user's profile, or ``None`` for an unknown user."""
+
+    def unknown_users(self, user_ids: Sequence[str]) -> list[str]:
+        """Those of ``user_ids`` that are not users, in the given order."""
+
+    def user_for_token(self, token_sha256: str) -> str | None:
+        """The user whose token hashes to ``token_sha256``."""
+
+    def group(self, group_id: str) -> Group | None:
+        """A group, or ``None``."""
+
+    def insert_group(self, group: Group, member_ids: Sequence[str]) -> None:
+        """Add a group with its members in join order (owner first)."""
+
+    def is_member(self, group_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` is a current member of the group."""
+
+    def member_ids(self, group_id: str) -> list[str]:
+        """The group's current members in join order."""
+
+    def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Add the users that are not members yet (at the end of the join order); return them."""
+
+    def remove_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Remove the users that are members; return them."""
+
+    def insert_message(self, message: NewMessage, recipients: Sequence[str]) -> Message:
+        """Store a message in server order, with its recipient snapshot (snapshot order)."""
+
+    def messages(self, msg_ids: Sequence[str]) -> dict[str, Message]:
+        """The stored messages among ``msg_ids``, by ID."""
+
+    def last_pos(self) -> int:
+        """The server-order position of the newest message (0 when there is none)."""
+
+    def recipient_has_read(self, message: Message, user_id: str) -> bool | None:
+        """Whether ``user_id`` receipted the message; ``None`` if it is not a recipient."""
+
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
+        """Give ``user_id``'s receipt its place after every earlier reader; bump ``read_count``."""
+
+    def receipt_time(self, message: Message) -> int | None:
+        """When the (single) recipient of a C2C message receipted it, or ``None``."""
+
+    def history(self, conversation: str, before_pos: int | None, limit: int) -> list[Message]:
+        """Up to ``limit`` stored-in-history messages before ``before_pos``, newest first."""
+
+    def member_page(
+        self, message: Message, member_filter: MemberFilter, after: int, limit: int
+    ) -> list[tuple[int, Profile]]:
+        """Up to ``limit`` (position, member) pairs of one list, after position ``after``."""
+
+    def record_activity(
+        self, entries: Sequence[tuple[str, Chat]], pos: int, unread_increment: int
+    ) -> None:
+        """Move each (user, conversation) to activity ``pos``; add to its unread counter."""
+
+    def drop_conversations(self, user_ids: Sequence[str], chat: Chat) -> None:
+        """Forget the users' state for one conversation."""
+
+    def conversations(self, user_id: str) -> list[Conversation]:
+        """The user's conversations that had activity, most recent first."""
+
+    def read_mark(self, user_id: str, peer_id: str) -> ReadMark | None:
+        """``user_id``'s read mark on its C2C conversation with ``peer_id``."""
+
+    def set_read_mark(self, user_id: str, peer_id: str, mark: ReadMark) -> None:
+        """Set the read mark and zero the unread counter of that C2C conversation."""
+
+    def append_events(self, user_ids: Sequence[str], name: str, data: JsonValue) -> list[Event]:
+        """Give each user the event under its next seq; prune beyond the retention."""
+
+    def event_bounds(self, user_id: str) -> tuple[int, int]:
+        """(oldest retained seq, latest seq) of a user; oldest is latest + 1 if none is kept."""
+
+    def events_after(self, user_id: str, since: int) -> list[Event]:
+        """The user's retained events with seq > ``since``, in order."""
+
+
+class SqliteStorage:
+    """:class:`Storage` on one SQLite connection, shared by threads behind a lock.
+
+    ``path`` is a file name or ``":memory:"``. ``event_retention`` is how many events are kept
+    per user for replay (10,000 in production; tests may lower it).
+    """
+
+    def __init__(self, path: str, event_retention: int = EVENT_RETENTION) -> None:
+        if event_retention < 1:
+            raise ValueError("event_retention must be at least 1")
+        self._retention = event_retention
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._closed = False
+        self._open_schema(path)
+
+    def _open_schema(self, path: str) -> None:
+        conn = self._conn
+        if path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise RuntimeError(
+                f"database schema version {version} is newer than this server's"
+                f" ({SCHEMA_VERSION}); upgrade the server"
+            )
+        defaults = Settings()
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO settings VALUES (1, ?, ?, ?, ?)",
+                (
+                    defaults.edition,
+                    json.dumps(list(defaults.group_receipt_types)),
+                    defaults.group_receipt_max_members,
+                    defaults.receipt_batch_max,
+                ),
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a block as one transaction: committed durably if it returns, rolled back if not."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the database is closed")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Release the database; idempotent. Waits for a running transaction to finish."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def settings(self) -> Settings:
+        """The current settings."""
+        row = self._conn.execute(
+            "SELECT edition, group_receipt_types, group_receipt_max_members, receipt_batch_max"
+            " FROM settings WHERE id = 1"
+        ).fetchone()
+        return Settings(row[0], tuple(json.loads(row[1])), row[2], row[3])
+
+    def save_settings(self, settings: Settings) -> None:
+        """Replace the settings."""
+        self._conn.execute(
+            "UPDATE settings SET edition = ?, group_receipt_types = ?,"
+            " group_receipt_max_members = ?, receipt_batch_max = ? WHERE id = 1",
+            (
+                settings.edition,
+                json.dumps(list(settings.group_receipt_types)),
+                settings.group_receipt_max_members,
+                settings.receipt_batch_max,
+            ),
+        )
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def insert_user(self, profile: Profile, token_sha256: str) -> None:
+        """Add a user (the caller checked that the ID is free)."""
+        self._conn.execute(
+            "INSERT INTO users (user_id, nick_name, face_url, token_sha256) VALUES (?, ?, ?, ?)",
+            (profile.user_id, profile.nick_name, profile.face_url, token_sha256),
+        )
+
+    def profile(self, user_id: str) -> Profile | None:
+        """A user's profile, or ``None`` for an unknown user."""
+        row = self._conn.execute(
+            "SELECT user_id, nick_name, face_url FROM users WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return None if row is None else Profile(*row)
+
+    def unknown_users(self, user_ids: Sequence[str]) -> list[str]:
+        """Those of ``user_ids`` that are not users, in the given order."""
+        known = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT user_id FROM users WHERE user_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(user_ids)),),
+            )
+        }
+        return [user_id for user_id in user_ids if user_id not in known]
+
+    def user_for_token(self, token_sha256: str) -> str | None:
+        """The user whose token hashes to ``token_sha256``."""
+        row = self._conn.execute(
+            "SELECT user_id FROM users WHERE token_sha256 = ?", (token_sha256,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- groups --------------------------------------------------------------------------------
+
+    def group(self, group_id: str) -> Group | None:
+        """A group, or ``None``."""
+        row = self._conn.execute(
+            "SELECT group_id, group_type, owner_id, member_count FROM groups WHERE group_id = ?",
+            (group_id,),
+        ).fetchone()
+        return None if row is None else Group(*row)
+
+    def insert_group(self, group: Group, member_ids: Sequence[str]) -> None:
+        """Add a group with its members in join order (owner first)."""
+        self._conn.execute(
+            "INSERT INTO groups VALUES (?, ?, ?, ?, ?)",
+            (group.group_id, group.group_type, group.owner_id, len(member_ids), len(member_ids)),
+        )
+        self._conn.executemany(
+            "INSERT INTO group_members VALUES (?, ?, ?)",
+            [(group.group_id, user_id, seq) for seq, user_id in enumerate(member_ids, 1)],
+        )
+
+    def is_member(self, group_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` is a current member of the group."""
+        row = self._conn.execute(
+            "SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?", (group_id, user_id)
+        ).fetchone()
+        return row is not None
+
+    def member_ids(self, group_id: str) -> list[str]:
+        """The group's current members in join order."""
+        return [
+            row[0]
+            for row in self._conn.execute(
+                "SELECT user_id FROM group_members WHERE group_id = ? ORDER BY join_seq",
+                (group_id,),
+            )
+        ]
+
+    def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Add the users that are not members yet (at the end of the join order); return them."""
+        added = [u for u in dict.fromkeys(user_ids) if not self.is_member(group_id, u)]
+        if added:
+            (last_join_seq,) = self._conn.execute(
+                "SELECT last_join_seq FROM groups WHERE group_id = ?", (group_id,)
+            ).fetchone()
+            self._conn.executemany(
+                "INSERT INTO group_members VALUES (?, ?, ?)",
+                [(group_id, user_id, last_join_seq + i) for i, user_id in enumerate(added, 1)],
+            )
+            self._conn.execute(
+                "UPDATE groups SET member_count = member_count + ?, last_join_seq = ?"
+                " WHERE group_id = ?",
+                (len(added), last_join_seq + len(added), group_id),
+            )
+        return added
+
+    def remove_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Remove the users that are members; return them."""
+        removed = [u for u in dict.fromkeys(user_ids) if self.is_member(group_id, u)]
+        if removed:
+            self._conn.executemany(
+                "DELETE FROM group_members WHERE group_id = ? AND user_id = ?",
+                [(group_id, user_id) for user_id in removed],
+            )
+            self._conn.execute(
+                "UPDATE groups SET member_count = member_count - ? WHERE group_id = ?",
+                (len(removed), group_id),
+            )
+        return removed
+
+    # -- messages and receipts -----------------------------------------------------------------
+
+    def insert_message(self, message: NewMessage, recipients: Sequence[str]) -> Message:
+        """Store a message in server order, with its recipient snapshot (snapshot order)."""
+        elem = message.elem
+        if isinstance(elem, TextElem):
+            elem_columns: tuple[str, str, str | None, str | None] = ("text", elem.text, None, None)
+        else:
+            elem_columns = ("custom", elem.data, elem.desc, elem.extension)
+        cursor = self._conn.execute(
+            "INSERT INTO messages (msg_id, conversation, sender, receiver, group_id, timestamp_ms,"
+            " elem_type, elem_body, elem_desc, elem_extension, need_read_receipt,"
+            " online_user_only, recipient_count, read_count)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (
+                message.msg_id,
+                message.conversation,
+                message.sender,
+                message.receiver,
+                message.group_id,
+                message.timestamp,
+                *elem_columns,
+                message.need_read_receipt,
+                message.online_user_only,
+                message.recipient_count,
+            ),
+        )
+        pos = cursor.lastrowid
+        assert pos is not None
+        self._conn.executemany(
+            "INSERT INTO recipients (pos, snapshot_idx, user_id) VALUES (?, ?, ?)",
+            [(pos, idx, user_id) for idx, user_id in enumerate(recipients, 1)],
+        )
+        return Message(
+            pos=pos,
+            msg_id=message.msg_id,
+            sender=message.sender,
+            receiver=message.receiver,
+            group_id=message.group_id,
+            timestamp=message.timestamp,
+            elem=message.elem,
+            need_read_receipt=message.need_read_receipt,
+            online_user_only=message.online_user_only,
+            recipient_count=message.recipient_count,
+            read_count=0,
+        )
+
+    def messages(self, msg_ids: Sequence[str]) -> dict[str, Message]:
+        """The stored messages among ``msg_ids``, by ID."""
+        rows = self._conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            " WHERE msg_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(msg_ids)),),
+        )
+        found = (_message_from_row(row) for row in rows)
+        return {message.msg_id: message for message in found}
+
+    def last_pos(self) -> int:
+        """The server-order position of the newest message (0 when there is none)."""
+        (pos,) = self._conn.execute("SELECT coalesce(max(pos), 0) FROM messages").fetchone()
+        return int(pos)
+
+    def recipient_has_read(self, message: Message, user_id: str) -> bool | None:
+        """Whether ``user_id`` receipted the message; ``None`` if it is not a recipient."""
+        row = self._conn.execute(
+            "SELECT read_seq IS NOT NULL FROM recipients WHERE pos = ? AND user_id = ?",
+            (message.pos, user_id),
+        ).fetchone()
+        return None if row is None else bool(row[0])
+
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
+        """Give ``user_id``'s receipt its place after every earlier reader; bump ``read_count``.
+
+        Each recipient reads once, so the n-th reader's ``read_seq`` is n: the new read count.
+        """
+        read_count = message.read_count + 1
+        self._conn.execute(
+            "UPDATE recipients SET read_seq = ?, read_ms = ? WHERE pos = ? AND user_id = ?",
+            (read_count, read_ms, message.pos, user_id),
+        )
+        self._conn.execute(
+            "UPDATE messages SET read_count = ? WHERE pos = ?", (read_count, message.pos)
+        )
+        return dataclasses.replace(message, read_count=read_count)
+
+    def receipt_time(self, message: Message) -> int | None:
+        """When the (single) recipient of a C2C message receipted it, or ``None``."""
+        row = self._conn.execute(
+            "SELECT read_ms FROM recipients WHERE pos = ? AND snapshot_idx = 1", (message.pos,)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def history(self, conversation: str, before_pos: int | None, limit: int) -> list[Message]:
+        """Up to ``limit`` stored-in-history messages before ``before_pos``, newest first."""
+        rows = self._conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            " WHERE conversation = ? AND online_user_only = 0 AND pos < ?"
+            " ORDER BY pos DESC LIMIT ?",
+            (conversation, before_pos if before_pos is not None else 2**63 - 1, limit),
+        )
+        return [_message_from_row(row) for row in rows]
+
+    def member_page(
+        self, message: Message, member_filter: MemberFilter, after: int, limit: int
+    ) -> list[tuple[int, Profile]]:
+        """Up to ``limit`` (position, member) pairs of one list, after position ``after``."""
+        sql = READ_PAGE_SQL if member_filter == READ else UNREAD_PAGE_SQL
+        rows = self._conn.execute(sql, (message.pos, after, limit))
+        return [(position, Profile(*profile)) for position, *profile in rows]
+
+    # -- conversations -------------------------------------------------------------------------
+
+    def record_activity(
+        self, entries: Sequence[tuple[str, Chat]], pos: int, unread_increment: int
+    ) -> None:
+        """Move each (user, conversation) to activity ``pos``; add to its unread counter."""
+        self._conn.executemany(
+            "INSERT INTO conversations (user_id, chat_type, chat_id, unread_count, last_pos)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO UPDATE SET unread_count = unread_count + excluded.unread_count,"
+            " last_pos = excluded.last_pos",
+            [(user_id, *_chat_key(chat), unread_increment, pos) for user_id, chat in entries],
+        )
+
+    def drop_conversations(self, user_ids: Sequence[str], chat: Chat) -> None:
+        """Forget the users' state for one conversation."""
+        chat_type, chat_id = _chat_key(chat)
+        self._conn.executemany(
+            "DELETE FROM conversations WHERE user_id = ? AND chat_type = ? AND chat_id = ?",
+            [(user_id, chat_type, chat_id) for user_id in user_ids],
+        )
+
+    def conversations(self, user_id: str) -> list[Conversation]:
+        """The user's conversations that had activity, most recent first."""
+        rows = self._conn.execute(
+            "SELECT chat_type, chat_id, unread_count FROM conversations"
+            " WHERE user_id = ? AND last_pos IS NOT NULL ORDER BY last_pos DESC",
+            (user_id,),
+        )
+        return [
+            Conversation(PeerChat(chat_id) if chat_type == _C2C else GroupChat(chat_id), unread)
+            for chat_type, chat_id, unread in rows
+        ]
+
+    def read_mark(self, user_id: str, peer_id: str) -> ReadMark | None:
+        """``user_id``'s read mark on its C2C conversation with ``peer_id``."""
+        row = self._conn.execute(
+            "SELECT mark_pos, mark_ms FROM conversations"
+            " WHERE user_id = ? AND chat_type = ? AND chat_id = ? AND mark_pos IS NOT NULL",
+            (user_id, _C2C, peer_id),
+        ).fetchone()
+        return None if row is None else ReadMark(*row)
+
+    def set_read_mark(self, user_id: str, peer_id: str, mark: ReadMark) -> None:
+        """Set the read mark and zero the unread counter of that C2C conversation."""
+        self._conn.execute(
+            "INSERT INTO conversations (user_id, chat_type, chat_id, mark_pos, mark_ms)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO UPDATE SET unread_count = 0, mark_pos = excluded.mark_pos,"
+            " mark_ms = excluded.mark_ms",
+            (user_id, _C2C, peer_id, mark.pos, mark.timestamp),
+        )
+
+    # -- events --------------------------------------------------------------------------------
+
+    def append_events(self, user_ids: Sequence[str], name: str, data: JsonValue) -> list[Event]:
+        """Give each user the event under its next seq; prune beyond the retention.
+
+        Pruning deletes by primary-key range in the same transaction, so it costs about one row
+        per event appended.
+        """
+        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        events = []
+        for user_id in user_ids:
+            (seq,) = self._conn.execute(
+                "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ? RETURNING event_seq",
+                (user_id,),
+            ).fetchone()
+            self._conn.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?)", (user_id, seq, name, encoded)
+            )
+            if seq > self._retention:
+                self._conn.execute(
+                    "DELETE FROM events WHERE user_id = ? AND seq <= ?",
+                    (user_id, seq - self._retention),
+                )
+            events.append(Event(user_id, seq, name, data))
+        return events
+
+    def event_bounds(self, user_id: str) -> tuple[int, int]:
+        """(oldest retained seq, latest seq) of a user; oldest is latest + 1 if none is kept."""
+        (latest,) = self._conn.execute(
+            "SELECT event_seq FROM users WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        (oldest,) = self._conn.execute(
+            "SELECT min(seq) FROM events WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return (latest + 1 if oldest is None else oldest), latest
+
+    def events_after(self, user_id: str, since: int) -> list[Event]:
+        """The user's retained events with seq > ``since``, in order."""
+        rows = self._conn.execute(
+            "SELECT seq, event, data FROM events WHERE user_id = ? AND seq > ? ORDER BY seq",
+            (user_id, since),
+        )
+        return [Event(user_id, seq, name, json.loads(data)) for seq, name, data in rows]
+
+
+def _chat_key(chat: Chat) -> tuple[int, str]:
+    if isinstance(chat, PeerChat):
+        return _C2C, chat.user_id
+    return _GROUP, chat.group_id
+
+
+def _message_from_row(row: tuple[Any, ...]) -> Message:
+    (pos, msg_id, sender, receiver, group_id, timestamp, elem_type, body, desc, extension,
+     need_read_receipt, online_user_only, recipient_count, read_count) = row
+    elem: Elem = TextElem(body) if elem_type == "text" else CustomElem(body, desc, extension)
+    return Message(
+        pos=pos,
+        msg_id=msg_id,
+        sender=sender,
+        receiver=receiver,
+        group_id=group_id,
+        timestamp=timestamp,
+        elem=elem,
+        need_read_receipt=bool(need_read_receipt),
+        online_user_only=bool(online_user_only),
+        recipient_count=recipient_count,
+        read_count=read_count,
+    )
+

@@ -1,0 +1,1 @@
+"""pytest-bdd step definitions and the seenby pytest plugin."""

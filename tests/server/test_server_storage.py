@@ -1,0 +1,173 @@
+"""The SQLite storage: schema on open, durability settings, keyset pages on indexes, pruning."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reference_server.model import READ, UNREAD, NewMessage, Profile, Settings, TextElem
+from reference_server.storage import READ_PAGE_SQL, SCHEMA_VERSION, UNREAD_PAGE_SQL, SqliteStorage
+
+RECIPIENTS = 100_000
+
+
+def _message(msg_id: str, recipient_count: int) -> NewMessage:
+    return NewMessage(
+        msg_id=msg_id,
+        sender="sender",
+        receiver=None,
+        group_id="big",
+        timestamp=1,
+        elem=TextElem("hi"),
+        need_read_receipt=True,
+        online_user_only=False,
+        recipient_count=recipient_count,
+    )
+
+
+@pytest.fixture(scope="module")
+def big_message_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A database file with one message to 100,000 recipients, the first half of them read."""
+    path = tmp_path_factory.mktemp("storage") / "big.sqlite3"
+    storage = SqliteStorage(str(path))
+    members = [f"member{i:06}" for i in range(RECIPIENTS)]
+    with storage.transaction():
+        for user_id in ["sender", *members]:
+            storage.insert_user(Profile(user_id), f"hash-{user_id}")
+        message = storage.insert_message(_message("m1", RECIPIENTS), members)
+        for user_id in members[: RECIPIENTS // 2]:
+            message = storage.record_receipt(message, user_id, 5)
+    storage.close()
+    yield path
+
+
+def _plan(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> str:
+    return " | ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+def _vm_steps(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+    """How many SQLite VM instructions a query takes (a cost that is not a clock)."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    conn.set_progress_handler(count, 1)
+    try:
+        conn.execute(sql, params).fetchall()
+    finally:
+        conn.set_progress_handler(None, 1)
+    return steps
+
+
+@pytest.mark.parametrize(
+    ("sql", "index"), [(READ_PAGE_SQL, "recipients_read"), (UNREAD_PAGE_SQL, "recipients_unread")]
+)
+def test_L4_member_pages_are_keyset_searches_on_an_index(
+    big_message_db: Path, sql: str, index: str
+) -> None:
+    """L-4 (cost): a page query searches its partial index by (message, position); it never
+    scans the message's recipients."""
+    with sqlite3.connect(big_message_db) as conn:
+        plan = _plan(conn, sql, (1, 0, 101))
+    assert f"USING COVERING INDEX {index}" in plan, plan
+    assert "SCAN r" not in plan and "SCAN recipients" not in plan, plan
+
+
+@pytest.mark.parametrize(("sql", "first", "last"), [
+    (READ_PAGE_SQL, 0, RECIPIENTS // 2 - 101),
+    (UNREAD_PAGE_SQL, 0, RECIPIENTS - 101),
+])
+def test_L4_a_page_costs_the_same_anywhere_in_a_100000_recipient_list(
+    big_message_db: Path, sql: str, first: int, last: int
+) -> None:
+    """L-4 (cost): the first and the last page of a 100,000-recipient list cost the same
+    number of VM steps (within a small factor), so paging is O(page), not O(position). The
+    first UNREAD page starts behind 50,000 read members, which a scan would have to skip."""
+    with sqlite3.connect(big_message_db) as conn:
+        start = _vm_steps(conn, sql, (1, first, 101))
+        end = _vm_steps(conn, sql, (1, last, 101))
+        rows = conn.execute(sql, (1, last, 101)).fetchall()
+    assert len(rows) == 101
+    assert end < 2 * start and start < 2 * end, (start, end)
+
+
+def test_page_queries_see_members_in_read_and_snapshot_order(tmp_path: Path) -> None:
+    """The READ list follows read order, the UNREAD list snapshot order, from the cursor."""
+    storage = SqliteStorage(":memory:")
+    with storage.transaction():
+        for user_id in ("s", "a", "b", "c", "d"):
+            storage.insert_user(Profile(user_id), user_id)
+        message = storage.insert_message(_message("m", 4), ["a", "b", "c", "d"])
+        message = storage.record_receipt(message, "c", 10)
+        message = storage.record_receipt(message, "a", 11)
+        read = storage.member_page(message, READ, 0, 10)
+        unread = storage.member_page(message, UNREAD, 0, 10)
+        after_b = storage.member_page(message, UNREAD, 2, 10)
+    storage.close()
+    assert [(seq, p.user_id) for seq, p in read] == [(1, "c"), (2, "a")]
+    assert [(idx, p.user_id) for idx, p in unread] == [(2, "b"), (4, "d")]
+    assert [p.user_id for _, p in after_b] == ["d"]
+
+
+def test_file_databases_are_durable_wal_and_reopen_idempotently(tmp_path: Path) -> None:
+    """A file database runs WAL with synchronous=FULL; reopening keeps data and the schema
+    version; settings persist."""
+    path = str(tmp_path / "db.sqlite3")
+    storage = SqliteStorage(path)
+    with storage.transaction():
+        storage.insert_user(Profile("alice", "Alice"), "h")
+        storage.save_settings(Settings(edition="standard"))
+    storage.close()
+    storage.close()  # idempotent
+
+    reopened = SqliteStorage(path)
+    with reopened.transaction():
+        assert reopened.profile("alice") == Profile("alice", "Alice")
+        assert reopened.settings().edition == "standard"
+    reopened.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_database_from_a_newer_server_is_refused(tmp_path: Path) -> None:
+    """A schema version newer than this server's is not opened (nor changed)."""
+    path = tmp_path / "future.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer"):
+        SqliteStorage(str(path))
+
+
+def test_a_failed_transaction_leaves_nothing_behind() -> None:
+    """All or nothing: an exception inside the transaction rolls every write back."""
+    storage = SqliteStorage(":memory:")
+    with pytest.raises(ZeroDivisionError), storage.transaction():
+        storage.insert_user(Profile("alice"), "h")
+        _ = 1 / 0
+    with storage.transaction():
+        assert storage.profile("alice") is None
+    storage.close()
+
+
+def test_events_are_numbered_per_user_and_pruned_beyond_the_retention() -> None:
+    """Each user's seq rises by one per event; only the newest ``retention`` are kept."""
+    storage = SqliteStorage(":memory:", event_retention=5)
+    with storage.transaction():
+        storage.insert_user(Profile("a"), "ha")
+        storage.insert_user(Profile("b"), "hb")
+        for i in range(12):
+            storage.append_events(["a"], "e", {"i": i})
+        both = storage.append_events(["a", "b"], "e", None)
+        assert [(e.user_id, e.seq) for e in both] == [("a", 13), ("b", 1)]
+        assert storage.event_bounds("a") == (9, 13)
+        assert [e.seq for e in storage.events_after("a", 10)] == [11, 12, 13]
+        assert storage.events_after("a", 11)[0].data == {"i": 11}
+        assert storage.event_bounds("b") == (1, 1)
+    storage.close()
