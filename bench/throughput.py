@@ -4,10 +4,11 @@ Setup (unmeasured): a reference server in this process on a file database (WAL,
 `synchronous=FULL`: the durable configuration), one Work group of a sender and the readers.
 Each run the sender sends fresh needReadReceipt messages, and every reader receipts every one of
 them, one `sendMessageReadReceipts` call per message over its own keep-alive connection;
-readers start at different messages so they do not queue on the same row. The no-op server gets
-the very same requests. Runs alternate baseline-first and subject-first, and each run's ratio
-is taken against its own partner. After each subject run, `getMessageReadReceipts` confirms
-that every message counts exactly one read per reader, so the figure is receipts applied.
+readers start at different messages so they do not queue on the same row. The no-op server
+gets the very same requests, replayed as many times as it is faster so that its runs last as
+long. Runs alternate baseline-first and subject-first, and each run's ratio is taken against
+its own partner. After each subject run, `getMessageReadReceipts` confirms that every message
+counts exactly one read per reader, so the figure is receipts applied.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ class _ReceiptWorkload:
         self._server = server
         with KeepAliveConnection(server.host, server.port) as connection:
             admin = Admin(connection, server.admin_key)
-            (self._sender_token,) = admin.create_users("sender", 1).values()
-            self._reader_tokens = list(admin.create_users("reader", readers).values())
-            self._group_id = admin.create_group("sender-0", [f"reader-{i}" for i in range(readers)])
+            ((sender_id, self._sender_token),) = admin.create_users("sender", 1).items()
+            reader_tokens = admin.create_users("reader", readers)
+            self._reader_tokens = list(reader_tokens.values())
+            self._group_id = admin.create_group(sender_id, list(reader_tokens))
 
     def scripts(self, readers: int, per_reader: int) -> tuple[list[str], list[_Plan]]:
         """Send `per_reader` messages; return them and, per reader, (token, msgID) to receipt."""
@@ -89,7 +91,8 @@ class _ReceiptWorkload:
                     raise RuntimeError(f"receipts were not all applied: {wrong[:3]}")
 
 
-def _job(host: str, port: int, plans: list[_Plan]) -> LoadJob:
+def _job(host: str, port: int, plans: list[_Plan], repeat: int = 1) -> LoadJob:
+    """Each reader's receipt calls, serialised; `repeat` replays them (only the no-op cares)."""
     return LoadJob(
         host,
         port,
@@ -98,6 +101,7 @@ def _job(host: str, port: int, plans: list[_Plan]) -> LoadJob:
                 encode_call(host, port, "sendMessageReadReceipts", {"msgIDs": [msg_id]}, token)
                 for token, msg_id in plan
             )
+            * repeat
             for plan in plans
         ),
     )
@@ -118,20 +122,25 @@ def measure_throughput(client: ClientProcess, sizes: Sizes, workdir: Path) -> li
     ):
         workload = _ReceiptWorkload(server, max(sizes.readers))
         for readers in sizes.readers:
-            # A pilot run sizes the work so that a measured run lasts about `run_seconds`.
+            # Pilot runs size the work so that a measured run of either server lasts about
+            # `run_seconds`: the no-op replays the same calls as many times as it is faster.
             _, pilot_plans = workload.scripts(readers, math.ceil(_PILOT_RECEIPTS / readers))
             pilot = _checked(
                 client.call(run_load, _job(server.host, server.port, pilot_plans)), "pilot run"
             )
+            baseline_pilot = _checked(
+                client.call(run_load, _job(noop.host, noop.port, pilot_plans)), "no-op pilot"
+            )
             per_reader = math.ceil(
                 min(pilot.per_second * sizes.run_seconds, _MAX_RECEIPTS_PER_RUN) / readers
             )
+            repeat = max(1, round(baseline_pilot.per_second / pilot.per_second))
             subject_rates: list[float] = []
             baseline_rates: list[float] = []
             for run in range(sizes.runs):
                 msg_ids, plans = workload.scripts(readers, per_reader)
                 subject_job = _job(server.host, server.port, plans)
-                baseline_job = _job(noop.host, noop.port, plans)
+                baseline_job = _job(noop.host, noop.port, plans, repeat)
                 if run % 2:
                     subject = _checked(client.call(run_load, subject_job), "reference server")
                     baseline = _checked(client.call(run_load, baseline_job), "no-op server")

@@ -158,7 +158,7 @@ class ReceiptService:
         self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue
     ) -> None:
         if user_ids:
-            outbox.extend(self._storage.append_events(user_ids, name, data))
+            outbox.extend(self._storage.append_events(user_ids, name, data, self._clock()))
 
     # -- credentials ---------------------------------------------------------------------------
 

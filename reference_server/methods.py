@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from enum import Enum
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from reference_server.domain import Caller, ReceiptService
 from reference_server.model import (
@@ -46,11 +45,7 @@ from reference_server.model import (
 MAX_SAFE_INTEGER = 2**53
 
 
-class _Missing(Enum):
-    MISSING = "missing"
-
-
-MISSING = _Missing.MISSING
+T = TypeVar("T")
 
 
 class BodyReader:
@@ -78,30 +73,24 @@ class BodyReader:
     def _name(self, name: str) -> str:
         return f"{self._path}{name}"
 
-    def _field(self, name: str, required: bool) -> JsonValue | _Missing:
-        """The field's value; a missing optional field is ``MISSING`` (``null`` is a value)."""
+    def _value(self, name: str) -> JsonValue:
         if name not in self._body:
-            if required:
-                self.fail(f"{self._name(name)} is required")
-            return MISSING
+            self.fail(f"{self._name(name)} is required")
         return self._body[name]
 
     def has(self, name: str) -> bool:
         """Whether the body holds ``name``."""
         return name in self._body
 
+    def optional(self, name: str, read: Callable[[str], T]) -> T | None:
+        """``read(name)`` if the body holds ``name``, else ``None`` (``null`` is a value)."""
+        return read(name) if name in self._body else None
+
     def text(
-        self,
-        name: str,
-        *,
-        required: bool = True,
-        max_chars: int | None = None,
-        max_bytes: int | None = None,
-    ) -> str | None:
-        """A string field, within ``max_chars`` characters or ``max_bytes`` UTF-8 bytes."""
-        value = self._field(name, required)
-        if value is MISSING:
-            return None
+        self, name: str, *, max_chars: int | None = None, max_bytes: int | None = None
+    ) -> str:
+        """A string, within ``max_chars`` characters or ``max_bytes`` UTF-8 bytes."""
+        value = self._value(name)
         if not isinstance(value, str):
             self.fail(f"{self._name(name)} must be a string")
         if max_chars is not None and len(value) > max_chars:
@@ -110,14 +99,9 @@ class BodyReader:
             self.fail(f"{self._name(name)} must be at most {max_bytes} UTF-8 bytes")
         return value
 
-    def identifier(
-        self, name: str, *, required: bool = True, code: Code | None = None
-    ) -> str | None:
+    def identifier(self, name: str, code: Code | None = None) -> str:
         """An ID: 1-64 characters without control characters (``code`` overrides the error)."""
-        value = self._field(name, required)
-        if value is MISSING:
-            return None
-        return self._check_identifier(self._name(name), value, code)
+        return self._check_identifier(self._name(name), self._value(name), code)
 
     def _check_identifier(self, label: str, value: JsonValue, code: Code | None = None) -> str:
         if not isinstance(value, str):
@@ -129,8 +113,8 @@ class BodyReader:
         return value
 
     def identifiers(self, name: str, *, max_items: int | None = None) -> list[str]:
-        """A required array of IDs, at most ``max_items`` long."""
-        value = self._field(name, True)
+        """An array of IDs, at most ``max_items`` long."""
+        value = self._value(name)
         if not isinstance(value, list):
             self.fail(f"{self._name(name)} must be an array of strings")
         if max_items is not None and len(value) > max_items:
@@ -139,36 +123,30 @@ class BodyReader:
 
     def flag(self, name: str) -> bool:
         """An optional boolean, ``false`` when absent."""
-        value = self._field(name, False)
-        if value is MISSING:
-            return False
+        value = self._body.get(name, False)
         if not isinstance(value, bool):
             self.fail(f"{self._name(name)} must be true or false")
         return value
 
-    def integer(self, name: str, low: int, high: int, *, required: bool = True) -> int | None:
+    def integer(self, name: str, low: int, high: int) -> int:
         """An integer in ``low..high`` (booleans and floats are not integers)."""
-        value = self._field(name, required)
-        if value is MISSING:
-            return None
+        value = self._value(name)
         if not isinstance(value, int) or isinstance(value, bool):
             self.fail(f"{self._name(name)} must be an integer")
         if not low <= value <= high:
             self.fail(f"{self._name(name)} must be between {low} and {high}")
         return value
 
-    def choice(self, name: str, choices: tuple[str, ...], *, required: bool = True) -> str | None:
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
         """One of ``choices``."""
-        value = self._field(name, required)
-        if value is MISSING:
-            return None
+        value = self._value(name)
         if not isinstance(value, str) or value not in choices:
             self.fail(f"{self._name(name)} must be one of {', '.join(choices)}")
         return value
 
     def object(self, name: str) -> JsonObject:
         """A required nested object (read it with its own ``BodyReader``)."""
-        value = self._field(name, True)
+        value = self._value(name)
         if not isinstance(value, dict):
             self.fail(f"{self._name(name)} must be an object")
         return value
@@ -178,18 +156,13 @@ class BodyReader:
         return BodyReader(value, self._code, fields, f"{self._name(name)}.")
 
 
-def _required(value: str | None) -> str:
-    assert value is not None
-    return value
-
-
 def _chat(body: BodyReader, peer_field: str) -> Chat:
     """Exactly one of ``peer_field`` (a user) and ``groupID``."""
     if body.has(peer_field) == body.has("groupID"):
         body.fail(f"give exactly one of {peer_field} and groupID")
     if body.has(peer_field):
-        return PeerChat(_required(body.identifier(peer_field)))
-    return GroupChat(_required(body.identifier("groupID")))
+        return PeerChat(body.identifier(peer_field))
+    return GroupChat(body.identifier("groupID"))
 
 
 _ELEM_FIELDS = {"text": ("elemType", "text"), "custom": ("elemType", "data", "desc", "extension")}
@@ -202,11 +175,15 @@ def _elem(body: BodyReader) -> Elem:
         body.fail("elem.elemType must be text or custom")
     elem_body = body.nested(raw, "elem", _ELEM_FIELDS[elem_type])
     if elem_type == "text":
-        return TextElem(_required(elem_body.text("text", max_bytes=ELEM_BODY_MAX_BYTES)))
+        return TextElem(elem_body.text("text", max_bytes=ELEM_BODY_MAX_BYTES))
+
+    def note(name: str) -> str:
+        return elem_body.text(name, max_chars=ELEM_NOTE_MAX_CHARS)
+
     return CustomElem(
-        _required(elem_body.text("data", max_bytes=ELEM_BODY_MAX_BYTES)),
-        elem_body.text("desc", required=False, max_chars=ELEM_NOTE_MAX_CHARS),
-        elem_body.text("extension", required=False, max_chars=ELEM_NOTE_MAX_CHARS),
+        elem_body.text("data", max_bytes=ELEM_BODY_MAX_BYTES),
+        elem_body.optional("desc", note),
+        elem_body.optional("extension", note),
     )
 
 
@@ -232,8 +209,7 @@ def _get_history_message_list(
 ) -> JsonValue:
     chat = _chat(body, "userID")
     count = body.integer("count", 1, HISTORY_COUNT_MAX)
-    last_msg_id = body.identifier("lastMsgID", required=False)
-    assert count is not None
+    last_msg_id = body.optional("lastMsgID", body.identifier)
     views = service.get_history_message_list(caller, chat, count, last_msg_id)
     return [view.to_json() for view in views]
 
@@ -262,11 +238,10 @@ def _get_message_read_receipts(
 def _get_group_message_read_member_list(
     service: ReceiptService, caller: Caller, body: BodyReader
 ) -> JsonValue:
-    msg_id = _required(body.identifier("msgID"))
+    msg_id = body.identifier("msgID")
     member_filter = body.integer("filter", READ, UNREAD)
     next_seq = body.integer("nextSeq", 0, MAX_SAFE_INTEGER)
     count = body.integer("count", 1, MEMBER_LIST_COUNT_MAX)
-    assert next_seq is not None and count is not None
     page = service.get_group_message_read_member_list(
         caller, msg_id, READ if member_filter == READ else UNREAD, next_seq, count
     )
@@ -276,7 +251,7 @@ def _get_group_message_read_member_list(
 def _mark_c2c_message_as_read(
     service: ReceiptService, caller: Caller, body: BodyReader
 ) -> JsonValue:
-    peer_id = _required(body.identifier("userID"))
+    peer_id = body.identifier("userID")
     service.mark_c2c_message_as_read(caller, peer_id)
     return None
 
@@ -289,7 +264,7 @@ def _get_settings(service: ReceiptService, body: BodyReader) -> JsonValue:
 
 
 def _set_settings(service: ReceiptService, body: BodyReader) -> JsonValue:
-    edition = body.choice("edition", EDITIONS, required=False)
+    edition = body.optional("edition", lambda name: body.choice(name, EDITIONS))
     group_types: tuple[str, ...] | None = None
     if body.has("groupReceiptTypes"):
         raw = body.identifiers("groupReceiptTypes")
@@ -301,40 +276,47 @@ def _set_settings(service: ReceiptService, body: BodyReader) -> JsonValue:
     change = SettingsChange(
         edition=edition,
         group_receipt_types=group_types,
-        group_receipt_max_members=body.integer(
-            "groupReceiptMaxMembers", 1, GROUP_RECEIPT_MAX_MEMBERS_LIMIT, required=False
+        group_receipt_max_members=body.optional(
+            "groupReceiptMaxMembers",
+            lambda name: body.integer(name, 1, GROUP_RECEIPT_MAX_MEMBERS_LIMIT),
         ),
-        receipt_batch_max=body.integer(
-            "receiptBatchMax", 1, RECEIPT_BATCH_MAX_LIMIT, required=False
+        receipt_batch_max=body.optional(
+            "receiptBatchMax", lambda name: body.integer(name, 1, RECEIPT_BATCH_MAX_LIMIT)
         ),
     )
     return service.set_settings(change).to_json()
 
 
 def _create_user(service: ReceiptService, body: BodyReader) -> JsonValue:
-    user_id = _required(body.identifier("userID"))
-    nick_name = body.text("nickName", required=False, max_chars=NICK_NAME_MAX_CHARS)
-    face_url = body.text("faceURL", required=False, max_chars=FACE_URL_MAX_CHARS)
+    user_id = body.identifier("userID")
+    nick_name = body.optional(
+        "nickName", lambda name: body.text(name, max_chars=NICK_NAME_MAX_CHARS)
+    )
+    face_url = body.optional(
+        "faceURL", lambda name: body.text(name, max_chars=FACE_URL_MAX_CHARS)
+    )
     return service.create_user(user_id, nick_name, face_url).to_json()
 
 
 def _create_group(service: ReceiptService, body: BodyReader) -> JsonValue:
-    group_id = body.identifier("groupID", required=False, code=Code.INVALID_GROUP_ID)
-    group_type = _required(body.choice("groupType", GROUP_TYPES))
-    owner_id = _required(body.identifier("ownerID"))
+    group_id = body.optional(
+        "groupID", lambda name: body.identifier(name, code=Code.INVALID_GROUP_ID)
+    )
+    group_type = body.choice("groupType", GROUP_TYPES)
+    owner_id = body.identifier("ownerID")
     member_ids = body.identifiers("memberIDs", max_items=ADMIN_ID_LIST_MAX)
     return service.create_group(group_id, group_type, owner_id, member_ids).to_json()
 
 
 def _add_group_members(service: ReceiptService, body: BodyReader) -> JsonValue:
-    group_id = _required(body.identifier("groupID"))
+    group_id = body.identifier("groupID")
     user_ids = body.identifiers("userIDs", max_items=ADMIN_ID_LIST_MAX)
     service.add_group_members(group_id, user_ids)
     return None
 
 
 def _remove_group_members(service: ReceiptService, body: BodyReader) -> JsonValue:
-    group_id = _required(body.identifier("groupID"))
+    group_id = body.identifier("groupID")
     user_ids = body.identifiers("userIDs", max_items=ADMIN_ID_LIST_MAX)
     service.remove_group_members(group_id, user_ids)
     return None

@@ -138,7 +138,7 @@ class PushConnection:
 
     def _send(self, event: WsEvent) -> None:
         with self._lock:
-            if event_allowed(self._ws.state, event):
+            if _may_send(self._ws.state, event):
                 self._sock.sendall(self._ws.send(event))
 
     def write_loop(self, replay: Replay) -> None:
@@ -203,7 +203,10 @@ class PushConnection:
                         done = True
                     elif isinstance(event, Message):
                         # Client messages are ignored, but their size is capped.
-                        message_bytes += len(event.data)
+                        payload = event.data
+                        message_bytes += len(
+                            payload.encode() if isinstance(payload, str) else payload
+                        )
                         too_big = too_big or message_bytes > MAX_INCOMING_MESSAGE
                         if event.message_finished:
                             message_bytes = 0
@@ -218,7 +221,7 @@ class PushConnection:
                 return
 
 
-def event_allowed(state: ConnectionState, event: WsEvent) -> bool:
+def _may_send(state: ConnectionState, event: WsEvent) -> bool:
     """Whether wsproto may send ``event`` in ``state`` (late pings or pongs are dropped)."""
     if isinstance(event, AcceptConnection):
         return state is ConnectionState.CONNECTING

@@ -130,6 +130,7 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER NOT NULL,
     event TEXT NOT NULL,
     data TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
     PRIMARY KEY (user_id, seq)
 ) WITHOUT ROWID;
 """
@@ -249,7 +250,9 @@ class Storage(Protocol):
     def set_read_mark(self, user_id: str, peer_id: str, mark: ReadMark) -> None:
         """Set the read mark and zero the unread counter of that C2C conversation."""
 
-    def append_events(self, user_ids: Sequence[str], name: str, data: JsonValue) -> list[Event]:
+    def append_events(
+        self, user_ids: Sequence[str], name: str, data: JsonValue, created_ms: int
+    ) -> list[Event]:
         """Give each user the event under its next seq; prune beyond the retention."""
 
     def event_bounds(self, user_id: str) -> tuple[int, int]:
@@ -621,7 +624,9 @@ class SqliteStorage:
 
     # -- events --------------------------------------------------------------------------------
 
-    def append_events(self, user_ids: Sequence[str], name: str, data: JsonValue) -> list[Event]:
+    def append_events(
+        self, user_ids: Sequence[str], name: str, data: JsonValue, created_ms: int
+    ) -> list[Event]:
         """Give each user the event under its next seq; prune beyond the retention.
 
         Pruning deletes by primary-key range in the same transaction, so it costs about one row
@@ -635,7 +640,8 @@ class SqliteStorage:
                 (user_id,),
             ).fetchone()
             self._conn.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?)", (user_id, seq, name, encoded)
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                (user_id, seq, name, encoded, created_ms),
             )
             if seq > self._retention:
                 self._conn.execute(

@@ -358,15 +358,20 @@ def admin_body(method: str, world: World) -> dict[str, Any]:
     """A valid body for ``method`` that the admin key may send."""
     fresh = f"new-{uuid.uuid4().hex[:8]}"
     alice, eve = world.users[SENDER].user_id, world.users[NON_MEMBER].user_id
-    return {
+    bodies: dict[str, dict[str, Any]] = {
         "admin/getSettings": {},
         "admin/setSettings": {"receiptBatchMax": 30},
         "admin/createUser": {"userID": fresh},
-        "admin/createGroup": {"groupID": fresh, "groupType": "Work", "ownerID": alice,
-                              "memberIDs": [eve]},
+        "admin/createGroup": {
+            "groupID": fresh,
+            "groupType": "Work",
+            "ownerID": alice,
+            "memberIDs": [eve],
+        },
         "admin/addGroupMembers": {"groupID": world.group_id, "userIDs": [eve]},
         "admin/removeGroupMembers": {"groupID": world.group_id, "userIDs": [eve]},
-    }[method]  # fmt: skip
+    }
+    return bodies[method]
 
 
 ADMIN_CALLERS = {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -223,7 +224,7 @@ def upgrade_head(server: Any, token: str) -> bytes:
     ).encode()
 
 
-UNFINISHED = {
+UNFINISHED: dict[str, Callable[[Any, str], bytes]] = {
     "connects and sends nothing": lambda server, token: b"",
     "half a request line": lambda server, token: b"GET /v1/eve",
     "an upgrade head without its blank line": upgrade_head,
@@ -254,18 +255,11 @@ def test_clients_that_never_finish_are_dropped_and_others_are_served_meanwhile(
     assert still_open == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference server bug: http_api.RequestHandler.handle_one_request bounds each read "
-    "(request_timeout), not the whole upgrade request, so a trickled head is never dropped "
-    "(docs/reliability.md, known gaps)",
-)
 @pytest.mark.tuning(request_timeout=REQUEST_TIMEOUT_S, idle_timeout=60.0)
 def test_a_handshake_trickled_byte_by_byte_is_dropped_within_the_request_timeout(
     tuned: Any,
 ) -> None:
     # §1.3: "the upgrade request must arrive within 10 s" (here: the lowered request timeout).
-    # The trickle below paces a slow attacker; it is not waiting for the server.
     (alice,) = new_users(tuned, "alice")
     head = upgrade_head(tuned, alice.token) + b"\r\n"
     pace_s = REQUEST_TIMEOUT_S / 5  # each byte well within the per-read timeout

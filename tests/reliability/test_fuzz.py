@@ -135,7 +135,7 @@ def fingerprint(db: Path) -> str:
 def valid_body(method: str, world: FuzzWorld) -> dict[str, Any]:
     """A body ``method`` accepts; mutations start from here so they reach deep validation."""
     text = {"elemType": "text", "text": "hi"}
-    return {
+    bodies: dict[str, dict[str, Any]] = {
         "sendMessage": {"groupID": world.group_id, "elem": text, "needReadReceipt": True},
         "getHistoryMessageList": {"userID": world.bob, "count": 20, "lastMsgID": world.c2c_msg_id},
         "getConversationList": {},
@@ -151,7 +151,8 @@ def valid_body(method: str, world: FuzzWorld) -> dict[str, Any]:
                               "memberIDs": [world.bob]},
         "admin/addGroupMembers": {"groupID": world.group_id, "userIDs": [world.bob]},
         "admin/removeGroupMembers": {"groupID": world.group_id, "userIDs": ["nobody"]},
-    }[method]  # fmt: skip
+    }  # fmt: skip
+    return bodies[method]
 
 
 ODD_CHARACTERS = [

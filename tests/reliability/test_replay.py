@@ -8,6 +8,7 @@ retention starts with ``onReplayGap``.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 import pytest
@@ -108,6 +109,9 @@ def test_switch_from_replay_to_live_has_no_gap_or_repeat_while_events_keep_comin
     failures: list[BaseException] = []
     reconnected = threading.Condition()
 
+    def may_send(index: int) -> bool:
+        return feed.reconnects >= index * reconnects // per_sender
+
     def produce(number: int) -> None:
         # Message i waits for reconnect i * reconnects / per_sender, so sends and reconnects
         # interleave on any machine instead of one finishing before the other starts.
@@ -115,10 +119,7 @@ def test_switch_from_replay_to_live_has_no_gap_or_repeat_while_events_keep_comin
         try:
             for index in range(per_sender):
                 with reconnected:
-                    reconnected.wait_for(
-                        lambda index=index: feed.reconnects >= index * reconnects // per_sender,
-                        CALL_TIMEOUT_S,
-                    )
+                    reconnected.wait_for(partial(may_send, index), CALL_TIMEOUT_S)
                 sent[number] += send_texts(own, senders[number], alice, 1)
         except BaseException as exc:
             failures.append(exc)
@@ -130,11 +131,8 @@ def test_switch_from_replay_to_live_has_no_gap_or_repeat_while_events_keep_comin
         for producer in producers:
             producer.start()
         for number in range(reconnects):
-            seen = feed.current.last_seq or 0
             feed.current.wait_until(
-                lambda frames, seen=seen: bool(frames) and frames[-1]["seq"] > seen,
-                timeout=CALL_TIMEOUT_S,
-                what=f"a new frame after seq {seen}",
+                bool, timeout=CALL_TIMEOUT_S, what="a frame on the new connection"
             )
             feed.reconnect(abrupt=number % 2 == 1)
             with reconnected:

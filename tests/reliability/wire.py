@@ -168,7 +168,7 @@ class EventStream:
         pieces: list[bytes] = []
         try:
             while True:
-                frame = self._ws.recv_frame()
+                frame = self._ws.recv_frame()  # type: ignore[no-untyped-call]
                 if frame.opcode == websocket.ABNF.OPCODE_PING:
                     self._ws.pong(frame.data)
                 elif frame.opcode == websocket.ABNF.OPCODE_CLOSE:
@@ -258,11 +258,11 @@ class EventStream:
             with suppress(OSError, websocket.WebSocketException):
                 self._ws.send_close(1000)
             self._reader.join(timeout=5)
-        self._ws.shutdown()
+        self._ws.shutdown()  # type: ignore[no-untyped-call]
         self._reader.join(timeout=5)
 
     def drop(self) -> None:
         """Vanish without a Close frame, as a client whose network went away."""
-        self._ws.abort()
+        self._ws.abort()  # type: ignore[no-untyped-call]
         self._reader.join(timeout=5)
-        self._ws.shutdown()
+        self._ws.shutdown()  # type: ignore[no-untyped-call]

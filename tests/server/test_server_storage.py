@@ -163,8 +163,8 @@ def test_events_are_numbered_per_user_and_pruned_beyond_the_retention() -> None:
         storage.insert_user(Profile("a"), "ha")
         storage.insert_user(Profile("b"), "hb")
         for i in range(12):
-            storage.append_events(["a"], "e", {"i": i})
-        both = storage.append_events(["a", "b"], "e", None)
+            storage.append_events(["a"], "e", {"i": i}, 100 + i)
+        both = storage.append_events(["a", "b"], "e", None, 200)
         assert [(e.user_id, e.seq) for e in both] == [("a", 13), ("b", 1)]
         assert storage.event_bounds("a") == (9, 13)
         assert [e.seq for e in storage.events_after("a", 10)] == [11, 12, 13]
