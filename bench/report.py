@@ -44,7 +44,7 @@ class Machine:
     def this_one(cls) -> Machine:
         """Describe the running machine (Linux `/proc` for the CPU model and memory)."""
         return cls(
-            cpu=_proc_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
+            cpu=_cpu_model(),
             cores=os.cpu_count() or 0,
             memory_gib=round(int(_proc_field("/proc/meminfo", "MemTotal").split()[0]) / 2**20, 1),
             system=f"{platform.system()} {platform.release()}",
@@ -52,6 +52,19 @@ class Machine:
             sqlite=sqlite3.sqlite_version,
             date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
+
+
+def _cpu_model() -> str:
+    """The model name, with family/model/stepping (VMs often show only a generic name)."""
+    name = _proc_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown"
+    numbers = [
+        f"{field} {value}"
+        for field in ("cpu family", "model", "stepping")
+        if (value := _proc_field("/proc/cpuinfo", field))
+    ]
+    virtual = "hypervisor" in _proc_field("/proc/cpuinfo", "flags").split()
+    details = ", ".join(numbers + (["virtual machine"] if virtual else []))
+    return f"{name} ({details})" if details else name
 
 
 def _proc_field(path: str, name: str) -> str:
@@ -180,7 +193,8 @@ def _sections(results: Results) -> list[tuple[str, str, list[str], list[list[str
     sections.append(
         (
             "Targets",
-            "Each target of the brief against the median of this run (range over runs).",
+            "Each target of the brief against the median of this run (range over runs). Member"
+            " pages are compared with the smallest group whose list fills a page (section 3).",
             ["target", "goal", "measured", ""],
             [[c.name, c.target, c.measured, _verdict(c.met)] for c in checks],
         )
@@ -334,7 +348,9 @@ _METHOD = """\
   highest run, so the noise of the machine is visible.
 - Every comparison is a **ratio of runs made side by side**: the no-op baseline and the
   reference server alternate (baseline first in even runs, subject first in odd runs), and the
-  reported ratio is the median of the per-pair ratios. Group sizes take turns the same way.
+  reported ratio is the median of the per-pair ratios. The baseline replays the same requests
+  as many times as it is faster, so both runs of a pair last about as long. Group sizes take
+  turns the same way.
 - All traffic goes to 127.0.0.1. Load generators and push clients run in a separate Python
   process (`multiprocessing`, spawned), so the server's GIL is not shared with its client.
   HTTP clients are raw keep-alive sockets replaying pre-serialised requests (`bench/wire.py`),

@@ -32,11 +32,11 @@ FULL = Sizes(
     name="full",
     runs=5,
     readers=(1, 8, 32),
-    run_seconds=1.5,
+    run_seconds=1.0,
     push_users=(10, 100, 1_000),
     push_samples=200,
     group_recipients=(10, 1_000, 10_000, 100_000),
-    calls_per_point=15,
+    calls_per_point=10,
     suite_runs=5,
 )
 QUICK = Sizes(

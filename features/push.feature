@@ -105,3 +105,10 @@ Feature: The sender is notified of read receipts
     Then Alice is notified that Bob has read the message
     And Bob is not notified of any read receipt
     And Carol is not notified of any read receipt
+
+  @RR-P-010 @spec-P-3 @doc-sender-listens
+  Scenario: Many members reading many messages at once leave every count exact
+    Given Alice owns a Work group with 24 other members
+    And Alice has sent 5 messages that need read receipts
+    When all 24 other members send read receipts for each of them at the same time, one call per message
+    Then Alice sees that 24 members have read each of them and 0 have not

@@ -62,7 +62,15 @@ def others_read_in_turn(world: World, count: int) -> None:
 
 @when("all {count:int} other members send a read receipt for the message at the same time")
 def others_read_at_once(world: World, count: int) -> None:
-    world.read_concurrently(world.others_in_group()[:count], world.message("the message").msg_id)
+    world.read_concurrently(world.others_in_group()[:count], [world.message("the message").msg_id])
+
+
+@when(
+    "all {count:int} other members send read receipts for each of them at the same time, one "
+    "call per message"
+)
+def others_read_batch_at_once(world: World, count: int) -> None:
+    world.read_concurrently(world.others_in_group()[:count], [m.msg_id for m in world.batch])
 
 
 @when("{reader:name} tries to send a read receipt for {messages:refs}")
@@ -247,6 +255,15 @@ def sees_counts(world: World, name: str, read: int, message: str, unread: int) -
     receipt = world.receipt_of(name, world.message(message))
     counts = (receipt.read_count, receipt.unread_count)
     assert counts == (read, unread), f"expected read {read} / unread {unread}, got {receipt}"
+
+
+@then("{name:name} sees that {read:int} members have read each of them and {unread:int} have not")
+def sees_counts_of_each(world: World, name: str, read: int, unread: int) -> None:
+    receipts = world.pull(name, [message.msg_id for message in world.batch])
+    counts = [(receipt.read_count, receipt.unread_count) for receipt in receipts]
+    assert counts == [(read, unread)] * len(world.batch), (
+        f"expected read {read} / unread {unread} for each message, got {counts}"
+    )
 
 
 @then("{name:name} sees that nobody has read {message:ref}")

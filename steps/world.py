@@ -445,20 +445,21 @@ class World:
             if counts:
                 readers.append(reader)
 
-    def read_concurrently(self, readers: Sequence[str], msg_id: str) -> None:
-        """Every reader sends a receipt for ``msg_id`` at the same moment (a barrier releases
-        all their calls together) [P-3]."""
-        clients = [self.user(name) for name in readers]
-        start = threading.Barrier(len(clients))
+    def read_concurrently(self, readers: Sequence[str], msg_ids: Sequence[str]) -> None:
+        """Every reader sends one receipt call per message of ``msg_ids``, all at the same
+        moment (a barrier releases all the calls together) [P-3]."""
+        calls = [(self.user(name), msg_id) for name in readers for msg_id in msg_ids]
+        start = threading.Barrier(len(calls))
 
-        def read(client: UserClient) -> None:
+        def read(client: UserClient, msg_id: str) -> None:
             start.wait(CONCURRENT_TIMEOUT)
             client.send_message_read_receipts([msg_id])
 
-        with ThreadPoolExecutor(max_workers=len(clients)) as pool:
-            for future in [pool.submit(read, client) for client in clients]:
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            for future in [pool.submit(read, *call) for call in calls]:
                 future.result(timeout=CONCURRENT_TIMEOUT)
-        self.readers[msg_id].extend(readers)
+        for msg_id in msg_ids:
+            self.readers[msg_id].extend(readers)
 
     def pull(self, name: str, msg_ids: Sequence[str]) -> list[Receipt]:
         """``name`` pulls receipts for ``msg_ids``, in calls of at most the batch limit."""

@@ -88,6 +88,10 @@ def slow_consumer_case(server: Any, queue_size: int) -> None:
             carol_stream.wait_for_seq(total, timeout=60)
         assert stalled.read_until_closed(timeout=30), "the stalled connection was never closed"
         received = [event["seq"] for event in stalled.events]
+        print(
+            f"slow consumer: queue {queue_size}, {total} events of {EVENT_TEXT_BYTES} bytes; the "
+            f"stalled connection got {len(received)} before Close {stalled.close_code}"
+        )
         assert stalled.close_code == 1008
         assert len(received) < total, "the stalled connection was never cut off"
         assert received == list(range(1, len(received) + 1))

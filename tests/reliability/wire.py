@@ -20,33 +20,10 @@ import requests
 import websocket
 
 from harness.validation import PayloadContext, validate
+from harness.wire import CODE_STATUS
 
 CALL_TIMEOUT_S = 10.0
 """Every HTTP call gives up after this long: a hang is a failure, never a stuck test run."""
-
-DOCUMENTED_STATUS: dict[int, int] = {
-    0: 200,
-    6017: 400,
-    7013: 403,
-    10004: 400,
-    10010: 404,
-    10015: 400,
-    10021: 409,
-    10062: 404,
-    90001: 401,
-    90002: 403,
-    90003: 404,
-    90004: 405,
-    90005: 413,
-    90006: 400,
-    90007: 409,
-    90101: 403,
-    90102: 403,
-    90103: 501,
-    90500: 500,
-}
-"""docs/protocol.md §1.2: each code with the one HTTP status it travels with."""
-
 
 @dataclass(frozen=True)
 class Reply:
@@ -82,10 +59,10 @@ def parse_reply(method: str, status: int, body: bytes, target: str) -> Reply:
         raise AssertionError(f"{method}: HTTP {status} body is not JSON: {body[:300]!r}") from exc
     validate("envelope.json", envelope, context=PayloadContext(f"{method} response", target))
     code = envelope["code"]
-    if DOCUMENTED_STATUS[code] != status:
+    if CODE_STATUS[code] != status:
         raise AssertionError(
             f"{method}: code {code} came with HTTP {status}, protocol says "
-            f"{DOCUMENTED_STATUS[code]}"
+            f"{CODE_STATUS[code]}"
         )
     return Reply(method, status, code, envelope["desc"], envelope["data"])
 

@@ -1,0 +1,49 @@
+"""Serve one variant of the gallery in this process: ``python -m tests.mutants.serve NAME``.
+
+Prints one JSON line ``{"url": ..., "admin_key": ...}`` once the server accepts requests, then
+serves until its standard input closes (the kill run holds the other end, so the server never
+outlives the run that started it) or it is sent SIGTERM. ``reference`` serves the correct server.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .gallery import variant_named
+
+
+def main(argv: list[str]) -> int:
+    """Serve the variant named in ``argv`` until stdin closes; 2 for an unknown name."""
+    if len(argv) != 1:
+        print("usage: python -m tests.mutants.serve NAME", file=sys.stderr)
+        return 2
+    try:
+        chosen = variant_named(argv[0])
+    except KeyError as error:
+        print(error.args[0], file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def until_stdin_closes() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    threading.Thread(target=until_stdin_closes, daemon=True).start()
+    with chosen.start() as server:
+        print(json.dumps({"url": server.url, "admin_key": server.admin_key}), flush=True)
+        # A timed wait keeps the main thread responsive to SIGTERM.
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
