@@ -4,9 +4,9 @@ Setup (unmeasured, in-process, see `population.populate_large_groups`): one grou
 a needReadReceipt probe message half of whose recipients have read it. Then a reference server
 *process* opens the database file, and every measured call goes over HTTP from this process.
 
-In each round the sizes take turns (the order rotates between rounds) and every operation is
-called `calls_per_point` times per size; a round's value is the median of those calls, and the
-flatness figure is the median over rounds of that round's largest-size / smallest-size ratio.
+In each round every operation is called `calls_per_point` times per size, the sizes taking
+turns call by call (their order rotates between rounds); a round's value is the median of its
+calls, and a flatness figure is the median over rounds of that round's ratio between sizes.
 Operations: `getMessageReadReceipts` of the probe, and the first, middle and last page (100
 members) of its READ and UNREAD lists, with cursors found by walking each list once beforehand.
 Each round also sends one needReadReceipt message to every group, timing the call: that is the
@@ -244,16 +244,16 @@ def measure_scale(sizes: Sizes, workdir: Path) -> ScaleResults:
         for round_index in range(sizes.runs):
             shift = round_index % len(population.groups)
             groups = population.groups[shift:] + population.groups[:shift]
-            for group in groups:
-                for operation in operations:
-                    per_round.setdefault((operation.name, group.recipients), []).append(
-                        _median(
-                            [
-                                _timed_call(connection, *operation.request(group), token)
-                                for _ in range(sizes.calls_per_point)
-                            ]
+            for operation in operations:
+                # Sizes alternate call by call, so a burst of noise hits them all alike.
+                calls: dict[int, list[float]] = {group.recipients: [] for group in groups}
+                for _ in range(sizes.calls_per_point):
+                    for group in groups:
+                        calls[group.recipients].append(
+                            _timed_call(connection, *operation.request(group), token)
                         )
-                    )
+                for recipients, seconds in calls.items():
+                    per_round.setdefault((operation.name, recipients), []).append(_median(seconds))
             for group in groups:
                 before = _table_bytes(db_path) if group is largest else None
                 send_seconds[group.recipients].append(_send_snapshot(connection, group, token))

@@ -36,7 +36,7 @@ FULL = Sizes(
     push_users=(10, 100, 1_000),
     push_samples=200,
     group_recipients=(10, 1_000, 10_000, 100_000),
-    calls_per_point=10,
+    calls_per_point=30,
     suite_runs=5,
 )
 QUICK = Sizes(
