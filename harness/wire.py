@@ -556,6 +556,12 @@ class PushStream(EventInbox):
             self._reader.join(_CLOSE_GRACE_SECONDS)
         self._socket.shutdown()  # type: ignore[no-untyped-call]
 
+    def drop(self) -> None:
+        """Cut the TCP connection without a Close frame, as a lost network looks to the server."""
+        with contextlib.suppress(websocket.WebSocketException, OSError):
+            self._socket.abort()  # type: ignore[no-untyped-call]
+        self.close()
+
     def _connect(self, token: str, timeout: float) -> websocket.WebSocket:
         scheme, netloc, _, _, _ = urlsplit(self.target)
         query = "" if self.since is None else f"since={self.since}"

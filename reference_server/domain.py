@@ -7,10 +7,18 @@ protocol's code when it refuses a call. Storage, push and presence are interface
 Theory of operation
 -------------------
 
-*One call, one transaction, one lock.* Every method runs under the service's lock inside one
-storage transaction. A refused call raises before commit, so an error never changes anything
-(all of a receipt batch applies or none of it [R-3]). Calls are serialised: the reference server
-favours obviously-correct ordering over parallel writes.
+*One call, one savepoint; one batch, one transaction.* Calls are serialised: the reference
+server favours obviously-correct ordering over parallel writes. Each call queues its work; the
+first in the queue is the leader and runs up to ``GROUP_COMMIT_MAX`` queued works, in queue
+order, in one storage transaction, each inside a savepoint of its own, then commits once: the
+batch shares one ``fsync`` instead of paying one per call (group commit). A work that raises is
+rolled back to its savepoint alone and its caller gets the exception, so an error never changes
+anything (all of a receipt batch applies or none of it [R-3]); the works after it see exactly
+the effects of the works before it, as if the calls had run one at a time in queue order. Only
+after the commit does the leader publish each work's events and answer the callers, so a
+``code: 0`` answer always means a durable change; if the commit fails, every call of the batch
+that had not already failed gets that error and nothing is published. The next leader starts
+after that, so batches never overlap. With one caller at a time a batch is that one call.
 
 *The recipient snapshot* [M-1, M-2]. When a needReadReceipt message is sent, its recipients are
 fixed: the C2C receiver, or the group's members except the sender at that moment (only those
@@ -35,10 +43,18 @@ miss it (it left that list), a read walk meets it later, and no walk returns any
 transaction as the change that caused it, so numbering is gap-free, survives restarts, and the
 newest events are kept for replay.
 
-*Ordering guarantee* [P-3]. Events are handed to the push sink after commit while the lock is
-still held, so each user's events reach its connections in ``seq`` order, and a sender never
-sees an older count after a newer one. A push connection registers under the same lock as it
-reads its replay, so between replay and live delivery nothing is lost or repeated.
+*Ordering guarantee* [P-3]. Events are handed to the push sink after commit, work by work in
+queue order, before the next batch may start, so each user's events reach its connections in
+``seq`` order, and a sender never sees an older count after a newer one. A push connection is
+registered at its own place in that order, right after the events of the works before it: its
+replay (read inside the transaction) holds exactly those, and live delivery starts with the
+works after it, so nothing is lost or repeated. A connection counts as online [S-4] from then
+on: an onlineUserOnly message in the same batch was concurrent with the connection's opening
+(neither had been answered) and is ordered before it.
+
+*Tokens.* Tokens never change and users are never deleted, so ``identify`` keeps each token's
+user in memory after its first lookup and answers later requests without the queue or a
+transaction. An unknown token is looked up every time: the user may be created later.
 """
 
 from __future__ import annotations
@@ -48,9 +64,11 @@ import hmac
 import secrets
 import string
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from itertools import islice
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from reference_server.model import (
     GROUP_TYPES,
@@ -94,6 +112,9 @@ ON_REPLAY_GAP = "onReplayGap"
 
 _GENERATED_GROUP_ID_ALPHABET = string.ascii_uppercase + string.digits
 
+GROUP_COMMIT_MAX = 256
+"""The most calls one transaction holds, so that no caller waits behind an unbounded batch."""
+
 
 class EventSink(Protocol):
     """Where committed events go: the push hub delivers them to live connections."""
@@ -124,6 +145,30 @@ class Admin:
 Credential = Caller | Admin
 
 
+class _QueuedCall(Generic[T]):
+    """One call's work in the group-commit queue, and its outcome once its batch is done."""
+
+    def __init__(
+        self,
+        work: Callable[[list[Event]], T],
+        after_commit: Callable[[], None] | None,
+        wakeup: threading.Condition,
+    ) -> None:
+        self.work = work
+        self.after_commit = after_commit
+        self.wakeup = wakeup
+        self.outbox: list[Event] = []
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+    def outcome(self) -> T:
+        """The work's result, or its exception raised again."""
+        if self.error is not None:
+            raise self.error
+        return cast(T, self.result)
+
+
 class ReceiptService:
     """All of seenby's receipt rules, over a storage, an event sink and a presence oracle."""
 
@@ -140,19 +185,69 @@ class ReceiptService:
         self._sink = sink
         self._presence = presence
         self._clock = clock
-        self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: deque[_QueuedCall[Any]] = deque()
+        self._token_lock = threading.Lock()
+        self._users_by_token: dict[str, str] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _run(self, work: Callable[[list[Event]], T]) -> T:
-        """Run ``work`` as one transaction, then publish the events it produced (see above)."""
-        with self._lock:
-            outbox: list[Event] = []
+    def _run(
+        self,
+        work: Callable[[list[Event]], T],
+        *,
+        after_commit: Callable[[], None] | None = None,
+    ) -> T:
+        """Run ``work`` in a group-committed transaction (see above); return its result once
+        the transaction is durable and the events of ``work`` are published.
+
+        ``after_commit`` runs after that publication, at the call's place in the order of
+        publication, and only if the work and the commit succeeded.
+        """
+        call = _QueuedCall(work, after_commit, threading.Condition(self._queue_lock))
+        with self._queue_lock:
+            self._queue.append(call)
+            while not call.done and self._queue[0] is not call:
+                call.wakeup.wait()
+            batch = [] if call.done else list(islice(self._queue, GROUP_COMMIT_MAX))
+        if batch:  # this call leads: the batch starts with it
+            try:
+                self._commit_batch(batch)
+            finally:
+                with self._queue_lock:
+                    for queued in batch:
+                        self._queue.popleft()
+                        queued.done = True
+                        queued.wakeup.notify()
+                    if self._queue:
+                        self._queue[0].wakeup.notify()
+        return call.outcome()
+
+    def _commit_batch(self, batch: Sequence[_QueuedCall[Any]]) -> None:
+        """Run each work in its savepoint, commit once, then publish in order (see above)."""
+        try:
             with self._storage.transaction():
-                result = work(outbox)
-            if outbox:
-                self._sink.publish(outbox)
-            return result
+                for call in batch:
+                    try:
+                        with self._storage.savepoint():
+                            call.result = call.work(call.outbox)
+                    except BaseException as error:  # the caller gets whatever its work raised
+                        call.error = error
+        except BaseException as error:  # BEGIN or COMMIT failed: no work of the batch applied
+            for call in batch:
+                if call.error is None:
+                    call.error = error
+            return
+        for call in batch:
+            if call.error is not None:
+                continue
+            try:
+                if call.outbox:
+                    self._sink.publish(call.outbox)
+                if call.after_commit is not None:
+                    call.after_commit()
+            except BaseException as error:
+                call.error = error
 
     def _emit(
         self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue
@@ -167,8 +262,15 @@ class ReceiptService:
         if hmac.compare_digest(credential.encode(), self._admin_key):
             return Admin()
         digest = _token_digest(credential)
-        user_id = self._run(lambda _: self._storage.user_for_token(digest))
-        return None if user_id is None else Caller(user_id)
+        with self._token_lock:
+            user_id = self._users_by_token.get(digest)
+        if user_id is None:
+            user_id = self._run(lambda _: self._storage.user_for_token(digest))
+            if user_id is None:
+                return None
+            with self._token_lock:
+                self._users_by_token[digest] = user_id
+        return Caller(user_id)
 
     # -- discovery and settings ----------------------------------------------------------------
 
@@ -491,10 +593,11 @@ class ReceiptService:
     def open_event_stream(
         self, caller: Caller, since: int | None, register: Callable[[], None]
     ) -> Replay:
-        """Read the replay after ``since`` and call ``register`` under the publishing lock.
+        """Read the replay after ``since``; call ``register`` at this call's place in the order
+        of publication, once the replay's transaction has committed.
 
-        Every event committed after this returns goes to the registered connection, and every
-        retained event up to then is in the replay: exactly once, in order, no gap (§6.1).
+        Every event published after the registration goes to the registered connection, and
+        every retained event before it is in the replay: exactly once, in order, no gap (§6.1).
         """
         if since is not None and since < 0:
             raise ReceiptError(Code.INVALID_PARAMETERS, "since must be an integer >= 0")
@@ -512,10 +615,9 @@ class ReceiptService:
                         {"since": since, "firstAvailableSeq": oldest},
                     )
                 replay = Replay(tuple(self._storage.events_after(caller.user_id, since)), gap)
-            register()
             return replay
 
-        return self._run(work)
+        return self._run(work, after_commit=register)
 
     # -- rules shared by several methods -------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Storage for the receipt service: the interface the domain uses, and its SQLite implementation.
 
-The domain calls these methods inside :meth:`Storage.transaction`, one transaction per protocol
-call, so a call is applied entirely or not at all. File databases run in WAL mode with
+The domain calls these methods inside :meth:`Storage.transaction`, each protocol call inside a
+:meth:`Storage.savepoint` of its own (several calls may share one transaction: group commit, see
+``domain.py``), so a call is applied entirely or not at all. File databases run in WAL mode with
 ``synchronous=FULL``: once a transaction commits, it survives a crash or power loss.
 
 Layout, in the terms of ``domain.py``'s theory of operation:
@@ -168,6 +169,9 @@ class Storage(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """Run a block as one transaction: committed durably if it returns, rolled back if not."""
 
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Inside ``transaction``: if the block raises, undo its changes alone, then re-raise."""
+
     def close(self) -> None:
         """Release the database; idempotent."""
 
@@ -323,7 +327,34 @@ class SqliteStorage:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # A COMMIT that fails (e.g. SQLITE_BUSY) can leave the transaction open; the
+                # next BEGIN would then fail for good.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside ``transaction``: if the block raises, undo its changes alone, then re-raise.
+
+        Raises ``RuntimeError`` without running the block if the transaction is gone: SQLite
+        rolls the whole transaction back on some errors (a full disk, an I/O error), and a block
+        run after that would commit on its own, outside the all-or-nothing of its batch.
+        """
+        if not self._conn.in_transaction:
+            raise RuntimeError("the transaction was rolled back; its calls are not applied")
+        self._conn.execute("SAVEPOINT call")
+        try:
+            yield
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK TO call")
+                self._conn.execute("RELEASE call")
+            raise
+        self._conn.execute("RELEASE call")
 
     def close(self) -> None:
         """Release the database; idempotent. Waits for a running transaction to finish."""

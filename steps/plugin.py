@@ -27,6 +27,7 @@ pytest_plugins = [
     "steps.receipts",
     "steps.push",
     "steps.outcomes",
+    "steps.cross_user",
 ]
 
 FEATURES_DIR = Path(features.__file__).resolve().parent

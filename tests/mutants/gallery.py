@@ -215,8 +215,8 @@ class _BodyRewritingHandler(RequestHandler):
 class _ActsAsNamedUser(_BodyRewritingHandler):
     """A handler that lets a body field of one method name the acting user."""
 
-    method = ""
-    field = ""
+    acting_method = ""
+    acting_field = ""
     named_user: str | None = None
 
     def _read_body(self) -> bytes:
@@ -224,9 +224,9 @@ class _ActsAsNamedUser(_BodyRewritingHandler):
         return super()._read_body()
 
     def rewrite(self, method: str, body: JsonObject) -> JsonObject:
-        named = body.get(self.field)
-        if method == self.method and isinstance(named, str):
-            del body[self.field]
+        named = body.get(self.acting_field)
+        if method == self.acting_method and isinstance(named, str):
+            del body[self.acting_field]
             self.named_user = named
         return body
 
@@ -315,6 +315,31 @@ class ConsoleListTrusted(SqliteStorage):
         )
 
 
+@variant("A2_c2c_refused_without_group_types", "A-2")
+class C2CNeedsAGroupSwitch(ReceiptService):
+    """The group-type switch is checked for every needReadReceipt message: with no group type
+    enabled, C2C messages cannot ask for receipts either."""
+
+    def send_message(
+        self,
+        caller: Caller,
+        chat: Chat,
+        elem: Elem,
+        *,
+        need_read_receipt: bool = False,
+        online_user_only: bool = False,
+    ) -> MessageView:
+        if need_read_receipt and not self.get_settings().group_receipt_types:
+            raise ReceiptError(Code.GROUP_TYPE_WITHOUT_RECEIPTS, "no type has read receipts")
+        return super().send_message(
+            caller,
+            chat,
+            elem,
+            need_read_receipt=need_read_receipt,
+            online_user_only=online_user_only,
+        )
+
+
 @variant("A3_flag_dropped_silently", "A-3")
 class ReceiptFlagDropped(ReceiptService):
     """A needReadReceipt message to a group type without receipts is sent as a plain message
@@ -353,6 +378,18 @@ class OwnerCountedTwice(SqliteStorage):
         if found is None:
             return None
         return dataclasses.replace(found, member_count=found.member_count + 1)
+
+
+@variant("A4_member_limit_counts_recipients_only", "A-4")
+class SenderLeftOutOfTheSize(SqliteStorage):
+    """The size check counts the recipients (the members but the sender), so a group one
+    member over groupReceiptMaxMembers still gets receipts."""
+
+    def group(self, group_id: str) -> Group | None:
+        found = super().group(group_id)
+        if found is None:
+            return None
+        return dataclasses.replace(found, member_count=found.member_count - 1)
 
 
 # == S. Sender marks a message =================================================================
@@ -470,6 +507,43 @@ class OnlineOnlyStored(SqliteStorage):
         return dataclasses.replace(stored, online_user_only=message.online_user_only)
 
 
+@variant("S4_online_only_raises_unread", "S-4")
+class OnlineOnlyRaisesUnread(ReceiptService):
+    """onlineUserOnly messages are kept out of history but still raise the unread counts of
+    everyone in the conversation."""
+
+    def send_message(
+        self,
+        caller: Caller,
+        chat: Chat,
+        elem: Elem,
+        *,
+        need_read_receipt: bool = False,
+        online_user_only: bool = False,
+    ) -> MessageView:
+        view = super().send_message(
+            caller,
+            chat,
+            elem,
+            need_read_receipt=need_read_receipt,
+            online_user_only=online_user_only,
+        )
+
+        def raise_unread(_: list[Event]) -> None:
+            if isinstance(chat, GroupChat):
+                members = self._storage.member_ids(chat.group_id)
+                audience: list[tuple[str, Chat]] = [
+                    (member, chat) for member in members if member != caller.user_id
+                ]
+            else:
+                audience = [(chat.user_id, PeerChat(caller.user_id))]
+            self._storage.record_activity(audience, view.message.pos, 1)
+
+        if online_user_only:
+            self._run(raise_unread)
+        return view
+
+
 # == R. Recipient sends receipts ===============================================================
 
 
@@ -511,6 +585,17 @@ class BatchLimitOffByOne(ReceiptService):
         if len(unique_ids) >= batch_max:
             raise ReceiptError(Code.INVALID_PARAMETERS, f"at most {batch_max} msgIDs per call")
         super()._check_batch(unique_ids)
+
+
+@variant("R2_batch_limit_hard_coded", "R-2")
+class BatchLimitHardCoded(ReceiptService):
+    """The batch limit is the default 30, whatever receiptBatchMax says."""
+
+    def _check_batch(self, unique_ids: Sequence[str]) -> None:
+        if not 1 <= len(unique_ids) <= 30:
+            raise ReceiptError(Code.INVALID_PARAMETERS, "1 to 30 msgIDs per call")
+        if not self._storage.settings().has_receipts:
+            raise ReceiptError(Code.INTERFACE_NOT_SUPPORTED, "read receipts need ultimate")
 
 
 @variant("R3_batch_half_applied_before_error", "R-3", "R-1")
@@ -629,6 +714,15 @@ class OneEventPerReceipt(ReceiptService):
             return
         for receipt in _objects(data):
             super()._emit(outbox, user_ids, name, [receipt])
+
+
+@variant("P1_replay_repeats_the_last_seen_event", "P-1")
+class ReplayFromSinceInclusive(SqliteStorage):
+    """Replay after since=N starts at event N instead of N + 1: the last event the client saw
+    comes again."""
+
+    def events_after(self, user_id: str, since: int) -> list[Event]:
+        return super().events_after(user_id, max(since - 1, 0))
 
 
 @variant("P2_c2c_push_without_read_time", "P-2")
@@ -754,6 +848,21 @@ class C2CReceiptNamesSender(ReceiptService):
         return [
             dataclasses.replace(r, user_id=caller.user_id) if isinstance(r, C2CReceipt) else r
             for r in super().get_message_read_receipts(caller, msg_ids)
+        ]
+
+
+@variant("Q2_c2c_read_time_is_send_time", "Q-2", "Q-4")
+class C2CReadTimeIsSendTime(ReceiptService):
+    """A pulled C2C receipt gives the time the message was sent as the time it was read."""
+
+    def get_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> list[Receipt]:
+        receipts = super().get_message_read_receipts(caller, msg_ids)
+        stored = _messages(self, msg_ids)
+        return [
+            dataclasses.replace(r, timestamp=stored[r.msg_id].timestamp)
+            if isinstance(r, C2CReceipt) and r.is_peer_read
+            else r
+            for r in receipts
         ]
 
 
@@ -1045,6 +1154,15 @@ class MarkOffByOne(SqliteStorage):
         return max(super().last_pos() - 1, 0)
 
 
+@variant("C2_mark_read_from_the_wrong_side", "C-2")
+class MarkReadFromTheWrongSide(SqliteStorage):
+    """History looks up the viewer's own read mark instead of its peer's: a user's messages
+    show as read when the user itself marked the chat."""
+
+    def read_mark(self, user_id: str, peer_id: str) -> ReadMark | None:
+        return super().read_mark(peer_id, user_id)
+
+
 @variant("C3_mark_creates_receipts", "C-3")
 class MarkCreatesReceipts(ReceiptService):
     """Marking a chat as read also sends receipts for the peer's messages that need one."""
@@ -1162,16 +1280,16 @@ class ReaderFromBody(_ActsAsNamedUser):
     """sendMessageReadReceipts accepts a userID field naming the reader: anyone can read on
     another's behalf."""
 
-    method = "sendMessageReadReceipts"
-    field = "userID"
+    acting_method = "sendMessageReadReceipts"
+    acting_field = "userID"
 
 
 @variant("X1_sender_taken_from_body", "X-1")
 class SenderFromBody(_ActsAsNamedUser):
     """sendMessage accepts a sender field naming the author: anyone can send as another."""
 
-    method = "sendMessage"
-    field = "sender"
+    acting_method = "sendMessage"
+    acting_field = "sender"
 
 
 @variant("X1_user_token_opens_admin_methods", "X-1")
@@ -1224,6 +1342,21 @@ class HistoryWithoutMembership(ReceiptService):
             if group is not None:
                 caller = Caller(group.owner_id)
         return super().get_history_message_list(caller, chat, count, last_msg_id)
+
+
+@variant("X2_history_cursor_from_another_chat", "X-2")
+class HistoryCursorFromAnyChat(ReceiptService):
+    """lastMsgID is checked for existence only: a message of a conversation the caller is not
+    part of is accepted as a history cursor, which tells the caller it exists."""
+
+    def get_history_message_list(
+        self, caller: Caller, chat: Chat, count: int, last_msg_id: str | None = None
+    ) -> list[MessageView]:
+        last = None if last_msg_id is None else _messages(self, [last_msg_id]).get(last_msg_id)
+        if last is None:
+            return super().get_history_message_list(caller, chat, count, last_msg_id)
+        views = super().get_history_message_list(caller, chat, HISTORY_COUNT_MAX)
+        return [view for view in views if view.message.pos < last.pos][:count]
 
 
 # == V. Payload validity =======================================================================
