@@ -174,9 +174,10 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
         "-m", " or ".join(scenario.id for scenario in each.scenarios),
     ]  # fmt: skip
     if settings.target_url is not None:
-        command += ["--seenby-target", settings.target_url]
+        # key=value form, so a value starting with "-" (token_urlsafe keys can) is no option.
+        command += [f"--seenby-target={settings.target_url}"]
         if settings.admin_key is not None:
-            command += ["--seenby-admin-key", settings.admin_key]
+            command += [f"--seenby-admin-key={settings.admin_key}"]
     if each.jobs > 1:
         command += ["-n", str(each.jobs)]
     return command

@@ -210,7 +210,10 @@ def test_a_selection_passes_against_the_bundled_server(tmp_path: Path) -> None:
 @pytest.fixture
 def served_reference_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`python -m reference_server --port 0` (`seenby serve`) in its own process: (url, key)."""
-    command = ["--port", "0", "--db", str(tmp_path / "served.sqlite3")]
+    # A key with a leading dash, as token_urlsafe makes one time in 64: it must survive being
+    # handed on to pytest.
+    admin_key = "-dash-key"
+    command = ["--port", "0", "--db", str(tmp_path / "served.sqlite3"), f"--admin-key={admin_key}"]
     server = subprocess.Popen(
         [sys.executable, "-m", "reference_server", *command],
         stdout=subprocess.PIPE,
@@ -218,16 +221,14 @@ def served_reference_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         text=True,
     )
     assert server.stdout is not None
-    url = admin_key = None
+    url = None
     lines = []
     for line in server.stdout:  # ends when the server exits: no hang if it never gets ready
         lines.append(line)
-        if line.startswith("admin key:"):
-            admin_key = line.partition(":")[2].strip()
         if line.startswith("listening on"):
             url = line.removeprefix("listening on").strip()
             break
-    assert url and admin_key, f"server did not start: {''.join(lines)}"
+    assert url, f"server did not start: {''.join(lines)}"
     # Keep draining its output so the server never blocks on a full pipe.
     threading.Thread(target=server.stdout.read, daemon=True).start()
     try:
@@ -243,7 +244,7 @@ def test_a_selection_passes_against_a_served_process_by_url(
     url, admin_key = served_reference_server
     # RR-R-007 is @serial: with -n 2 against a remote target it runs in a second, serial pass.
     selection = {"RR-R-004", "RR-R-007", "RR-Y-002"}
-    command = f"run --target {url} --admin-key {admin_key} -n 2 --report-dir out"
+    command = f"run --target {url} --admin-key={admin_key} -n 2 --report-dir out"
     result = seenby(command, *sorted(selection), cwd=tmp_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
