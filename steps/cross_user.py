@@ -40,6 +40,7 @@ from harness import (
     UserClient,
     WireResponse,
 )
+from steps.messaging import delivered_message
 from steps.outcomes import JSON
 from steps.phrases import given, then, when
 from steps.push import wait_for_count
@@ -484,13 +485,7 @@ def send_plain_messages(world: World, sender: str, count: int) -> None:
 
 @given("{name:name} has received the message")
 def has_received(world: World, name: str) -> None:
-    msg_id = world.message("the message").msg_id
-    event = world.stream(name).wait_for(
-        lambda e: e.name == NEW_MESSAGE_EVENT and e.data["msgID"] == msg_id,
-        PUSH_TIMEOUT,
-        description=f"{NEW_MESSAGE_EVENT} for {msg_id}",
-    )
-    world.notice(name, event)
+    delivered_message(world, name)
 
 
 @when("{name:name} comes back online from just past the last event she saw")

@@ -141,7 +141,8 @@ def sent_flag_clear(world: World, sender: str) -> None:
     assert message.need_read_receipt is False, f"expected needReadReceipt false: {message.raw}"
 
 
-def _delivered(world: World, name: str) -> dict[str, object]:
+def delivered_message(world: World, name: str) -> dict[str, object]:
+    """Wait until ``name`` is pushed "the message"; note the event and return its data."""
     msg_id = world.message("the message").msg_id
     event = world.stream(name).wait_for(
         lambda e: e.name == NEW_MESSAGE_EVENT and e.data["msgID"] == msg_id,
@@ -154,25 +155,25 @@ def _delivered(world: World, name: str) -> dict[str, object]:
 
 @then("{name:name} receives the message")
 def receives(world: World, name: str) -> None:
-    _delivered(world, name)
+    delivered_message(world, name)
 
 
 @then("{name:name} receives the message, marked as needing a read receipt")
 def receives_flag_set(world: World, name: str) -> None:
-    delivered = _delivered(world, name)
+    delivered = delivered_message(world, name)
     assert delivered["needReadReceipt"] is True, f"expected needReadReceipt true: {delivered}"
 
 
 @then("{name:name} receives the message, marked as not needing a read receipt")
 def receives_flag_clear(world: World, name: str) -> None:
-    delivered = _delivered(world, name)
+    delivered = delivered_message(world, name)
     assert delivered["needReadReceipt"] is False, f"expected needReadReceipt false: {delivered}"
 
 
 @then("{name:name} receives the message content exactly as {sender:name} sent it")
 def receives_content(world: World, name: str, sender: str) -> None:
     sent = world.elems[world.message("the message").msg_id]
-    assert _delivered(world, name)["elem"] == sent, f"expected the elem {sent} as sent"
+    assert delivered_message(world, name)["elem"] == sent, f"expected the elem {sent} as sent"
 
 
 @then("{name:name} is not sent any message")
