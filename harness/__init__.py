@@ -13,6 +13,7 @@ admin_key)`` reaches a deployment)::
 """
 
 from harness.client import AdminClient, UserClient
+from harness.deviations import Deviation, DeviationLog
 from harness.models import (
     Capabilities,
     Conversation,
@@ -45,6 +46,8 @@ __all__ = [
     "BundledTarget",
     "Capabilities",
     "Conversation",
+    "Deviation",
+    "DeviationLog",
     "Event",
     "Group",
     "MemberInfo",
