@@ -45,6 +45,7 @@ __all__ = [
     "WaitTimeout",
     "WireResponse",
     "check_envelope",
+    "status_deviation",
 ]
 
 DEFAULT_TIMEOUT = 10.0
@@ -294,23 +295,30 @@ def _check_status_class(method: str, http_status: int, code: int, target: str) -
         )
 
 
+def status_deviation(method: str, code: int, http_status: int) -> Deviation | None:
+    """The deviation of an answer whose status is not the one §1.2 pairs with its (listed)
+    code, else ``None``."""
+    entry = code_named(code)
+    if entry is None or http_status == entry.http_status:
+        return None
+    return Deviation(
+        f"HTTP status of code {code}",
+        "§1.2",
+        f"HTTP {entry.http_status}",
+        f"HTTP {http_status}",
+        f"{method} response",
+    )
+
+
 def _check_strict_status(
     method: str, http_status: int, code: int, content_type: str, deviations: DeviationLog
 ) -> None:
     """Strict (§1.1, §1.2): a listed code comes with its status; the body is labelled
     ``application/json``. (A code the table does not list is the envelope's strict schema's.)"""
     where = f"{method} response"
-    entry = code_named(code)
-    if entry is not None and http_status != entry.http_status:
-        deviations.record(
-            Deviation(
-                f"HTTP status of code {code}",
-                "§1.2",
-                f"HTTP {entry.http_status}",
-                f"HTTP {http_status}",
-                where,
-            )
-        )
+    mismatch = status_deviation(method, code, http_status)
+    if mismatch is not None:
+        deviations.record(mismatch)
     if not content_type.startswith("application/json"):
         deviations.record(
             Deviation(
