@@ -37,6 +37,7 @@ from harness.models import (
 from harness.target import BundledTarget, RemoteTarget, Target, open_target
 from harness.validation import SchemaViolation
 from harness.wire import (
+    DEFAULT_TIMEOUT,
     ApiError,
     ProtocolViolation,
     PushStream,
@@ -50,6 +51,7 @@ from harness.wire import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
     "AdminClient",
     "ApiError",
     "BundledTarget",

@@ -80,6 +80,11 @@ class Target(ABC):
 
     @property
     @abstractmethod
+    def timeout(self) -> float:
+        """The time budget: seconds any single wait on this target may take."""
+
+    @property
+    @abstractmethod
     def restartable(self) -> bool:
         """Whether ``restart()`` works (the bundled server: yes; a remote one: no)."""
 
@@ -174,6 +179,10 @@ class WireTarget(Target):
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
 
     @property
     def admin_key(self) -> str | None:
@@ -349,8 +358,11 @@ class RemoteTarget(WireTarget):
         raise RuntimeError(f"{self.url} is a remote target: the harness cannot restart it")
 
 
-def open_target(url: str | None = None, admin_key: str | None = None) -> Target:
-    """The target at ``url`` (with ``admin_key``), or the bundled server when ``url`` is None."""
+def open_target(
+    url: str | None = None, admin_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> Target:
+    """The target at ``url`` (with ``admin_key``), or the bundled server when ``url`` is None;
+    ``timeout`` is the time budget of every wait."""
     if url is None:
-        return BundledTarget()
-    return RemoteTarget(url, admin_key)
+        return BundledTarget(timeout=timeout)
+    return RemoteTarget(url, admin_key, timeout=timeout)

@@ -2,10 +2,16 @@
 
 ``HttpTransport`` sends ``POST /v1/<method>`` and checks every answer before anyone sees it: the
 body is JSON, the envelope and (on success) the method's data validate against their schemas
-[V-1], and the HTTP status is the one docs/protocol.md pairs with the code [E-1]. ``PushStream``
-holds one ``GET /v1/events`` WebSocket; a background thread validates each frame against
-``event.json``, tracks ``seq`` gaps, and appends ``Event``s that tests wait on with a predicate and
-a deadline (a condition variable, never a sleep).
+[V-1], and the HTTP status agrees with the code [E-1]. ``PushStream`` holds one
+``GET /v1/events`` WebSocket; a background thread validates each frame against ``event.json``,
+tracks ``seq`` gaps, and appends ``Event``s that tests wait on with a predicate and a deadline (a
+condition variable, never a sleep).
+
+Absence is proved, not waited out: ``expect_none`` takes a *fence*, a call that makes the target
+send the watched user one more event (a message from another user) after the action under test
+returned. Every user's events carry a gap-free ``seq`` [V-1] and a connection receives them in
+``seq`` order, so once the fence has arrived every earlier event is in hand, or is a gap that is
+itself a failure; none of them may be the forbidden one.
 
 Contract violations raise ``AssertionError`` subclasses (they are test failures) and are also
 recorded in the target's ``ViolationLog``, so a run can assert that none was seen at all.
@@ -25,7 +31,13 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import websocket
 
-from contract.vocabulary import SUCCESS, code_named, is_refusal_status
+from contract.vocabulary import (
+    ON_RECV_NEW_MESSAGE,
+    ON_REPLAY_GAP,
+    SUCCESS,
+    code_named,
+    is_refusal_status,
+)
 from harness.deviations import Deviation, DeviationLog
 from harness.models import Event
 from harness.validation import PayloadContext, SchemaViolation, check
@@ -49,7 +61,8 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 10.0
-"""Seconds any single HTTP call or WebSocket handshake may take."""
+"""The default time budget: seconds any single wait may take (an HTTP call, a WebSocket
+handshake, a pushed event). ``seenby run --timeout`` / ``--seenby-timeout`` set it."""
 
 _EMPTY = "common.json#/$defs/empty"
 DATA_SCHEMAS: Mapping[str, str] = {
@@ -101,7 +114,8 @@ class WaitTimeout(AssertionError):
 
 
 class UnexpectedEvent(AssertionError):
-    """``PushStream.expect_none`` saw an event it was told must not arrive."""
+    """``PushStream.expect_none`` saw an event it was told must not arrive, or the events before
+    its fence had a ``seq`` gap."""
 
 
 class ViolationLog:
@@ -362,11 +376,22 @@ class EventInbox:
     """
 
     def __init__(
-        self, *, owner: str, target: str, violations: ViolationLog, since: int | None = None
+        self,
+        *,
+        owner: str,
+        target: str,
+        violations: ViolationLog,
+        since: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.owner = owner
         self.target = target
         self.since = since
+        self.timeout = timeout
+        """How long a wait on this stream may take unless told otherwise (the time budget)."""
+        self.unavailable: dict[str, str] = {}
+        """Event names the target is known never to deliver (a failed preflight), each with the
+        reason: a wait for one of them fails at once instead of waiting out its timeout."""
         self._violations = violations
         # Reentrant, so a failure found while holding it can be recorded without unlocking.
         self._condition = threading.Condition(threading.RLock())
@@ -415,53 +440,93 @@ class EventInbox:
     def wait_for(
         self,
         predicate: Callable[[Event], bool],
-        timeout: float = 5.0,
+        timeout: float | None = None,
         description: str = "a matching event",
+        *,
+        event: str | None = None,
     ) -> Event:
-        """The first event so far or within ``timeout`` seconds for which ``predicate`` holds.
+        """The first event so far or within ``timeout`` seconds (default: the stream's budget)
+        for which ``predicate`` holds; ``event`` names the event kind awaited, if one.
 
         Raises ``WaitTimeout`` (saying what was expected, what arrived and from which target)
-        when none does, and the first of ``failures`` if a frame broke the contract.
+        when none does — at once if ``event`` is one the target is known never to deliver —
+        and the first of ``failures`` if a frame broke the contract.
         """
-        deadline = time.monotonic() + timeout
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
         checked = 0
         with self._condition:
             while True:
                 self._raise_failure()
-                for event in self._events[checked:]:
-                    if predicate(event):
-                        return event
+                for candidate in self._events[checked:]:
+                    if predicate(candidate):
+                        return candidate
                 checked = len(self._events)
                 remaining = deadline - time.monotonic()
-                if self._ended or remaining <= 0:
-                    why = "the connection closed" if self._ended else f"{timeout:g} s passed"
+                known_missing = self.unavailable.get(event) if event is not None else None
+                if self._ended or remaining <= 0 or known_missing is not None:
+                    if known_missing is not None:
+                        why = f"the preflight found that {known_missing}"
+                    elif self._ended:
+                        why = "the connection closed"
+                    else:
+                        why = f"{budget:g} s passed"
                     raise WaitTimeout(self._describe(f"expected {description}, but {why}"))
                 self._condition.wait(remaining)
 
     def expect_none(
         self,
         predicate: Callable[[Event], bool],
-        within: float = 0.5,
+        *,
+        fence: Callable[[], str],
         description: str = "a matching event",
     ) -> None:
-        """Assert that no event matching ``predicate`` arrives within ``within`` seconds.
+        """Prove that no event matching ``predicate`` came before a fence.
 
-        This is the harness's one deliberate bounded wait: absence can only be observed over a
-        window. It fails as soon as a matching event is seen, so it never waits longer than
-        ``within``; events received before the call count too.
+        ``fence()`` makes the target send this stream's user a new message, caused after the
+        action under test returned, and returns its ``msgID``. Once that message's event has
+        arrived, every event with a lower ``seq`` must be in hand (a missing one is waited for,
+        then named) and none of them may match ``predicate``. Events received before the call
+        count too; the fence event itself never does.
         """
-        deadline = time.monotonic() + within
+        fence_id = fence()
+        fence_event = self.wait_for(
+            lambda e: e.name == ON_RECV_NEW_MESSAGE and e.data.get("msgID") == fence_id,
+            description=f"the fence message {fence_id} (sent to prove an absence)",
+            event=ON_RECV_NEW_MESSAGE,
+        )
+        missing = self._missing_before(fence_event.seq)
+        if missing:
+            raise UnexpectedEvent(
+                self._describe(
+                    f"expected every event before the fence (seq {fence_event.seq}), but seq "
+                    f"skipped {_ranges(missing)}: those events never arrived"
+                )
+            )
+        with self._condition:
+            before = [e for e in self._events if e.seq < fence_event.seq and e is not fence_event]
+        for candidate in before:
+            if predicate(candidate):
+                raise UnexpectedEvent(
+                    self._describe(f"expected no {description}, but got {candidate.summary()}")
+                )
+
+    def _missing_before(self, fence_seq: int) -> list[int]:
+        """The ``seq`` numbers this connection should have delivered before ``fence_seq`` but
+        has not, after waiting up to the stream's budget for them to arrive."""
+        deadline = time.monotonic() + self.timeout
         with self._condition:
             while True:
-                self._raise_failure()
-                for event in self._events:
-                    if predicate(event):
-                        raise UnexpectedEvent(
-                            self._describe(f"expected no {description}, but got {event.summary()}")
-                        )
+                seen = {e.seq for e in self._events}
+                first = self.since + 1 if self.since is not None else min(seen)
+                # Events an announced replay gap says were discarded are not missing [§6.1].
+                gaps = [e.seq for e in self._events if e.name == ON_REPLAY_GAP]
+                if gaps:
+                    first = max(first, max(gaps))
+                missing = [seq for seq in range(first, fence_seq) if seq not in seen]
                 remaining = deadline - time.monotonic()
-                if self._ended or remaining <= 0:
-                    return
+                if not missing or self._ended or remaining <= 0:
+                    return missing
                 self._condition.wait(remaining)
 
     def receive(self, text: str) -> None:
@@ -504,7 +569,7 @@ class EventInbox:
 
     def _track_seq(self, event: Event) -> None:
         """Record a ``SeqGap`` unless ``event.seq`` follows the previous one (caller locks)."""
-        if event.name == "onReplayGap":
+        if event.name == ON_REPLAY_GAP:
             if event.seq != event.data["firstAvailableSeq"] - 1:
                 problem = f"onReplayGap seq must be firstAvailableSeq - 1: {event.summary()}"
                 self._fail(ProtocolViolation(self._describe(problem)))
@@ -557,7 +622,11 @@ class PushStream(EventInbox):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(
-            owner=owner, target=base_url.rstrip("/"), violations=violations, since=since
+            owner=owner,
+            target=base_url.rstrip("/"),
+            violations=violations,
+            since=since,
+            timeout=timeout,
         )
         self._closing = False
         self._socket = self._connect(token, timeout)
@@ -638,3 +707,14 @@ class PushStream(EventInbox):
             pass  # connection lost, or aborted by close(): `closed` reports it either way
         finally:
             self.finish(close_code)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[3, 4, 5, 9]`` → ``"3-5, 9"``."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

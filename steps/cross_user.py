@@ -45,11 +45,9 @@ from steps.outcomes import JSON
 from steps.phrases import given, then, when
 from steps.push import wait_for_count
 from steps.world import (
-    CONCURRENT_TIMEOUT,
     HISTORY_COUNT_MAX,
     MEMBER_LIST_COUNT_MAX,
     NEW_MESSAGE_EVENT,
-    PUSH_TIMEOUT,
     World,
 )
 
@@ -321,8 +319,9 @@ class Chatter:
     """Plain messages from one user to one chat, sent one after another on a background thread
     until ``stop``: traffic that keeps arriving while the scenario does something else."""
 
-    def __init__(self, client: UserClient, address: Mapping[str, Any]) -> None:
+    def __init__(self, client: UserClient, address: Mapping[str, Any], timeout: float) -> None:
         self._client = client
+        self._timeout = timeout
         self._address = dict(address)
         self._lock = threading.Lock()
         self._sent: list[str] = []
@@ -342,9 +341,9 @@ class Chatter:
     def stop(self) -> list[str]:
         """Stop sending; the IDs of every message sent, in order."""
         self._stopping.set()
-        self._thread.join(CONCURRENT_TIMEOUT)
+        self._thread.join(self._timeout)
         assert not self._thread.is_alive(), (
-            f"{self._client.user_id} did not stop sending within {CONCURRENT_TIMEOUT:g} s"
+            f"{self._client.user_id} did not stop sending within {self._timeout:g} s"
         )
         if self._failure is not None:
             raise self._failure
@@ -413,7 +412,7 @@ def switch() -> Iterator[Switch]:
 @given("{sender:name} keeps sending plain messages to the chat")
 def keeps_sending(world: World, switch: Switch, sender: str) -> None:
     address = world.address(world.chat_of(sender), sender)
-    switch.chatter = Chatter(world.user(sender), address)
+    switch.chatter = Chatter(world.user(sender), address, world.burst_timeout)
 
 
 @given("{name:name} has received at least {count:int} of them")
@@ -430,8 +429,7 @@ def switch_connection(world: World, switch: Switch, name: str) -> None:
 def receives_after_switch(world: World, switch: Switch, name: str, sender: str) -> None:
     world.stream(name).wait_for(
         lambda e: e.name == NEW_MESSAGE_EVENT and e.data["msgID"] in switch.sent_after(),
-        PUSH_TIMEOUT,
-        description=f"a message {sender} sent after the switch",
+            description=f"a message {sender} sent after the switch",
     )
 
 
@@ -448,8 +446,7 @@ def received_each_once(switch: Switch, name: str, sender: str) -> None:
     sent, streams = switch.running().sent, switch.streams()
     streams[-1].wait_for(
         lambda e: e.name == NEW_MESSAGE_EVENT and e.data["msgID"] == sent[-1],
-        PUSH_TIMEOUT,
-        description=f"the last message {sender} sent ({sent[-1]})",
+            description=f"the last message {sender} sent ({sent[-1]})",
     )
     received = [e.data["msgID"] for s in streams for e in s.events if e.name == NEW_MESSAGE_EVENT]
     missing = [msg_id for msg_id in sent if msg_id not in received]
@@ -500,13 +497,17 @@ def back_online_from_the_largest(world: World, name: str) -> None:
 
 @then("it reached {name:name} numbered right after the last event she saw")
 def numbered_after_last_seen(world: World, name: str) -> None:
-    msg_id, expected = world.message("the message").msg_id, world.seq_when_offline[name] + 1
-    seqs = [
-        e.seq
-        for e in world.stream(name).events
-        if e.name == NEW_MESSAGE_EVENT and e.data["msgID"] == msg_id
+    """Right after the last event before it: the one seen before going offline, or one this
+    connection delivered since (such as the fence of an absence proof)."""
+    msg_id, events = world.message("the message").msg_id, world.stream(name).events
+    positions = [
+        i for i, e in enumerate(events) if e.name == NEW_MESSAGE_EVENT and e.data["msgID"] == msg_id
     ]
-    assert seqs == [expected], f"expected {msg_id} once, numbered {expected}; got seq {seqs}"
+    assert len(positions) == 1, f"expected {msg_id} once on the connection: {events}"
+    (position,) = positions
+    last_seen = events[position - 1].seq if position else world.seq_when_offline[name]
+    seq = events[position].seq
+    assert seq == last_seen + 1, f"expected {msg_id} numbered {last_seen + 1}; got seq {seq}"
 
 
 @when("{name:name} tries to come online asking for the events after {position:text}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import features
-from harness import Target, open_target
+from harness import DEFAULT_TIMEOUT, Target, open_target
 from harness.deviations import DEVIATION_PROPERTY
 from steps.world import World
 
@@ -55,6 +55,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("SEENBY_ADMIN_KEY"),
         help="the deployment's admin key (env SEENBY_ADMIN_KEY)",
     )
+    group.addoption(
+        "--seenby-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=_positive_seconds(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
+        help="the time budget: how long any single wait may take (env SEENBY_TIMEOUT; "
+        f"default {DEFAULT_TIMEOUT:g}); raise it for a slow or distant target",
+    )
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"a time budget must be a positive number of seconds, not {text!r}")
+    return value
 
 
 def feature_tags(features_dir: Path = FEATURES_DIR) -> set[str]:
@@ -78,7 +93,8 @@ def seenby_target(pytestconfig: pytest.Config) -> Iterator[Target]:
     """The deployment under test: ``--seenby-target`` or the bundled reference server."""
     url = pytestconfig.getoption("seenby_target")
     admin_key = pytestconfig.getoption("seenby_admin_key")
-    with open_target(url, admin_key) as target:
+    timeout = pytestconfig.getoption("seenby_timeout")
+    with open_target(url, admin_key, timeout=timeout) as target:
         yield target
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from harness import (
     ApiError,
+    Conversation,
     Deviation,
     Event,
     Group,
@@ -49,11 +50,8 @@ HISTORY_COUNT_MAX = 100
 """The largest ``getHistoryMessageList`` page (docs/protocol.md §1.3)."""
 WALK_MAX_PAGES = 1000
 """Most pages a member-list walk fetches before blaming the target's cursor."""
-CONCURRENT_TIMEOUT = 30.0
-"""Seconds a burst of concurrent calls may take in all."""
-PUSH_TIMEOUT = 10.0
-"""Seconds a step waits for an expected pushed event: generous for a loaded CI machine, and a
-wait that succeeds returns as soon as the event is there."""
+BURST_BUDGETS = 3
+"""A burst of concurrent calls (and its last push) may take this many time budgets in all."""
 
 _T = TypeVar("_T")
 
@@ -178,6 +176,10 @@ class World:
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        self.timeout = target.timeout
+        """The time budget of every wait (``--seenby-timeout``)."""
+        self.burst_timeout = BURST_BUDGETS * target.timeout
+        self._fence_sender: UserClient | None = None
         self.people: dict[str, UserClient] = {}
         self.chats: dict[str, Chat] = {}
         """Each user's current chat: the last one the scenario put it in."""
@@ -423,7 +425,7 @@ class World:
             conversation_id = f"group_{chat.group_id()}"
         else:
             conversation_id = f"c2c_{self.user(chat.peer_of(name)).user_id}"
-        for conversation in self.user(name).get_conversation_list():
+        for conversation in self.conversations(name):
             if conversation.conversation_id == conversation_id:
                 return conversation.unread_count
         return 0
@@ -454,12 +456,12 @@ class World:
         start = threading.Barrier(len(calls))
 
         def read(client: UserClient, msg_id: str) -> None:
-            start.wait(CONCURRENT_TIMEOUT)
+            start.wait(self.burst_timeout)
             client.send_message_read_receipts([msg_id])
 
         with ThreadPoolExecutor(max_workers=len(calls)) as pool:
             for future in [pool.submit(read, *call) for call in calls]:
-                future.result(timeout=CONCURRENT_TIMEOUT)
+                future.result(timeout=self.burst_timeout)
         for msg_id in msg_ids:
             self.readers[msg_id].extend(readers)
 
@@ -588,7 +590,7 @@ class World:
         matches: Callable[[Receipt], bool],
         description: str,
         stream: PushStream | None = None,
-        timeout: float = PUSH_TIMEOUT,
+        timeout: float | None = None,
     ) -> Receipt:
         """Wait until ``name`` is pushed a read receipt for which ``matches`` holds."""
         stream = stream or self.stream(name)
@@ -596,11 +598,38 @@ class World:
             lambda e: e.name == RECEIPTS_EVENT and any(matches(r) for r in e.receipts),
             timeout=timeout,
             description=description,
+            event=RECEIPTS_EVENT,
         )
         self.notice(name, event)
         receipt = next(r for r in event.receipts if matches(r))
         self.last_notified[name] = receipt
         return receipt
+
+    def conversations(self, name: str) -> list[Conversation]:
+        """``name``'s conversation list, without its chat with the fence sender (the fences
+        are the suite's, not the scenario's)."""
+        fence_id = self._fence_sender.user_id if self._fence_sender is not None else None
+        return [
+            conversation
+            for conversation in self.user(name).get_conversation_list()
+            if fence_id is None or conversation.user_id != fence_id
+        ]
+
+    def fence(self, name: str) -> str:
+        """Send ``name`` a message from a user of its own (made on first use), caused after
+        every call the scenario made so far: the fence of an absence proof. Its ``msgID``."""
+        if self._fence_sender is None:
+            self._fence_sender = self.target.user("fence")
+        return self._fence_sender.send_text("fence", to=self.user(name)).msg_id
+
+    def expect_no_event(
+        self, name: str, forbidden: Callable[[Event], bool], description: str
+    ) -> None:
+        """Prove that ``name``'s latest connection got no ``forbidden`` event, behind a fence
+        (see ``PushStream.expect_none``): exact, and as fast as the target delivers."""
+        self.stream(name).expect_none(
+            forbidden, fence=lambda: self.fence(name), description=description
+        )
 
     def receipt_events(self, name: str, msg_id: str) -> list[Receipt]:
         """Every pushed receipt of ``msg_id`` on ``name``'s latest connection, in order."""
@@ -694,6 +723,8 @@ class World:
         finally:
             for client in self.people.values():
                 client.close()
+            if self._fence_sender is not None:
+                self._fence_sender.close()
 
 
 @pytest.fixture
