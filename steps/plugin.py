@@ -20,6 +20,7 @@ import pytest
 import features
 from harness import DEFAULT_TIMEOUT, Target, open_target
 from harness.deviations import DEVIATION_PROPERTY
+from harness.preflight import Preflight, run_preflight
 from steps.world import World
 
 pytest_plugins = [
@@ -96,6 +97,13 @@ def seenby_target(pytestconfig: pytest.Config) -> Iterator[Target]:
     timeout = pytestconfig.getoption("seenby_timeout")
     with open_target(url, admin_key, timeout=timeout) as target:
         yield target
+
+
+@pytest.fixture(scope="session")
+def seenby_preflight(seenby_target: Target) -> Preflight:
+    """One round trip through each part of the target, before the first scenario of this
+    process (``harness.preflight``)."""
+    return run_preflight(seenby_target)
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ from harness import (
     UserClient,
     WireResponse,
 )
+from harness.preflight import Preflight
 
 __all__ = ["Chat", "MemberWalk", "Outcome", "Probe", "World", "world"]
 
@@ -174,8 +175,9 @@ class MemberWalk:
 class World:
     """One scenario's state on one target."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, undeliverable: Mapping[str, str] | None = None) -> None:
         self.target = target
+        self._undeliverable = dict(undeliverable or {})
         self.timeout = target.timeout
         """The time budget of every wait (``--seenby-timeout``)."""
         self.burst_timeout = BURST_BUDGETS * target.timeout
@@ -550,7 +552,8 @@ class World:
     def go_online(self, name: str, devices: int = 1) -> None:
         """Open ``devices`` push connections for ``name`` (in addition to any open ones)."""
         client = self.user(name)
-        self.devices.setdefault(name, []).extend(client.connect() for _ in range(devices))
+        streams = [self._opened(client.connect()) for _ in range(devices)]
+        self.devices.setdefault(name, []).extend(streams)
 
     def is_online(self, name: str) -> bool:
         """Whether ``name`` has an open push connection."""
@@ -575,8 +578,13 @@ class World:
 
     def come_online(self, name: str, since: int) -> PushStream:
         """Reconnect ``name`` asking for replay after ``since``."""
-        stream = self.user(name).connect(since=since)
+        stream = self._opened(self.user(name).connect(since=since))
         self.devices.setdefault(name, []).append(stream)
+        return stream
+
+    def _opened(self, stream: PushStream) -> PushStream:
+        """``stream``, told which events the preflight found the target never delivers."""
+        stream.unavailable.update(self._undeliverable)
         return stream
 
     def notice(self, name: str, event: Event) -> Event:
@@ -728,8 +736,11 @@ class World:
 
 
 @pytest.fixture
-def world(seenby_target: Target) -> Iterator[World]:
-    """A fresh world for one scenario; settings it changed are restored afterwards."""
-    scenario_world = World(seenby_target)
+def world(seenby_target: Target, seenby_preflight: Preflight) -> Iterator[World]:
+    """A fresh world for one scenario; settings it changed are restored afterwards. A part of
+    the target the preflight found broken fails the scenario at once, with the reason."""
+    if seenby_preflight.blocking_failure is not None:
+        pytest.fail(seenby_preflight.blocking_failure, pytrace=False)
+    scenario_world = World(seenby_target, undeliverable=seenby_preflight.undeliverable_events)
     yield scenario_world
     scenario_world.close()
