@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 from harness.client import AdminClient, UserClient, UserRef
 from harness.deviations import DeviationLog
 from harness.models import Capabilities, Group
+from harness.transcript import Transcript
 from harness.validation import PayloadContext, SchemaViolation, check
 from harness.wire import DEFAULT_TIMEOUT, ApiError, HttpTransport, ViolationLog, WireResponse
 
@@ -98,6 +99,11 @@ class Target(ABC):
     def deviation_log(self) -> DeviationLog:
         """Every strict deviation seen through this target so far (steps add their own)."""
 
+    @property
+    @abstractmethod
+    def transcript(self) -> Transcript:
+        """Every HTTP exchange and push frame through this target's clients so far."""
+
     @abstractmethod
     def users(
         self, *names: str, nick_name: str | None = None, face_url: str | None = None
@@ -170,6 +176,7 @@ class WireTarget(Target):
         self._admin_key = admin_key
         self._timeout = timeout
         self._violation_log = ViolationLog()
+        self._violation_log.transcript.add_secret(admin_key)
         self._lock = threading.Lock()
         self._anonymous = HttpTransport(
             self._url, None, violations=self._violation_log, timeout=timeout
@@ -231,6 +238,10 @@ class WireTarget(Target):
     @property
     def deviation_log(self) -> DeviationLog:
         return self._violation_log.deviations
+
+    @property
+    def transcript(self) -> Transcript:
+        return self._violation_log.transcript
 
     def users(
         self, *names: str, nick_name: str | None = None, face_url: str | None = None

@@ -40,6 +40,7 @@ from contract.vocabulary import (
 )
 from harness.deviations import Deviation, DeviationLog
 from harness.models import Event
+from harness.transcript import Transcript
 from harness.validation import PayloadContext, SchemaViolation, check
 
 __all__ = [
@@ -119,13 +120,14 @@ class UnexpectedEvent(AssertionError):
 
 
 class ViolationLog:
-    """Every contract violation seen through one target's clients (thread-safe), and, in
-    ``deviations``, every strict deviation."""
+    """Every contract violation seen through one target's clients (thread-safe); beside them,
+    every strict deviation (``deviations``) and every exchange (``transcript``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._violations: list[AssertionError] = []
         self.deviations = DeviationLog()
+        self.transcript = Transcript()
 
     def record(self, violation: AssertionError) -> None:
         """Remember ``violation``."""
@@ -173,13 +175,17 @@ class HttpTransport:
         *,
         violations: ViolationLog,
         timeout: float = DEFAULT_TIMEOUT,
+        actor: str = "anonymous",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.actor = actor
+        """Who this transport acts as, for the transcript (a user ID, ``"admin"``, ...)."""
         self._violations = violations
         self._session = requests.Session()
         if credential is not None:
             self._session.headers["Authorization"] = f"Bearer {credential}"
+            violations.transcript.add_secret(credential)
 
     def call(self, method: str, body: Mapping[str, Any]) -> WireResponse:
         """``POST /v1/<method>`` with a JSON body; checked, but a non-zero code is returned."""
@@ -228,12 +234,23 @@ class HttpTransport:
         *,
         path: str | None = None,
     ) -> WireResponse:
+        route = path if path is not None else f"/v1/{method}"
         answer = self._session.request(
             http_method,
-            self.base_url + (path if path is not None else f"/v1/{method}"),
+            self.base_url + route,
             data=body,
             headers=dict(headers),
             timeout=self.timeout,
+        )
+        self._violations.transcript.http(
+            self.actor,
+            http_method,
+            route,
+            headers,
+            body,
+            answer.status_code,
+            answer.headers,
+            answer.content,
         )
         envelope = check_envelope(
             method,
@@ -531,6 +548,7 @@ class EventInbox:
 
     def receive(self, text: str) -> None:
         """Take one text frame: validate it, track its ``seq``, keep it, tell the listeners."""
+        self._violations.transcript.push(self.owner, text)
         try:
             frame = json.loads(text)
         except ValueError:

@@ -39,7 +39,7 @@ from harness import (
 )
 from harness.preflight import Preflight
 
-__all__ = ["Chat", "MemberWalk", "Outcome", "Probe", "World", "world"]
+__all__ = ["WORLD_KEY", "Chat", "MemberWalk", "Outcome", "Probe", "World", "world"]
 
 RECEIPTS_EVENT = "onRecvMessageReadReceipts"
 MARK_EVENT = "onRecvC2CReadReceipt"
@@ -211,6 +211,7 @@ class World:
         self._settings_before: Settings | None = None
         self._violations_before = len(target.violations)
         self._deviations_before = len(target.deviation_log.snapshot())
+        self._transcript_start = target.transcript.mark()
 
     # -- people and chats -----------------------------------------------------------------
 
@@ -710,6 +711,12 @@ class World:
             Deviation(check, section, str(reference), str(observed), where)
         )
 
+    def transcript(self) -> str:
+        """Every exchange and push frame since the scenario began, rendered (credentials
+        redacted)."""
+        transcript = self.target.transcript
+        return transcript.render(transcript.since(self._transcript_start))
+
     def new_deviations(self) -> list[Deviation]:
         """Strict deviations recorded since the scenario began, without repeats."""
         seen = self.target.deviation_log.snapshot()[self._deviations_before :]
@@ -735,12 +742,19 @@ class World:
                 self._fence_sender.close()
 
 
+WORLD_KEY = pytest.StashKey["World"]()
+"""Where the scenario's world is kept on its test item, for the plugin's report hook."""
+
+
 @pytest.fixture
-def world(seenby_target: Target, seenby_preflight: Preflight) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest, seenby_target: Target, seenby_preflight: Preflight
+) -> Iterator[World]:
     """A fresh world for one scenario; settings it changed are restored afterwards. A part of
     the target the preflight found broken fails the scenario at once, with the reason."""
     if seenby_preflight.blocking_failure is not None:
         pytest.fail(seenby_preflight.blocking_failure, pytrace=False)
     scenario_world = World(seenby_target, undeliverable=seenby_preflight.undeliverable_events)
+    request.node.stash[WORLD_KEY] = scenario_world
     yield scenario_world
     scenario_world.close()
