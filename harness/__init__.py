@@ -34,20 +34,17 @@ from harness.models import (
     ResultList,
     Settings,
 )
+from harness.push import PushStream, SeqGap, UnexpectedEvent, WaitTimeout
 from harness.target import BundledTarget, RemoteTarget, Target, open_target
-from harness.validation import SchemaViolation
-from harness.wire import (
+from harness.transport import (
     DEFAULT_TIMEOUT,
     ApiError,
     ProtocolViolation,
-    PushStream,
-    SeqGap,
     ServerFault,
-    UnexpectedEvent,
-    WaitTimeout,
     WireResponse,
     status_deviation,
 )
+from harness.validation import SchemaViolation
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -29,11 +29,11 @@ from harness.models import (
     ResultList,
     Settings,
 )
-from harness.wire import (
+from harness.push import PushStream
+from harness.transport import (
     DEFAULT_TIMEOUT,
     HttpTransport,
     ProtocolViolation,
-    PushStream,
     ViolationLog,
     WireResponse,
 )

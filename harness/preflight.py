@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from contract.vocabulary import ON_RECV_MESSAGE_READ_RECEIPTS, ON_RECV_NEW_MESSAGE
+from harness.push import WaitTimeout
 from harness.target import Target
-from harness.wire import ApiError, ProtocolViolation, WaitTimeout
+from harness.transport import ApiError, ProtocolViolation
 
 __all__ = ["BLOCKING_PARTS", "PUSH_PARTS", "Preflight", "run_preflight"]
 

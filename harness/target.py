@@ -25,8 +25,8 @@ from harness.client import AdminClient, UserClient, UserRef
 from harness.deviations import DeviationLog
 from harness.models import Capabilities, Group
 from harness.transcript import Transcript
+from harness.transport import DEFAULT_TIMEOUT, ApiError, HttpTransport, ViolationLog, WireResponse
 from harness.validation import PayloadContext, SchemaViolation, check
-from harness.wire import DEFAULT_TIMEOUT, ApiError, HttpTransport, ViolationLog, WireResponse
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -28,7 +28,7 @@ from harness import (
     open_target,
 )
 from harness.target import RemoteTarget
-from harness.wire import ViolationLog
+from harness.transport import ViolationLog
 
 
 def _receipts_for(message: Message, **counts: int) -> Any:

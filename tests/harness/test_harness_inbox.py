@@ -1,4 +1,4 @@
-"""harness.wire.EventInbox: waiting on pushed events without sleeps, and what failures say."""
+"""harness.push.EventInbox: waiting on pushed events without sleeps, and what failures say."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from harness.models import Event
+from harness.push import EventInbox, UnexpectedEvent, WaitTimeout
+from harness.transport import ProtocolViolation, ViolationLog
 from harness.validation import SchemaViolation
-from harness.wire import EventInbox, ProtocolViolation, UnexpectedEvent, ViolationLog, WaitTimeout
 
 TARGET = "http://127.0.0.1:9"
 
