@@ -30,7 +30,8 @@ pytest_plugins = [
     "steps.receipts",
     "steps.push",
     "steps.outcomes",
-    "steps.cross_user",
+    "steps.security",
+    "steps.replay",
 ]
 
 FEATURES_DIR = Path(features.__file__).resolve().parent
