@@ -19,7 +19,7 @@ from contract.vocabulary import (
     http_status,
     is_refusal_status,
 )
-from harness.client import AdminClient, UserClient
+from harness.client import WALK_MAX_PAGES, AdminClient, UserClient
 from harness.deviations import Deviation, DeviationLog
 from harness.models import (
     Capabilities,
@@ -49,6 +49,7 @@ from harness.validation import SchemaViolation
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
+    "WALK_MAX_PAGES",
     "AdminClient",
     "ApiError",
     "BundledTarget",

@@ -3,9 +3,9 @@ conversation read mark [C-1], event numbering and replay after a reconnect (prot
 
 from __future__ import annotations
 
-from harness import PushStream, Receipt
+from harness import PushStream
 from steps.phrases import given, then
-from steps.receipts import assert_c2c_read
+from steps.receipts import assert_c2c_read, shows_read
 from steps.world import MARK_EVENT, NEW_MESSAGE_EVENT, RECEIPTS_EVENT, World
 
 # -- read receipt notifications -------------------------------------------------------------
@@ -43,14 +43,7 @@ def notified_c2c_reader(world: World, name: str, reader: str) -> None:
 @then("{name:name} is notified that the message has been read")
 def notified_read(world: World, name: str) -> None:
     msg_id = world.message("the message").msg_id
-    world.wait_for_receipts(name, lambda r: r.msg_id == msg_id and _read(r), f"{msg_id} read")
-
-
-def _read(receipt: Receipt) -> bool:
-    """A pushed receipt says its message has been read (by at least one member)."""
-    if receipt.group_id is not None:
-        return (receipt.read_count or 0) >= 1
-    return receipt.is_peer_read is True
+    world.wait_for_receipts(name, lambda r: r.msg_id == msg_id and shows_read(r), f"{msg_id} read")
 
 
 @then("each of {name:name}'s devices is notified that the message has been read")
@@ -58,7 +51,7 @@ def every_device_notified(world: World, name: str) -> None:
     msg_id = world.message("the message").msg_id
     for device in world.devices[name]:
         world.wait_for_receipts(
-            name, lambda r: r.msg_id == msg_id and _read(r), f"{msg_id} read", stream=device
+            name, lambda r: r.msg_id == msg_id and shows_read(r), f"{msg_id} read", stream=device
         )
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 import pytest
 
 from harness import (
+    WALK_MAX_PAGES,
     ApiError,
     Conversation,
     Deviation,
@@ -49,8 +50,6 @@ MEMBER_LIST_COUNT_MAX = 100
 """The largest page ``getGroupMessageReadMemberList`` accepts (docs/protocol.md §1.3)."""
 HISTORY_COUNT_MAX = 100
 """The largest ``getHistoryMessageList`` page (docs/protocol.md §1.3)."""
-WALK_MAX_PAGES = 1000
-"""Most pages a member-list walk fetches before blaming the target's cursor."""
 BURST_BUDGETS = 3
 """A burst of concurrent calls (and its last push) may take this many time budgets in all."""
 
