@@ -10,12 +10,17 @@ when the suite runs under pytest itself (``pytest --pyargs steps --seenby-expect
   as in ``seenby run``.
 
 Under xdist, collection and markers happen in each worker and the judging in the controller,
-from the reports it receives.
+from the reports it receives. A worker cannot stop the session with a usage error (xdist reports
+it as an internal error), so a worker that finds a bad entry runs nothing and passes the message
+to the controller in ``workeroutput`` (xdist's public channel), which ends the session with the
+same message and exit status 4.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +30,9 @@ from harness.expectations import EntryStatus, Expectations, ExpectationsError
 from harness.reporting import example_of
 
 __all__ = ["KnownDeviations"]
+
+_WORKER_ERROR = "seenby_expect_error"
+"""The ``workeroutput`` key of a worker's usage error."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,9 +73,12 @@ class KnownDeviations:
         self._verdicts: dict[str, dict[str | None, str]] = {}
         """Scenario ID → row → verdict of each item that reported."""
         self._lines: list[str] = []
+        self._usage_error: str | None = None
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         """Check the entries against every collected item, then mark the expected failures."""
         suite: dict[str, list[str]] = {}
         for item in items:
@@ -79,7 +90,14 @@ class KnownDeviations:
         try:
             self._expectations.check_names(suite)
         except ExpectationsError as error:
-            raise pytest.UsageError(f"--seenby-expect: {error}") from error
+            message = f"--seenby-expect: {error}"
+            workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
+            if workeroutput is None:
+                raise pytest.UsageError(message) from error
+            workeroutput[_WORKER_ERROR] = message
+            config.hook.pytest_deselected(items=list(items))
+            items.clear()
+            return
         for item in items:
             scenario_id, row = _scenario_and_row(item)
             entry = self._expectations.for_item(scenario_id, row) if scenario_id else None
@@ -104,8 +122,17 @@ class KnownDeviations:
             deviated = any(key == DEVIATION_PROPERTY for key, _ in report.user_properties)
             rows[row] = "deviate" if deviated else "pass"
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """(xdist controller) Take a worker's usage error."""
+        self._usage_error = getattr(node, "workeroutput", {}).get(_WORKER_ERROR, self._usage_error)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Judge each entry whose scenario reported; a stale one fails the session."""
+        if self._usage_error is not None:
+            sys.stderr.write(f"ERROR: {self._usage_error}\n")
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return
         stale = False
         for entry in self._expectations.entries:
             verdicts = self._verdicts.get(entry.scenario_id)

@@ -66,13 +66,14 @@ def _element(report: RunReport, result: ScenarioResult, item: ItemResult) -> dic
     scenario = result.scenario
     run = item.bdd
     uri = scenario.feature
+    line = run["line"] if run is not None else scenario.line
     element: dict[str, Any] = {
         "keyword": run["keyword"] if run is not None else "Scenario",
         "id": item.name,
         "name": run["name"] if run is not None else scenario.title,
-        "line": run["line"] if run is not None else scenario.line,
+        "line": line,
         "description": run["description"] if run is not None else "",
-        "tags": _tags(sorted(run["tags"]) if run is not None else sorted(scenario.tags), 1),
+        "tags": _tags(run["tags"] if run is not None else sorted(scenario.tags), line),
         "type": "scenario",
         "steps": [_step(step, uri, item.evidence) for step in (run or {}).get("steps", [])],
     }

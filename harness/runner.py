@@ -179,16 +179,18 @@ def _load_expectations(
     expectations = Expectations.load(settings.expect)
     suite: dict[str, list[str]] = {scenario.id: [] for scenario in catalogue}
     expectations.check_names(suite, rows=False)
-    if expectations.names_rows():
-        for scenario_id, example in _collected_items(settings):
+    collected = _collected_items(settings) if expectations.names_rows() else None
+    if collected is not None:
+        for scenario_id, example in collected:
             if example is not None:
                 suite.setdefault(scenario_id, []).append(example)
         expectations.check_names(suite)
     return expectations
 
 
-def _collected_items(settings: RunSettings) -> list[tuple[str, str | None]]:
-    """(scenario ID, Examples row) of every item pytest collects from the suite."""
+def _collected_items(settings: RunSettings) -> list[tuple[str, str | None]] | None:
+    """(scenario ID, Examples row) of every item pytest collects from the suite; ``None`` when
+    the suite cannot be collected (the run then reports why)."""
     command = [*_pytest_base_command(settings), "--collect-only"]
     completed = subprocess.run(
         command,
@@ -200,6 +202,8 @@ def _collected_items(settings: RunSettings) -> list[tuple[str, str | None]]:
         errors="replace",
         check=False,
     )
+    if completed.returncode != 0:
+        return None
     records = [_parse_record(line) for line in completed.stdout.splitlines()]
     return [
         (record["scenario_id"], record["example"])

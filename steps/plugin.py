@@ -28,6 +28,7 @@ pytest_plugins = [
     "steps.push",
     "steps.outcomes",
     "steps.cross_user",
+    "harness.expectations_plugin",
 ]
 
 FEATURES_DIR = Path(features.__file__).resolve().parent

@@ -319,16 +319,41 @@ def test_the_pytest_option_fails_on_a_stale_entry(sample: Suite, tmp_path: Path)
     )
 
 
-def test_the_pytest_option_refuses_an_unknown_id(sample: Suite, tmp_path: Path) -> None:
-    expect = write_expectations(
-        tmp_path / "known.toml", {"id": "RR-Q-404", "result": "fail", "reason": "r"}
-    )
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["alone", "under xdist"])
+def test_the_pytest_option_refuses_an_unknown_id(
+    workers: tuple[str, ...], sample: Suite, tmp_path: Path
+) -> None:
+    unknown = {"id": "RR-Q-404", "result": "fail", "reason": "r"}
+    expect = write_expectations(tmp_path / "known.toml", unknown)
 
-    ran = pytest_with_expectations(sample, expect)
+    ran = pytest_with_expectations(sample, expect, *workers)
 
     assert ran.returncode == pytest.ExitCode.USAGE_ERROR, ran.stdout + ran.stderr
     assert "RR-Q-404 names no scenario of the suite" in ran.stderr
+    assert "INTERNALERROR" not in ran.stdout + ran.stderr
     assert "passed" not in ran.stdout
+
+
+def test_the_real_suite_checks_an_expect_file_under_both_commands(tmp_path: Path) -> None:
+    row = {"id": "RR-R-001", "row": "no such chat", "result": "fail", "reason": "r"}
+    write_expectations(tmp_path / "known.toml", row)
+    rows = "(its rows: 'one-to-one chat', 'group chat')"
+
+    command = seenby("run --expect known.toml --report-dir out", "RR-R-004", cwd=tmp_path)
+    under_pytest = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "steps", "-p", "no:cacheprovider",
+         "--seenby-expect", "known.toml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )  # fmt: skip
+
+    assert command.returncode == 2, command.stdout + command.stderr
+    assert f"RR-R-001 has no Examples row 'no such chat' {rows}" in command.stderr
+    assert under_pytest.returncode == pytest.ExitCode.USAGE_ERROR, under_pytest.stdout
+    assert f"RR-R-001 has no Examples row 'no such chat' {rows}" in under_pytest.stderr
 
 
 # --- JUnit as pytest writes it ---------------------------------------------------------------
