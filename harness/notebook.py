@@ -213,7 +213,7 @@ def write_results_notebook(
     relative = Path(os.path.relpath(summary_file, out.parent)).as_posix()
     cells = [
         markdown(f"""
-# Conformance results: {summary["verdict"]}
+# Conformance results: {summary["verdict_text"]}
 
 Target: {summary["target"]}, run {summary["started_at"]} → {summary["finished_at"]}.
 Written by `seenby run --notebook`; run all cells to see the charts. To look at another run,
