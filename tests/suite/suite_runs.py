@@ -31,19 +31,31 @@ RUN_TIMEOUT_S = 180
 REPORT_FILES = ("junit.xml", "cucumber.json", "conformance-summary.json", "report.html")
 
 
-def seenby(command: str, *ids: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the `seenby` command line as a CI job would: `command` split on spaces, then an
-    `--id` option per scenario ID of `ids`."""
-    arguments = command.split() + [arg for scenario_id in ids for arg in ("--id", scenario_id)]
+def python_module(module: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m module arguments` as a CI job would run it: output captured, and without the
+    caller's SEENBY_* variables."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SEENBY_")}
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *arguments],
+        [sys.executable, "-m", module, *arguments],
         cwd=cwd,
         env=environment,
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
+        check=False,
     )
+
+
+def seenby(command: str, *ids: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the `seenby` command line: `command` split on spaces, then an `--id` option per
+    scenario ID of `ids`."""
+    arguments = command.split() + [arg for scenario_id in ids for arg in ("--id", scenario_id)]
+    return python_module("harness.cli", *arguments, cwd=cwd)
+
+
+def pytest_run(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """pytest itself (without a cache)."""
+    return python_module("pytest", "-p", "no:cacheprovider", *arguments, cwd=cwd)
 
 
 def load_summary(report_dir: Path) -> dict[str, Any]:

@@ -11,9 +11,7 @@ in a subprocess as always. The verdict rules are also tested without running any
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,6 +26,7 @@ from suite_runs import (
     junit_cases,
     load_summary,
     parse_html,
+    pytest_run,
     run_report,
     sample_suite,
     scenario,
@@ -277,18 +276,9 @@ def pytest_with_expectations(
     suite: Suite, expect: Path, *options: str
 ) -> subprocess.CompletedProcess[str]:
     """pytest itself over the sample suite, with the known-deviation plugin."""
-    return subprocess.run(
-        [
-            sys.executable, "-m", "pytest", *suite.pytest_args, "--rootdir", str(suite.rootdir),
-            "-p", "no:cacheprovider", "-p", "harness.expectations_plugin",
-            "--seenby-expect", str(expect), *options,
-        ],
-        cwd=suite.rootdir,
-        env={k: v for k, v in os.environ.items() if not k.startswith("SEENBY_")},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    return pytest_run(
+        *suite.pytest_args, "--rootdir", str(suite.rootdir), "-p", "harness.expectations_plugin",
+        "--seenby-expect", str(expect), *options, cwd=suite.rootdir,
     )  # fmt: skip
 
 
@@ -340,15 +330,7 @@ def test_the_real_suite_checks_an_expect_file_under_both_commands(tmp_path: Path
     rows = "(its rows: 'one-to-one chat', 'group chat')"
 
     command = seenby("run --expect known.toml --report-dir out", "RR-R-004", cwd=tmp_path)
-    under_pytest = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "steps", "-p", "no:cacheprovider",
-         "--seenby-expect", "known.toml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )  # fmt: skip
+    under_pytest = pytest_run("--pyargs", "steps", "--seenby-expect", "known.toml", cwd=tmp_path)
 
     assert command.returncode == 2, command.stdout + command.stderr
     assert f"RR-R-001 has no Examples row 'no such chat' {rows}" in command.stderr
@@ -362,17 +344,10 @@ def test_the_real_suite_checks_an_expect_file_under_both_commands(tmp_path: Path
 def test_pytest_writes_the_junit_file_without_a_warning(tmp_path: Path) -> None:
     suite = sample_suite(tmp_path / "suite", deviating=True)
     # The options `seenby run` gives pytest for its JUnit file, with every warning an error.
-    ran = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", *suite.pytest_args, "--rootdir", str(suite.rootdir),
-            "-p", "no:cacheprovider", "-p", "harness.reporting", "-o", "junit_family=xunit2",
-            "--junitxml", str(tmp_path / "junit.xml"), "-W", "error", "-m", "RR-E-002",
-        ],
-        cwd=suite.rootdir,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    ran = pytest_run(
+        *suite.pytest_args, "--rootdir", str(suite.rootdir), "-p", "harness.reporting",
+        "-o", "junit_family=xunit2", "--junitxml", str(tmp_path / "junit.xml"), "-W", "error",
+        "-m", "RR-E-002", cwd=suite.rootdir,
     )  # fmt: skip
 
     assert ran.returncode == 0, ran.stdout + ran.stderr
