@@ -27,6 +27,9 @@ from harness import DEFAULT_TIMEOUT
 from harness.deviations import DEVIATION_PROPERTY
 from steps.world import WORLD_KEY
 
+# Options and hooks only, like this module: ``--seenby-expect`` (known-deviation files).
+pytest_plugins = ["harness.expectations_plugin"]
+
 FEATURES_DIR = Path(features.__file__).resolve().parent
 """The installed feature files."""
 SCENARIOS_MODULE = Path(__file__).with_name("test_conformance.py")
