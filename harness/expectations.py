@@ -20,7 +20,8 @@ web-platform-tests expectation pattern). ``seenby run --expect FILE`` and the py
 strict deviations it shows are excused) or ``deviate`` (core passes, strict deviations are
 excused; a failure still counts). ``row`` is the row's ID as ``seenby run`` prints it in
 brackets (pytest-bdd's: the row's cells joined with ``-``); an entry without ``row`` covers
-every row not named by an entry of its own. Each entry is then judged against what happened (``EntryStatus``): ``met``,
+every row not named by an entry of its own. Each entry is then judged against what happened
+(``EntryStatus``): ``met``,
 ``stale`` (the target does better: the entry can go, or become ``deviate``), ``exceeded``
 (expected to deviate, but it failed) or ``unchecked`` (it did not run).
 """
