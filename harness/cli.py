@@ -24,6 +24,7 @@ from harness.catalogue import AREA_NAMES, CatalogueError
 from harness.expectations import EntryStatus, ExpectationsError
 from harness.reports import VERDICTS, RunReport
 from harness.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
+from harness.transport import DEFAULT_TIMEOUT, time_budget
 
 __all__ = ["main"]
 
@@ -109,6 +110,15 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "deviate, each with a reason; only what it does not list counts",
     )
     output = run_parser.add_argument_group("execution and output")
+    output.add_argument(
+        "--timeout",
+        type=time_budget,
+        default=time_budget(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
+        metavar="SECONDS",
+        help="the time budget: how long any single wait of the suite may take (an HTTP call, "
+        f"a pushed event; env SEENBY_TIMEOUT; default {DEFAULT_TIMEOUT:g}); raise it for a "
+        "slow or distant target",
+    )
     output.add_argument(
         "--report-dir",
         type=Path,
@@ -253,6 +263,7 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
         tags=tuple(options.tags),
         report_dir=options.report_dir,
         jobs=options.jobs,
+        timeout=options.timeout,
         strict=options.strict,
         expect=options.expect,
         suite=suite,

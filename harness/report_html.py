@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 
 from harness.catalogue import DOC_SECTIONS
+from harness.transcript import entries_of
 
 __all__ = ["render_report"]
 
@@ -57,6 +58,8 @@ dt { color: #57606a; } dd { margin: 0; }
 pre.evidence { background: #fff5f5; border-left: 4px solid var(--fail); padding: .6rem;
                overflow-x: auto; white-space: pre-wrap; }
 ul.errors li { color: var(--fail); white-space: pre-wrap; }
+details.transcript { margin: .4rem 0; } .exchange { font-size: .85em; margin-left: 1rem; }
+.exchange pre { white-space: pre-wrap; word-break: break-all; margin: .2rem 0 .4rem 1rem; }
 table.deviations { margin: .4rem 0; } table.deviations td, table.deviations th {
   border-top: 1px solid #eaeef2; }
 .stale { color: var(--fail); font-weight: 600; }
@@ -228,7 +231,32 @@ def _top_sections(summary: Mapping[str, Any]) -> str:
     return "\n".join(sections)
 
 
-def _scenario(scenario: Mapping[str, Any]) -> str:
+def _transcripts(scenario: Mapping[str, Any], texts: Mapping[str, str]) -> str:
+    """The wire transcripts of a scenario's items that ``texts`` holds (the failing and
+    deviating ones): collapsed, a line per exchange, each line expanding to its bodies."""
+    blocks = []
+    for transcript in scenario.get("transcripts", []):
+        text = texts.get(transcript["path"])
+        if text is None:
+            continue
+        entries = entries_of(text)
+        lines = "".join(
+            f'<details class="exchange"><summary><code>{_text(line)}</code></summary>'
+            f"<pre>{_text(chr(10).join(details))}</pre></details>"
+            if details
+            else f'<div class="exchange"><code>{_text(line)}</code></div>'
+            for line, details in entries
+        )
+        row = f" [{_text(transcript['example'])}]" if transcript["example"] else ""
+        blocks.append(
+            f'<details class="transcript"><summary>Wire transcript{row}: {len(entries)} '
+            f"exchanges and frames (<code>{_text(transcript['path'])}</code>)</summary>"
+            f"{lines}</details>"
+        )
+    return "".join(blocks)
+
+
+def _scenario(scenario: Mapping[str, Any], transcripts: Mapping[str, str]) -> str:
     verdict = scenario["verdict"]
     facts = [
         ("Feature", f"<code>{_text(scenario['feature'])}</code>"),
@@ -245,6 +273,7 @@ def _scenario(scenario: Mapping[str, Any]) -> str:
     )
     evidence += _deviation_table(scenario["deviations"], "where")
     evidence += _expected_list(scenario["expected"])
+    evidence += _transcripts(scenario, transcripts)
     is_open = " open" if verdict == "fail" else ""
     return (
         f'<details class="scenario" id="{_text(scenario["id"])}"{is_open}><summary>'
@@ -254,15 +283,19 @@ def _scenario(scenario: Mapping[str, Any]) -> str:
     )
 
 
-def render_report(summary: Mapping[str, Any]) -> str:
-    """The HTML page for a ``conformance-summary.json`` document."""
+def render_report(summary: Mapping[str, Any], transcripts: Mapping[str, str] | None = None) -> str:
+    """The HTML page for a ``conformance-summary.json`` document; ``transcripts`` holds the
+    text of the transcripts to show, by the path the summary names."""
+    shown = transcripts or {}
     verdict = summary["verdict"]
     counts = summary["counts"]
     tally = " · ".join(f"{counts[name]} {name}" for name in _verdicts(summary))
     errors = "".join(f"<li>{_text(error)}</li>" for error in summary["errors"])
     sections = []
     for area in summary["areas"]:
-        scenarios = "".join(_scenario(s) for s in summary["scenarios"] if s["area"] == area["area"])
+        scenarios = "".join(
+            _scenario(s, shown) for s in summary["scenarios"] if s["area"] == area["area"]
+        )
         sections.append(f"<h3>{_text(area['area'])} — {_text(area['name'])}</h3>{scenarios}")
     seenby_version = summary["versions"].get("seenby", "")
     verdict_text = summary["verdict_text"]

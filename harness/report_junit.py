@@ -136,6 +136,9 @@ def _rewrite_case(
     elif report.strict and item.verdict == "deviate" and not item.deviations_excused:
         message = f"{len(item.deviations)} strict deviation(s) under --strict"
         _set_outcome(case, "failure", "seenby.strict-deviation", message, "\n".join(lines))
+    transcript = item.transcript_text() if item.verdict in ("fail", "deviate") else None
+    if transcript is not None:
+        lines += ["", "wire transcript:", transcript]
     _append_output(case, lines)
 
 

@@ -30,6 +30,7 @@ import pytest
 
 from harness.catalogue import decode_tags
 from harness.deviations import DEVIATION_PROPERTY, Deviation
+from harness.transcript import TRANSCRIPT_PROPERTY
 
 __all__ = ["BDD_PROPERTY", "RECORD_KEY", "ResultRecorder", "example_of"]
 
@@ -303,6 +304,7 @@ class ResultRecorder:
                     if key == DEVIATION_PROPERTY
                 ],
                 "bdd": json.loads(str(bdd)) if bdd is not None else None,
+                "transcript": properties.get(TRANSCRIPT_PROPERTY),
             }
         )
 

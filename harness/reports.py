@@ -38,6 +38,9 @@ from harness.report_cucumber import write_cucumber
 from harness.report_html import render_report
 from harness.report_junit import write_junit
 
+TRANSCRIPTS_DIR = "transcripts"
+"""The report folder's subfolder holding one wire transcript per scenario item."""
+
 __all__ = [
     "RUN_VERDICTS",
     "SUMMARY_SCHEMA",
@@ -81,6 +84,8 @@ class ItemResult:
     no step ran (skipped in setup)."""
     expectation: Expectation | None = None
     """The known-deviation entry covering this item, if any."""
+    transcript: str | None = None
+    """The file holding the item's wire transcript (``--seenby-transcripts``), if written."""
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ItemResult:
@@ -95,7 +100,17 @@ class ItemResult:
             name=record["name"],
             deviations=tuple(Deviation(**fields) for fields in record["deviations"]),
             bdd=record["bdd"],
+            transcript=record.get("transcript"),
         )
+
+    def transcript_text(self) -> str | None:
+        """The item's rendered transcript, if one was written and is still there."""
+        if self.transcript is None:
+            return None
+        try:
+            return Path(self.transcript).read_text(encoding="utf-8")
+        except OSError:
+            return None
 
     @property
     def verdict(self) -> str:
@@ -250,6 +265,11 @@ class ScenarioResult:
                 for deviation in item.deviations
             ],
             "expected": [judged.to_json(expectations_source) for judged in self.expected],
+            "transcripts": [
+                {"example": item.example, "path": _relative_to_reports(item.transcript)}
+                for item in self.items
+                if item.transcript is not None
+            ],
         }
 
 
@@ -454,4 +474,23 @@ def write_reports(
     (report_dir / "conformance-summary.json").write_text(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    (report_dir / "report.html").write_text(render_report(summary), encoding="utf-8")
+    shown = {
+        _relative_to_reports(item.transcript): text
+        for result in report.results
+        for item in result.items
+        if item.transcript is not None and item.verdict in ("fail", "deviate")
+        for text in [item.transcript_text()]
+        if text is not None
+    }
+    (report_dir / "report.html").write_text(render_report(summary, shown), encoding="utf-8")
+
+
+def _relative_to_reports(path: str) -> str:
+    """A transcript's path as the summary names it: relative to the report folder (the
+    runner writes them to its ``transcripts/`` subfolder)."""
+    transcript = Path(path)
+    return (
+        f"{TRANSCRIPTS_DIR}/{transcript.name}"
+        if transcript.parent.name == TRANSCRIPTS_DIR
+        else path
+    )

@@ -28,6 +28,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,8 +41,9 @@ from typing import Any
 from harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
 from harness.expectations import Expectations
 from harness.reporting import RECORD_KEY
-from harness.reports import ItemResult, RunReport, ScenarioResult, write_reports
+from harness.reports import TRANSCRIPTS_DIR, ItemResult, RunReport, ScenarioResult, write_reports
 from harness.target import open_target
+from harness.transport import DEFAULT_TIMEOUT
 
 __all__ = [
     "BUNDLED_TARGET",
@@ -110,6 +112,8 @@ class RunSettings:
     tags: tuple[str, ...] = ()
     report_dir: Path = Path("seenby-report")
     jobs: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    """``--timeout``: the time budget of every wait in the suite."""
     strict: bool = False
     """``--strict``: a strict deviation counts as a failure."""
     expect: Path | None = None
@@ -162,7 +166,7 @@ def suite_versions() -> dict[str, str]:
 
 def _read_capabilities(settings: RunSettings) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The capabilities payload as the target sent it, and its core problems."""
-    with open_target(settings.target_url, settings.admin_key) as target:
+    with open_target(settings.target_url, settings.admin_key, timeout=settings.timeout) as target:
         capabilities = target.capabilities
         return dict(capabilities.raw), capabilities.problems
 
@@ -254,6 +258,10 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
             command += [f"--seenby-admin-key={settings.admin_key}"]
     if each.jobs > 1:
         command += ["-n", str(each.jobs)]
+    command += [
+        f"--seenby-timeout={settings.timeout}",
+        f"--seenby-transcripts={(settings.report_dir / TRANSCRIPTS_DIR).resolve()}",
+    ]
     return command
 
 
@@ -347,6 +355,8 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
     expectations = _load_expectations(settings, catalogue)
     # Created first, so an unwritable folder is found before the run, not after it.
     settings.report_dir.mkdir(parents=True, exist_ok=True)
+    # Transcripts of an earlier run in the same folder would be mistaken for this run's.
+    shutil.rmtree(settings.report_dir / TRANSCRIPTS_DIR, ignore_errors=True)
     target = settings.target_url or BUNDLED_TARGET
     errors: list[str] = []
     capabilities: dict[str, Any] | None

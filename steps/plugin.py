@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 import features
-from harness import DEFAULT_TIMEOUT
 from harness.deviations import DEVIATION_PROPERTY
+from harness.transcript import TRANSCRIPT_PROPERTY
+from harness.transport import DEFAULT_TIMEOUT, time_budget
 from steps.world import WORLD_KEY
 
 # Options and hooks only, like this module: ``--seenby-expect`` (known-deviation files).
@@ -35,8 +36,6 @@ FEATURES_DIR = Path(features.__file__).resolve().parent
 SCENARIOS_MODULE = Path(__file__).with_name("test_conformance.py")
 """The module whose collection brings in seenby's scenarios, steps and fixtures."""
 
-TRANSCRIPT_PROPERTY = "seenby_transcript"
-"""The ``user_properties`` name of the path of a scenario's transcript file."""
 TRANSCRIPT_SECTION = "seenby transcript"
 """The report section that shows a failing or deviating scenario's transcript."""
 _TAG = re.compile(r"@([^\s@]+)")
@@ -68,18 +67,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--seenby-timeout",
         metavar="SECONDS",
-        type=_positive_seconds,
-        default=_positive_seconds(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
+        type=time_budget,
+        default=time_budget(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
         help="the time budget: how long any single wait may take (env SEENBY_TIMEOUT; "
         f"default {DEFAULT_TIMEOUT:g}); raise it for a slow or distant target",
     )
-
-
-def _positive_seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(f"a time budget must be a positive number of seconds, not {text!r}")
-    return value
 
 
 def feature_tags(features_dir: Path = FEATURES_DIR) -> set[str]:
