@@ -4,14 +4,11 @@ scenario still runs, on the spec's defaults for a missing limit."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_runs import load_summary, seenby
 
 from reference_server.domain import ReceiptService
 from reference_server.model import Capabilities, JsonObject
@@ -45,21 +42,15 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     reports = tmp_path_factory.mktemp("reports")
     variant = Variant("broken-discovery", (), "bad capabilities", service=BrokenDiscovery)
     with variant.start() as server:
-        ids = [arg for scenario in SCENARIOS for arg in ("--id", scenario)]
-        finished = subprocess.run(
-            [
-                sys.executable, "-m", "harness.cli", "run", "--quiet", *ids,
-                f"--target={server.url}", f"--admin-key={server.admin_key}",
-                "--report-dir", str(reports),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )  # fmt: skip
+        finished = seenby(
+            f"run --quiet --target={server.url} --admin-key={server.admin_key} "
+            f"--report-dir {reports}",
+            *SCENARIOS,
+            cwd=reports,
+        )
         assert finished.returncode == 1, finished.stdout + finished.stderr
         assert finished.stdout.count("discovery problem:") == 1, finished.stdout
-        yield json.loads((Path(reports) / "conformance-summary.json").read_text(encoding="utf-8"))
+        yield load_summary(reports)
 
 
 def test_only_the_discovery_scenario_fails(summary: dict[str, Any]) -> None:
