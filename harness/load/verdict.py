@@ -27,7 +27,16 @@ from harness.wire import ApiError, ViolationLog
 
 from .ledger import Connection, Frame, Ledger, Send
 
-__all__ = ["INVARIANTS", "Breach", "Invariant", "PulledState", "Verdict", "judge", "pull_state"]
+__all__ = [
+    "INVARIANTS",
+    "Breach",
+    "Invariant",
+    "PulledState",
+    "Verdict",
+    "judge",
+    "pull_state",
+    "seq_ranges",
+]
 
 INVARIANTS: dict[str, str] = {
     "read-count": "each message's readCount (C2C: isPeerRead) equals its distinct acknowledged "
@@ -337,8 +346,8 @@ def _feeds(ledger: Ledger, rules: dict[str, Invariant]) -> dict[str, _Feed]:
                 seqs == expected and connection.since <= previous,
                 "",
                 user_id,
-                f"connection {number + 1} (since={connection.since}) seqs {_ranges(expected)}",
-                f"{_ranges(seqs)}" + ("" if connection.since <= previous else " (since ahead)"),
+                f"connection {number + 1} (since={connection.since}) seqs {seq_ranges(expected)}",
+                f"{seq_ranges(seqs)}" + ("" if connection.since <= previous else " (since ahead)"),
             )
             once = Counter(
                 item[0]
@@ -481,7 +490,7 @@ def _judge_final_push(
     )
 
 
-def _ranges(seqs: Iterable[int]) -> str:
+def seq_ranges(seqs: Iterable[int]) -> str:
     """``[1..4, 6]`` for 1, 2, 3, 4, 6."""
     parts: list[str] = []
     values = list(seqs)
