@@ -107,6 +107,8 @@ class Connection:
     frames: list[Frame] = field(default_factory=list)
     settled: bool = False
     """The connection saw the user's last event (its settle sentinel) before it closed."""
+    unsettled_because: str = ""
+    """Why it did not settle, when known."""
 
     def to_json(self) -> list[Any]:
         """A compact JSON form."""
@@ -114,18 +116,20 @@ class Connection:
             self.user_id,
             self.since,
             self.settled,
+            self.unsettled_because,
             [[f.seq, f.event, [list(i) for i in f.items]] for f in self.frames],
         ]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> Connection:
         """The inverse of ``to_json``."""
-        user_id, since, settled, frames = data
+        user_id, since, settled, because, frames = data
         return cls(
             user_id,
             since,
             [Frame(seq, event, tuple(tuple(i) for i in items)) for seq, event, items in frames],
             settled,
+            because,
         )
 
 

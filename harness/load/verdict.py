@@ -331,9 +331,14 @@ def _feeds(ledger: Ledger, rules: dict[str, Invariant]) -> dict[str, _Feed]:
         by_user[connection.user_id].append(connection)
     feeds: dict[str, _Feed] = {}
     for user_id, connections in by_user.items():
-        feed = _Feed(settled=connections[-1].settled)
+        last = connections[-1]
+        feed = _Feed(settled=last.settled)
         rules["push-settled"].check(
-            feed.settled, "", user_id, "its last event before the end", "no settle sentinel"
+            feed.settled,
+            "",
+            user_id,
+            "its last event before the end",
+            f"no settle sentinel ({last.unsettled_because or 'reason unknown'})",
         )
         previous = 0
         for number, connection in enumerate(connections):

@@ -29,6 +29,7 @@ import time
 import uuid
 from argparse import Namespace
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,6 +47,8 @@ from .timeline import Timeline
 __all__ = ["LoadSettings", "ReceiptUser", "World"]
 
 GROUP_TYPES = ("Work", "Public", "Meeting")
+BLOCK_CREATION_CALLS = 8
+"""Users of a new block are created this many at a time."""
 OFFLINE_MAX_S = 1.0
 """A reconnecting user stays offline up to this long."""
 PUSH = "PUSH"
@@ -148,13 +151,17 @@ class World:
         settings = self._settings()
         number = self._blocks
         self._blocks += 1
-        tokens = {}
-        for index in range(settings.group_size):
-            user_id = f"load-{self.tag}-{number}-{index}"
+        members = [f"load-{self.tag}-{number}-{index}" for index in range(settings.group_size)]
+
+        def create(user_id: str) -> str:
             data = self.admin.invoke("admin/createUser", {"userID": user_id, "nickName": user_id})
-            tokens[user_id] = data["token"]
-            self.ledger.add_user(user_id, data["token"])
-        members = list(tokens)
+            token: str = data["token"]
+            return token
+
+        with ThreadPoolExecutor(BLOCK_CREATION_CALLS) as pool:  # greenlets, under gevent
+            tokens = dict(zip(members, pool.map(create, members), strict=True))
+        for user_id, token in tokens.items():
+            self.ledger.add_user(user_id, token)
         group_id = f"load-{self.tag}-{number}"
         self.admin.invoke(
             "admin/createGroup",
@@ -191,10 +198,17 @@ class World:
             ref = f"{self.tag}-settle-{user_id}"
             self.ledger.begin_send(Send(ref, closer, (user_id,), None, False))
             body = {"receiver": user_id, "elem": {"elemType": "text", "text": ref}}
-            response = transport.call("sendMessage", body)
+            try:
+                response = transport.call("sendMessage", body)
+            except (requests.RequestException, OSError, AssertionError) as error:
+                user.note_unsettled(f"its sentinel could not be sent: {error}")
+                continue
             if response.ok:
                 self.ledger.acknowledge_send(ref, response.data["msgID"])
                 sentinels[user_id] = response.data["msgID"]
+            else:
+                self.ledger.forget_send(ref)
+                user.note_unsettled(f"its sentinel was refused: {response.code} {response.desc}")
         transport.close()
         deadline = time.monotonic() + settings.settle_timeout_s
         for user_id, msg_id in sentinels.items():
@@ -295,10 +309,18 @@ class ReceiptUser(User):
         """Close the connection politely and log its frames."""
         self._close(abrupt=False)
 
+    def note_unsettled(self, because: str) -> None:
+        """Say why this user's connection will not settle."""
+        if self._connection is not None:
+            self._connection.unsettled_because = because
+
     def wait_settled(self, msg_id: str, timeout: float) -> None:
         """Wait until the settle sentinel ``msg_id`` arrived; then the connection is settled."""
         stream, connection = self._stream, self._connection
-        if stream is None or connection is None:
+        if connection is None:
+            return
+        if stream is None:
+            connection.unsettled_because = "the push connection could not be opened"
             return
         try:
             stream.wait_for(
@@ -306,7 +328,8 @@ class ReceiptUser(User):
                 timeout,
                 f"the settle sentinel {msg_id}",
             )
-        except AssertionError:
+        except AssertionError as error:
+            connection.unsettled_because = str(error).splitlines()[0]
             return
         connection.settled = True
 
