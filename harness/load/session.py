@@ -121,7 +121,9 @@ def run_driver(run: Run) -> int:
     csv_writer = _csv_writer(environment, run)
     gevent.spawn(stats_history, runner)
     started = time.time()
-    runner.start(run.users, spawn_rate=run.spawn_rate)
+    gevent.spawn(
+        runner.start, run.users, spawn_rate=run.spawn_rate
+    )  # a master blocks while ramping
     progress = gevent.spawn(_print_progress, environment, world, run, started)
     gevent.sleep(run.run_time_s)
     run.progress("stopping users; settling push connections")

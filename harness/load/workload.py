@@ -276,9 +276,12 @@ class ReceiptUser(User):
         except (OSError, websocket.WebSocketException, AssertionError) as error:
             self._fire(PUSH, "connect", 0.0, error)
             return
-        # The listener only reacts (reading, latency); frames that arrived before it was added
-        # are still in the stream, which ``_close`` copies into the ledger whole.
+        # The reader starts with the stream, and a replay arrives at once: frames may be in
+        # before the listener. Under gevent nothing runs between these two lines, so each
+        # frame reaches ``_on_event`` exactly once. (``_close`` logs the stream's frames whole.)
         stream.add_listener(self._on_event)
+        for event in stream.events:
+            self._on_event(event)
         self._stream = stream
 
     def _close(self, *, abrupt: bool) -> None:
@@ -448,13 +451,16 @@ class ReceiptUser(User):
         for msg_id in fresh:
             world.receipt_started[msg_id].append(began)
         response = self.call("sendMessageReadReceipts", {"msgIDs": batch})
+        if response is None or not response.ok:
+            # Refused: no push will come. In doubt: one may or may not; either way the call's
+            # start cannot be paired with a push.
+            for msg_id in fresh:
+                if began in world.receipt_started[msg_id]:
+                    world.receipt_started[msg_id].remove(began)
         if response is None:
             return
         if not response.ok:
             world.ledger.forget_read(reader, batch)
-            for msg_id in fresh:
-                if began in world.receipt_started[msg_id]:
-                    world.receipt_started[msg_id].remove(began)
             return
         world.ledger.acknowledge_read(reader, batch)
         world.timeline.add_receipts(time.time(), len(fresh))

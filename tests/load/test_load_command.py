@@ -52,12 +52,12 @@ def finish(process: subprocess.Popen[str]) -> str:
 
 @pytest.fixture(scope="module")
 def distributed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One master (with the bundled server) and two workers: 60 users for 4 s."""
+    """One master (with the bundled server) and two workers: 60 users for 3 s."""
     folder = tmp_path_factory.mktemp("distributed")
     port = str(free_port())
     master, summary = load(
         "--master", "--expect-workers", "2", "--master-port", port,
-        "--users", "60", "--run-time", "4s", *CONTENDED,
+        "--users", "60", "--run-time", "3s", *CONTENDED,
         "--csv", str(folder / "locust"), "--html", str(folder / "locust.html"),
         report_dir=folder,
     )  # fmt: skip
@@ -123,7 +123,7 @@ def variant_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         with (folder / f"{name}.log").open("w") as log, served(variant, log) as (url, key):
             process, summary = load(
                 "--target", url, "--admin-key", key,
-                "--users", "60", "--run-time", "5s", *CONTENDED,
+                "--users", "60", "--run-time", "4s", *CONTENDED,
                 report_dir=folder / name,
             )  # fmt: skip
             output = finish(process)
@@ -146,3 +146,17 @@ def test_the_verdict_names_the_invariant_a_faulty_server_breaks(
     rule = next(i for i in run["summary"]["verdict"]["invariants"] if i["name"] == EXPECTED[name])
     assert rule["examples"] and rule["examples"][0]["expected"]
     assert f"FAIL {EXPECTED[name]}" in run["output"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--target", "http://127.0.0.1:9"], "--target needs --admin-key"),
+        (["--run-time", "soon"], "not a time span"),
+    ],
+)
+def test_usage_errors_exit_2_and_say_why(args: list[str], says: str) -> None:
+    answer = subprocess.run(
+        [SEENBY, "load", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+    )
+    assert answer.returncode == 2 and says in answer.stderr, answer.stderr
