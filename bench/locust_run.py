@@ -1,10 +1,11 @@
 """`python -m bench.locust_run`: the `seenby load` figures of docs/performance.md.
 
-Runs `seenby load` as one master (with the bundled server) and two worker processes on this
-machine, 300 users for 60 s by default, and writes the section "Receipts under load (Locust)"
-to `bench/locust.md`, which `python -m bench` copies into docs/performance.md. It is a separate
-command because the run takes minutes and three processes; the section says when and how it
-was measured, and `--json` keeps the whole `load-summary.json`.
+Runs a reference server process and `seenby load` as one master and two worker processes on
+this machine, 300 users for 60 s by default, reads each process's CPU time from `/proc`, and
+writes the section "Receipts under load" to `bench/locust.md`, which `python -m bench` copies
+into docs/performance.md. It is a separate command because the run takes minutes and four
+processes; the section says when and how it was measured, and `--json` keeps the whole
+`load-summary.json`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from bench.report import Machine
+from bench.servers import ServerProcess
 
 SECTION = Path(__file__).with_name("locust.md")
 SEENBY = str(Path(sys.executable).parent / "seenby")
@@ -39,34 +42,53 @@ def _free_port() -> int:
         return port
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (Linux ``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_distributed(
-    users: int, run_time: str, workers: int, folder: Path
-) -> tuple[int, dict[str, Any]]:
-    """One `seenby load` master (bundled server) and ``workers`` worker processes; the master's
-    exit status and its summary."""
+    users: int, seconds: int, workers: int, folder: Path
+) -> tuple[int, dict[str, Any], dict[str, float]]:
+    """A reference server process, one `seenby load` master and ``workers`` worker processes;
+    the master's exit status, its summary, and each process's CPU use during the run (share
+    of one core)."""
     port = str(_free_port())
-    master = subprocess.Popen(
-        [
-            SEENBY, "load", "--master", "--expect-workers", str(workers), "--master-port", port,
-            "--users", str(users), "--spawn-rate", str(max(users // 10, 1)),
-            "--run-time", run_time, "--report-dir", str(folder),
+    with ServerProcess(str(folder / "seenby.sqlite3")) as server:
+        master = subprocess.Popen(
+            [
+                SEENBY, "load", "--master", "--expect-workers", str(workers), "--master-port", port,
+                "--target", f"http://{server.host}:{server.port}", "--admin-key", server.admin_key,
+                "--users", str(users), "--spawn-rate", str(max(users // 10, 1)),
+                "--run-time", f"{seconds}s", "--report-dir", str(folder),
+            ]
+        )  # fmt: skip
+        nodes = [
+            subprocess.Popen([SEENBY, "load", "--worker", "--master-port", port])
+            for _ in range(workers)
         ]
-    )  # fmt: skip
-    nodes = [
-        subprocess.Popen([SEENBY, "load", "--worker", "--master-port", port])
-        for _ in range(workers)
-    ]
-    status = master.wait()
-    for node in nodes:
-        node.wait(timeout=120)
-    return status, json.loads((folder / "load-summary.json").read_text())
+        pids = {"server": server.pid, "master": master.pid}
+        pids.update({f"worker {n + 1}": node.pid for n, node in enumerate(nodes)})
+        before, started = {name: _cpu_seconds(pid) for name, pid in pids.items()}, time.monotonic()
+        time.sleep(seconds)
+        elapsed = time.monotonic() - started
+        cpu = {name: (_cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()}
+        status = master.wait()
+        for node in nodes:
+            node.wait(timeout=120)
+    return status, json.loads((folder / "load-summary.json").read_text()), cpu
 
 
 def render_section(
-    summary: dict[str, Any], machine: str, date: str, load_average: tuple[float, float]
+    summary: dict[str, Any],
+    machine: str,
+    date: str,
+    load_average: tuple[float, float],
+    cpu: dict[str, float],
 ) -> str:
     """The Markdown section for docs/performance.md (``load_average``: the machine's 1-minute
-    load average before and after the run)."""
+    load average before and after the run; ``cpu``: each process's share of a core)."""
     verdict = summary["verdict"]
     held = "every invariant held" if verdict["holds"] else "BROKEN: " + ", ".join(verdict["broken"])
     rows = {(m["type"], m["name"]): m for m in summary["methods"]}
@@ -74,13 +96,16 @@ def render_section(
         "## 6. Receipts under load (Locust, master and workers)",
         "",
         f"`seenby load` with one master and {summary['workers']} worker processes on this machine"
-        f" against the bundled server (also on it), {summary['users']} simulated users for"
+        f" against a reference server process (also on it), {summary['users']} simulated users"
+        " for"
         f" {summary['durationS']:.0f} s; measured {date} on {machine}. Generated by"
         " `.venv/bin/python -m bench.locust_run` (one run; it takes about two minutes).",
         " The load generator shares the cores with the server (and, that day, with other"
         f" work: 1-minute load average {load_average[0]:.1f} before the run and"
         f" {load_average[1]:.1f} after), so these are figures of the whole setup, not of the"
-        f" server alone. Verdict: **{held}** over"
+        " server alone. CPU during the run, as a share of one core: "
+        + ", ".join(f"{name} {share:.0%}" for name, share in cpu.items())
+        + f". Verdict: **{held}** over"
         f" {summary['messages']:,} messages and {summary['receipts']:,} receipts,"
         f" {summary['pushConnections']:,} push connections,"
         f" {summary['callsInDoubt']} calls in doubt.",
@@ -117,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the distributed load and rewrite `bench/locust.md`; 1 if the verdict failed."""
     parser = argparse.ArgumentParser(prog="python -m bench.locust_run", description=__doc__)
     parser.add_argument("--users", type=int, default=300)
-    parser.add_argument("--run-time", default="60s")
+    parser.add_argument("--seconds", type=int, default=60, help="run time (60)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, metavar="PATH", help="also keep the summary here")
     parser.add_argument("--no-write", action="store_true", help="leave bench/locust.md alone")
@@ -125,14 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     machine = Machine.this_one()
     before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="seenby-locust-") as scratch:
-        status, summary = run_distributed(
-            options.users, options.run_time, options.workers, Path(scratch)
+        status, summary, cpu = run_distributed(
+            options.users, options.seconds, options.workers, Path(scratch)
         )
     load_average = (before, os.getloadavg()[0])
     if options.json is not None:
         options.json.write_text(json.dumps(summary, indent=2) + "\n")
     section = render_section(
-        summary, f"{machine.cpu}, {machine.cores} cores", machine.date, load_average
+        summary, f"{machine.cpu}, {machine.cores} cores", machine.date, load_average, cpu
     )
     sys.stdout.write(section)
     if not options.no_write:
