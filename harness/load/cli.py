@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from locust.log import setup_logging
 from locust.util.timespan import parse_timespan
 
 from harness.target_options import add_target_options, check_target_options, positive_int
@@ -135,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``seenby load`` with ``argv``; the exit status."""
     p = parser()
     options = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+    # Locust's web UI parses sys.argv with Locust's own parser on every page; ours are parsed.
+    sys.argv = sys.argv[:1]
+    # Locust's warnings and errors (a user's exception, a lost master) reach the terminal.
+    setup_logging("WARNING")  # type: ignore[no-untyped-call]
     if options.worker:
         return run_worker(options.master_host, options.master_port)
     check_target_options(p, options, "the workload")

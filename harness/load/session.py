@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import requests
 from locust import argument_parser
 from locust.env import Environment
 from locust.html import get_html_report
@@ -40,6 +41,8 @@ from locust.stats import (
     get_stats_summary,
     stats_history,
 )
+
+from harness.wire import ApiError, HttpTransport, ViolationLog
 
 from .ledger import Ledger
 from .report import RunFigures, write_reports
@@ -92,8 +95,27 @@ def _parsed_options(run: Run) -> Any:
     return options
 
 
+def target_problem(target: str, admin_key: str) -> str | None:
+    """Why the workload cannot run against ``target`` (unreachable, not a seenby target, admin
+    key refused), or None."""
+    transport = HttpTransport(target, admin_key, violations=ViolationLog())
+    try:
+        transport.raise_for_code(transport.get("capabilities"))
+        transport.invoke("admin/getSettings", {})
+    except (requests.RequestException, ApiError, AssertionError) as error:
+        return str(error)
+    finally:
+        transport.close()
+    return None
+
+
 def run_driver(run: Run) -> int:
-    """Run the load as a local runner or a master; the exit status (0: every invariant held)."""
+    """Run the load as a local runner or a master; the exit status (0: every invariant held,
+    1: one broke, or the target cannot be used)."""
+    problem = target_problem(run.target, run.settings.admin_key)
+    if problem is not None:
+        run.progress(f"seenby load: cannot use the target {run.target}: {problem}")
+        return 1
     environment = Environment(
         user_classes=[ReceiptUser],
         host=run.target,
@@ -188,6 +210,7 @@ def run_driver(run: Run) -> int:
 
 def run_worker(master_host: str, master_port: int) -> int:
     """Serve as a Locust worker of the master at ``master_host:master_port`` until it quits."""
+    log.warning("worker: serving the master at %s:%d", master_host, master_port)
     environment = Environment(user_classes=[ReceiptUser], stop_timeout=STOP_TIMEOUT_S)
     world = World(environment)
     ReceiptUser.world = world

@@ -96,6 +96,8 @@ class Identity:
     token: str
     peers: tuple[str, ...]
     group_id: str
+    seat: str
+    """``block-index``: the same seat gets the same random choices in every run of one seed."""
 
 
 class World:
@@ -173,8 +175,10 @@ class World:
             },
         )
         return [
-            Identity(user_id, token, tuple(m for m in members if m != user_id), group_id)
-            for user_id, token in tokens.items()
+            Identity(
+                user_id, token, tuple(m for m in members if m != user_id), group_id, f"{number}-{i}"
+            )
+            for i, (user_id, token) in enumerate(tokens.items())
         ]
 
     def _settings(self) -> LoadSettings:
@@ -241,7 +245,8 @@ class ReceiptUser(User):
         world = self.world
         self.me = world.claim()
         self.settings = world._settings()
-        self.rng = random.Random(f"{self.settings.seed}-{self.me.user_id}")
+        worker = getattr(self.environment.runner, "worker_index", 0)
+        self.rng = random.Random(f"{self.settings.seed}-{worker}-{self.me.seat}")
         self.http = HttpTransport(
             world.base_url,
             self.me.token,

@@ -160,3 +160,14 @@ def test_usage_errors_exit_2_and_say_why(args: list[str], says: str) -> None:
         [SEENBY, "load", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_S
     )
     assert answer.returncode == 2 and says in answer.stderr, answer.stderr
+
+
+def test_a_target_that_cannot_be_used_is_named_and_exits_1() -> None:
+    answer = subprocess.run(
+        [SEENBY, "load", "--target", f"http://127.0.0.1:{free_port()}", "--admin-key", "key"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert answer.returncode == 1, answer.stdout + answer.stderr
+    assert "cannot use the target http://127.0.0.1:" in answer.stdout
