@@ -150,7 +150,7 @@ class World:
             return self._free.pop(0)
 
     def _new_block(self) -> list[Identity]:
-        settings = self._settings()
+        settings = self.current_settings()
         number = self._blocks
         self._blocks += 1
         members = [f"load-{self.tag}-{number}-{index}" for index in range(settings.group_size)]
@@ -181,7 +181,8 @@ class World:
             for i, (user_id, token) in enumerate(tokens.items())
         ]
 
-    def _settings(self) -> LoadSettings:
+    def current_settings(self) -> LoadSettings:
+        """The settings (after ``configure``)."""
         if self.settings is None:
             raise RuntimeError("the workload was not configured with a target")
         return self.settings
@@ -189,7 +190,7 @@ class World:
     def settle(self) -> None:
         """Send each connected user one last message and wait for it on its connection, then
         close every connection and add the contract violations seen to the ledger."""
-        settings = self._settings()
+        settings = self.current_settings()
         closer = f"load-{self.tag}-closer"
         token = self.admin.invoke("admin/createUser", {"userID": closer})["token"]
         self.ledger.add_user(closer, token)
@@ -237,14 +238,14 @@ class ReceiptUser(User):
 
     def wait_time(self) -> float:
         """A pause around the configured mean think time."""
-        mean = self.world._settings().think_s
+        mean = self.world.current_settings().think_s
         return self.rng.uniform(0.5 * mean, 1.5 * mean)
 
     def on_start(self) -> None:
         """Claim an identity and open the push connection (since=0: the whole feed)."""
         world = self.world
         self.me = world.claim()
-        self.settings = world._settings()
+        self.settings = world.current_settings()
         worker = getattr(self.environment.runner, "worker_index", 0)
         self.rng = random.Random(f"{self.settings.seed}-{worker}-{self.me.seat}")
         self.http = HttpTransport(
