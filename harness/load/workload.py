@@ -262,8 +262,9 @@ class ReceiptUser(User):
         self.sent = 0
         self._stream: PushStream | None = None
         self._connection: Connection | None = None
-        self._connect(0)
+        # Registered before connecting: a user stopped while connecting is still settled.
         world.users[self.me.user_id] = self
+        self._connect(0)
 
     # -- the push connection -----------------------------------------------------------------
 
