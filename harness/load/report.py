@@ -119,7 +119,7 @@ def plot_timeline(timeline: Timeline, figures: RunFigures, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    seconds = [s for s in timeline.seconds() if figures.started - 1 <= s <= figures.stopped + 1]
+    seconds = list(range(int(figures.started), int(figures.stopped) + 1))
     x = [s - figures.started for s in seconds]
     receipts = [timeline.receipts.get(s, 0) for s in seconds]
     latencies = [timeline.push_latency_ms.get(s, []) for s in seconds]

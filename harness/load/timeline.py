@@ -34,10 +34,6 @@ class Timeline:
         with self._lock:
             self.push_latency_ms.setdefault(int(at), []).append(latency_ms)
 
-    def seconds(self) -> list[int]:
-        """Every second with data, in order."""
-        return sorted(set(self.receipts) | set(self.push_latency_ms))
-
     def sustained_receipts_per_s(self, start: float, end: float) -> float:
         """Median receipts per second over the whole seconds in [start, end)."""
         window = range(int(start) + 1, int(end))
