@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
 
 from harness.client import UserClient
 from harness.models import ReadFilter
@@ -58,10 +61,13 @@ INVARIANTS: dict[str, str] = {
 }
 """Every invariant the verdict checks: a stable name and what it means."""
 
+T = TypeVar("T")
+
 EXAMPLES_KEPT = 5
 """Breaches kept per invariant (the count covers them all)."""
 RECEIPT_BATCH = 30
 PULL_THREADS = 16
+PULL_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -196,11 +202,15 @@ def pull_state(base_url: str, ledger: Ledger, *, walk_members: bool = True) -> P
             )
         return clients[user_id]
 
+    def members(sender: str, msg_id: str, which: ReadFilter) -> list[str]:
+        walked = client(sender).walk_group_message_read_members(msg_id, which)
+        return [member.user_id for member in walked]
+
     def pull(batch: tuple[str, list[Send]]) -> None:
         sender, sends = batch
         msg_ids = [send.msg_id for send in sends if send.msg_id is not None]
         try:
-            receipts = client(sender).get_message_read_receipts(msg_ids)
+            receipts = _patiently(lambda: client(sender).get_message_read_receipts(msg_ids))
         except (ApiError, AssertionError, OSError) as error:
             state.faults.append(f"getMessageReadReceipts as {sender}: {error}")
             return
@@ -212,17 +222,14 @@ def pull_state(base_url: str, ledger: Ledger, *, walk_members: bool = True) -> P
             if send.group_id is None or not send.need_read_receipt or send.msg_id is None:
                 continue
             try:
-                lists = tuple(
-                    [
-                        m.user_id
-                        for m in client(sender).walk_group_message_read_members(send.msg_id, which)
-                    ]
+                read, unread = (
+                    _patiently(partial(members, sender, send.msg_id, which))
                     for which in (ReadFilter.READ, ReadFilter.UNREAD)
                 )
             except (ApiError, AssertionError, OSError) as error:
                 state.faults.append(f"member lists of {send.msg_id} as {sender}: {error}")
                 continue
-            state.member_lists[send.msg_id] = (lists[0], lists[1])
+            state.member_lists[send.msg_id] = (read, unread)
 
     # One client per sender and one thread per batch would race on a sender's session: batches
     # of one sender run in one task.
@@ -242,6 +249,17 @@ def pull_state(base_url: str, ledger: Ledger, *, walk_members: bool = True) -> P
         each.close()
     state.faults.extend(str(violation) for violation in violations.snapshot())
     return state
+
+
+def _patiently(pull: Callable[[], T]) -> T:
+    """``pull()``, tried again (up to ``PULL_ATTEMPTS`` in all) when no answer came: a busy
+    target is slow, not wrong. Reads only, so trying again changes nothing."""
+    for _ in range(PULL_ATTEMPTS - 1):
+        try:
+            return pull()
+        except requests.RequestException:
+            continue
+    return pull()
 
 
 def judge(ledger: Ledger, state: PulledState) -> Verdict:
