@@ -1,4 +1,5 @@
-"""Serve one variant of the gallery in this process: ``python -m tests.mutants.serve NAME``.
+"""Serve one variant of the gallery (or of the load variants) in this process:
+``python -m tests.mutants.serve NAME``.
 
 Prints one JSON line ``{"url": ..., "admin_key": ...}`` once the server accepts requests, then
 serves until its standard input closes (the kill run holds the other end, so the server never
@@ -13,7 +14,16 @@ import sys
 import threading
 from types import FrameType
 
-from .gallery import variant_named
+from .gallery import Variant, variant_named
+from .load_variants import LOAD_VARIANTS
+
+
+def _named(name: str) -> Variant:
+    """The gallery's variant ``name``, or the load variant of that name."""
+    for each in LOAD_VARIANTS:
+        if each.name == name:
+            return each
+    return variant_named(name)
 
 
 def main(argv: list[str]) -> int:
@@ -22,7 +32,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m tests.mutants.serve NAME", file=sys.stderr)
         return 2
     try:
-        chosen = variant_named(argv[0])
+        chosen = _named(argv[0])
     except KeyError as error:
         print(error.args[0], file=sys.stderr)
         return 2
