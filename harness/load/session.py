@@ -42,7 +42,7 @@ from locust.stats import (
     stats_history,
 )
 
-from harness.wire import ApiError, HttpTransport, ViolationLog
+from harness.transport import ApiError, HttpTransport, ViolationLog
 
 from .ledger import Ledger
 from .report import RunFigures, write_reports

@@ -26,7 +26,7 @@ import requests
 
 from harness.client import UserClient
 from harness.models import ReadFilter
-from harness.wire import ApiError, ViolationLog
+from harness.transport import ApiError, ViolationLog
 
 from .ledger import Connection, Frame, Ledger, Send
 

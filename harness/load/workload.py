@@ -39,7 +39,8 @@ from locust import User, task
 from locust.env import Environment
 
 from harness.models import Event
-from harness.wire import DEFAULT_TIMEOUT, HttpTransport, PushStream, ViolationLog, WireResponse
+from harness.push import PushStream
+from harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
 
 from .ledger import Connection, Ledger, Send, frame_of
 from .timeline import Timeline
