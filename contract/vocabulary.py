@@ -36,7 +36,8 @@ PROTOCOL: Final = "seenby/1"
 
 
 class Level(StrEnum):
-    """How binding a requirement is: ``core`` (MUST) or ``strict`` (SHOULD, the reference's choice)."""
+    """How binding a requirement is: ``core`` (MUST) or ``strict`` (SHOULD, the reference's
+    choice)."""
 
     CORE = "core"
     STRICT = "strict"

@@ -78,3 +78,5 @@ def crash_size() -> LoadSize:
 
 FUZZ_EXAMPLES = 1_000 if FULL else 60
 """Hypothesis examples per fuzzed method."""
+CONTRACT_FUZZ_EXAMPLES = 1_000 if FULL else 15
+"""Schemathesis examples per operation and generation mode (test_contract_fuzz.py)."""
