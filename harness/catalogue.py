@@ -15,19 +15,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from gherkin.errors import CompositeParserException, ParserException
 from gherkin.parser import Parser
-from gherkin.pickles.compiler import (
-    Compiler,
-    Pickle,
-    is_rule_container,
-    is_scenario_container,
-)
+from gherkin.pickles.compiler import Compiler
 
-if TYPE_CHECKING:
-    from gherkin.parser_types import Scenario
+if TYPE_CHECKING:  # gherkin-official's types, present in its newer releases only
+    from gherkin.parser_types import RuleEnvelope, Scenario, ScenarioEnvelope
+    from gherkin.pickles.compiler import Pickle
 
 __all__ = [
     "AREA_NAMES",
@@ -198,10 +194,10 @@ def _parse_feature(path: Path, relative: str) -> list[_ParsedScenario]:
         return []
     scenarios: dict[str, _ParsedScenario] = {}
     for child in feature["children"]:
-        members = child["rule"]["children"] if is_rule_container(child) else [child]
+        members = cast("RuleEnvelope", child)["rule"]["children"] if "rule" in child else [child]
         for member in members:
-            if is_scenario_container(member):
-                scenario = member["scenario"]
+            if "scenario" in member:
+                scenario = cast("ScenarioEnvelope", member)["scenario"]
                 scenarios[scenario["id"]] = _ParsedScenario(scenario, [])
     for pickle in Compiler().compile({**document, "uri": relative}):
         # A pickle's first AST node is its scenario; an outline row's second is its row.

@@ -12,6 +12,8 @@ import pytest
 
 from harness.catalogue import CatalogueError, load_catalogue
 
+pytestmark = pytest.mark.pytest_bdd_coupling
+
 OUTLINE_IN_A_RULE = """\
 @area-R
 Feature: Receipts

@@ -44,6 +44,9 @@ from harness.runner import (
 )
 from harness.validation import validator
 
+# seenby run drives pytest-bdd and reads its reports: part of the dependency-range check.
+pytestmark = pytest.mark.pytest_bdd_coupling
+
 RUN_TIMEOUT_S = 180
 REPORT_FILES = ("junit.xml", "cucumber.json", "conformance-summary.json", "report.html")
 

@@ -19,6 +19,8 @@ from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
 from steps.plugin import FEATURES_DIR, pytest_plugins
 
+pytestmark = pytest.mark.pytest_bdd_coupling
+
 
 @dataclass(frozen=True)
 class ScenarioStep:
