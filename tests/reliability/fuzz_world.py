@@ -35,13 +35,17 @@ class FuzzWorld:
     group_id: str
     c2c_msg_id: str
     group_msg_id: str
+    """Bob's message to the group."""
+    own_group_msg_id: str
+    """Alice's message to the group."""
+    carol: str
 
 
 @contextmanager
 def populated_server(folder: Path) -> Iterator[FuzzWorld]:
     """Start a reference server on ``folder/seenby.sqlite3`` holding alice, bob and carol, a
-    Work group of the three, a C2C message alice -> bob and a group message from bob, both
-    needing read receipts; stop it on exit."""
+    Work group of the three, a C2C message alice -> bob and a group message from bob and one
+    from alice, all needing read receipts; stop it on exit."""
     db = folder / "seenby.sqlite3"
     server = reference_server.start(port=0, db=str(db))
     wire = Wire(server.url)
@@ -61,13 +65,16 @@ def populated_server(folder: Path) -> Iterator[FuzzWorld]:
             "sendMessage", {"receiver": bob.user_id, "elem": text, "needReadReceipt": True},
             alice.token,
         )  # fmt: skip
-        grp = wire.must(
-            "sendMessage", {"groupID": group_id, "elem": text, "needReadReceipt": True},
-            bob.token,
+        grp, own = (
+            wire.must(
+                "sendMessage", {"groupID": group_id, "elem": text, "needReadReceipt": True},
+                sender.token,
+            )
+            for sender in (bob, alice)
         )  # fmt: skip
         yield FuzzWorld(
             server.url, db, server.admin_key, alice.user_id, alice.token, bob.user_id, group_id,
-            c2c["msgID"], grp["msgID"],
+            c2c["msgID"], grp["msgID"], own["msgID"], carol.user_id,
         )  # fmt: skip
     finally:
         wire.close()

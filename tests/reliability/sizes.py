@@ -79,5 +79,5 @@ def crash_size() -> LoadSize:
 FUZZ_EXAMPLES = 1_000 if FULL else 60
 """Hypothesis examples per fuzzed method."""
 CONTRACT_FUZZ_EXAMPLES = 1_000 if FULL else 15
-"""Schemathesis's ``max_examples`` per operation (test_contract_fuzz.py); its coverage phase adds
-cases of its own (892 requests in all at CI size, 14,682 in full)."""
+"""Schemathesis's ``max_examples`` per operation and mode (test_contract_fuzz.py); its coverage
+phase adds cases of its own (1,101 requests in all at CI size)."""
