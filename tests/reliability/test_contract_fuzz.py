@@ -28,8 +28,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis import Case, GenerationMode, HookContext
-from schemathesis.specs.openapi.schemas import OpenApiSchema
+from schemathesis import BaseSchema, Case, GenerationMode, HookContext
 
 from contract import OPENAPI_PATH
 
@@ -63,7 +62,7 @@ def initial_settings(contract_world: FuzzWorld, admin: Wire) -> dict[str, Any]:
     return settings
 
 
-def load_contract(mode: GenerationMode) -> OpenApiSchema:
+def load_contract(mode: GenerationMode) -> BaseSchema:
     """The OpenAPI document generating ``mode`` cases, with the bounded settings. (Loaded at
     import and aimed at the server per call: ``schemathesis.pytest.from_fixture`` reads a pytest
     attribute pytest 9.2 no longer has.)"""
