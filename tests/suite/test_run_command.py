@@ -51,6 +51,9 @@ from harness.runner import (
     selected_scenarios,
 )
 
+# seenby run drives pytest-bdd and reads its reports: part of the dependency-range check.
+pytestmark = pytest.mark.pytest_bdd_coupling
+
 # --- the real suite, against the bundled server and against `seenby serve` ------------------
 
 BUNDLED_SELECTION = {"RR-R-001", "RR-R-004", "RR-Q-001", "RR-C-001"}

@@ -21,6 +21,8 @@ from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 import steps as steps_package
 from steps.plugin import FEATURES_DIR, SCENARIOS_MODULE
 
+pytestmark = pytest.mark.pytest_bdd_coupling
+
 
 @dataclass(frozen=True)
 class ScenarioStep:
