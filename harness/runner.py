@@ -197,7 +197,7 @@ def _collected_items(settings: RunSettings) -> list[tuple[str, str | None]] | No
     completed = subprocess.run(
         command,
         cwd=settings.suite.rootdir,
-        env=_pytest_environment(),
+        env=_pytest_environment(settings),
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -214,8 +214,16 @@ def _collected_items(settings: RunSettings) -> list[tuple[str, str | None]] | No
     ]
 
 
-def _pytest_environment() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if name not in _TARGET_ENVIRONMENT}
+def _pytest_environment(settings: RunSettings) -> dict[str, str]:
+    """The caller's environment without its target, with the run's time budget and transcript
+    folder, which the steps plugin reads as its options' defaults (a suite without the plugin,
+    such as a test's sample suite, is not handed options it does not know)."""
+    environment = {
+        name: value for name, value in os.environ.items() if name not in _TARGET_ENVIRONMENT
+    }
+    environment["SEENBY_TIMEOUT"] = str(settings.timeout)
+    environment["SEENBY_TRANSCRIPTS"] = str((settings.report_dir / TRANSCRIPTS_DIR).resolve())
+    return environment
 
 
 def _plan(settings: RunSettings, scenarios: Sequence[CatalogueScenario]) -> list[_Pass]:
@@ -258,10 +266,6 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
             command += [f"--seenby-admin-key={settings.admin_key}"]
     if each.jobs > 1:
         command += ["-n", str(each.jobs)]
-    command += [
-        f"--seenby-timeout={settings.timeout}",
-        f"--seenby-transcripts={(settings.report_dir / TRANSCRIPTS_DIR).resolve()}",
-    ]
     return command
 
 
@@ -307,7 +311,7 @@ def _run_pass(
     with subprocess.Popen(
         _pytest_command(settings, each, work_dir),
         cwd=work_dir,
-        env=_pytest_environment(),
+        env=_pytest_environment(settings),
         stdout=subprocess.PIPE,
         text=True,
         encoding="utf-8",

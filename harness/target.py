@@ -42,6 +42,9 @@ _CODE_GROUP_ID_IN_USE = 10021
 _UNIQUE_ATTEMPTS = 3
 _NAME_MAX = 48  # leaves room for "-" + 8 hex digits within the 64-character ID limit
 
+CAPABILITIES_SCHEMA = "capabilities.json"
+"""The schema ``WireTarget.capabilities`` checks the discovery payload against."""
+
 _T = TypeVar("_T")
 
 
@@ -203,7 +206,7 @@ class WireTarget(Target):
         context = PayloadContext("capabilities response data", self._url)
         deviations = DeviationLog()
         try:
-            check("capabilities.json", data, context=context, deviations=deviations)
+            check(CAPABILITIES_SCHEMA, data, context=context, deviations=deviations)
         except SchemaViolation as violation:
             problems: tuple[str, ...] = (str(violation),)
         else:

@@ -107,8 +107,9 @@ class SchemaViolation(AssertionError):
 
 
 def schema_names() -> list[str]:
-    """The file names of every schema in the package folder, sorted."""
-    return sorted(path.name for path in SCHEMA_DIR.glob("*.json"))
+    """The paths of every schema in the package folder (``requests/`` included), relative to
+    it, sorted."""
+    return sorted(path.relative_to(SCHEMA_DIR).as_posix() for path in SCHEMA_DIR.rglob("*.json"))
 
 
 def strict_layer(schema: Any) -> Any:

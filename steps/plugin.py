@@ -60,9 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--seenby-transcripts",
         metavar="DIR",
-        default=None,
+        default=os.environ.get("SEENBY_TRANSCRIPTS"),
         help="write each scenario's wire transcript (HTTP exchanges and push frames, "
-        "credentials redacted) to DIR/<test>.txt",
+        "credentials redacted) to DIR/<test>.txt (env SEENBY_TRANSCRIPTS)",
     )
     group.addoption(
         "--seenby-timeout",
