@@ -16,8 +16,15 @@ Layout, in the terms of ``domain.py``'s theory of operation:
   page is a keyset range scan whose cost does not depend on where it is in the list.
 - ``conversations`` holds, per (user, conversation), the stored unread counter, the position of
   the latest activity and, for C2C, the read mark.
-- ``events`` holds each user's newest events for replay; ``users.event_seq`` is the last seq
-  handed out, so numbering continues across pruning and restarts.
+- ``events`` holds each user's newest events for replay, as (user, seq, payload):
+  ``users.event_seq`` is the last seq handed out, so numbering continues across pruning and
+  restarts. What an event says is stored once in ``event_payloads`` however many users get it
+  (a group message's ``onRecvNewMessage`` is one payload for all its recipients); a payload
+  counts the events that point to it and goes when the last of them is pruned.
+- ``pending_sends`` lists the needReadReceipt messages whose send is still in progress (see
+  *Big sends* in ``domain.py``): ``visible = 0`` while the recipient snapshot is written (the
+  message is hidden from every query), ``1`` while it is delivered, ``delivered`` being the
+  snapshot index delivered up to.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ import dataclasses
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reference_server.model import (
@@ -51,7 +60,7 @@ from reference_server.model import (
     TextElem,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
@@ -126,15 +135,39 @@ CREATE TABLE IF NOT EXISTS conversations (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversations_by_activity ON conversations (user_id, last_pos)
     WHERE last_pos IS NOT NULL;
-CREATE TABLE IF NOT EXISTS events (
-    user_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS event_payloads (
+    id INTEGER PRIMARY KEY,
     event TEXT NOT NULL,
     data TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
+    refs INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    user_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload INTEGER NOT NULL,
     PRIMARY KEY (user_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_sends (
+    pos INTEGER PRIMARY KEY,
+    visible INTEGER NOT NULL,
+    delivered INTEGER NOT NULL
+);
 """
+
+# Version 1 stored every event's payload in its own row.
+_MIGRATE_FROM_V1 = """
+ALTER TABLE events RENAME TO events_v1;
+{schema}
+INSERT INTO event_payloads (id, event, data, created_ms, refs)
+    SELECT row_number() OVER (ORDER BY user_id, seq), event, data, created_ms, 1 FROM events_v1;
+INSERT INTO events (user_id, seq, payload)
+    SELECT user_id, seq, row_number() OVER (ORDER BY user_id, seq) FROM events_v1;
+DROP TABLE events_v1;
+"""
+
+# A message is hidden while its recipient snapshot is being written.
+_VISIBLE = "pos NOT IN (SELECT pos FROM pending_sends WHERE visible = 0)"
 
 # INDEXED BY makes the plan part of the contract: SQLite refuses the query rather than scan.
 READ_PAGE_SQL = """
@@ -205,6 +238,9 @@ class Storage(Protocol):
     def member_ids(self, group_id: str) -> list[str]:
         """The group's current members in join order."""
 
+    def members_among(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Those of ``user_ids`` that are current members of the group, in the given order."""
+
     def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
         """Add the users that are not members yet (at the end of the join order); return them."""
 
@@ -213,6 +249,27 @@ class Storage(Protocol):
 
     def insert_message(self, message: NewMessage, recipients: Sequence[str]) -> Message:
         """Store a message in server order, with its recipient snapshot (snapshot order)."""
+
+    def hide_message(self, message: Message) -> None:
+        """Keep a just-inserted message out of every query until ``show_message``."""
+
+    def add_recipients(self, message: Message, first_idx: int, user_ids: Sequence[str]) -> None:
+        """Append to a hidden message's snapshot, numbering from ``first_idx``."""
+
+    def show_message(self, message: Message) -> None:
+        """Make a hidden message visible; its delivery is pending from snapshot index 0."""
+
+    def recipients(self, message: Message, after_idx: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` (snapshot index, user) of the snapshot, after ``after_idx``."""
+
+    def set_delivered(self, message: Message, idx: int | None) -> None:
+        """Record delivery up to snapshot index ``idx``; ``None``: the send is complete."""
+
+    def pending_sends(self) -> list[PendingSend]:
+        """The sends in progress (after a crash: the interrupted ones), oldest first."""
+
+    def discard_message(self, message: Message) -> None:
+        """Delete a hidden message and its snapshot, as if it had never been sent."""
 
     def messages(self, msg_ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among ``msg_ids``, by ID."""
@@ -266,6 +323,16 @@ class Storage(Protocol):
         """The user's retained events with seq > ``since``, in order."""
 
 
+@dataclass(frozen=True)
+class PendingSend:
+    """A needReadReceipt send in progress: hidden (snapshot being written) or being delivered."""
+
+    message: Message
+    visible: bool
+    delivered: int
+    """Snapshot index delivered up to (0: none yet)."""
+
+
 class SqliteStorage:
     """:class:`Storage` on one SQLite connection, shared by threads behind a lock.
 
@@ -295,9 +362,10 @@ class SqliteStorage:
                 f" ({SCHEMA_VERSION}); upgrade the server"
             )
         defaults = Settings()
+        schema = _MIGRATE_FROM_V1.format(schema=_SCHEMA) if version == 1 else _SCHEMA
         try:
             conn.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"
+                f"BEGIN IMMEDIATE; {schema} PRAGMA user_version = {SCHEMA_VERSION};"
             )
             conn.execute(
                 "INSERT OR IGNORE INTO settings VALUES (1, ?, ?, ?, ?)",
@@ -450,13 +518,26 @@ class SqliteStorage:
 
     def member_ids(self, group_id: str) -> list[str]:
         """The group's current members in join order."""
-        return [
+        # One JSON array decoded at once costs a third less than a row per member.
+        (encoded,) = self._conn.execute(
+            "SELECT json_group_array(user_id) FROM"
+            " (SELECT user_id FROM group_members WHERE group_id = ? ORDER BY join_seq)",
+            (group_id,),
+        ).fetchone()
+        members: list[str] = json.loads(encoded)
+        return members
+
+    def members_among(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Those of ``user_ids`` that are current members of the group, in the given order."""
+        members = {
             row[0]
             for row in self._conn.execute(
-                "SELECT user_id FROM group_members WHERE group_id = ? ORDER BY join_seq",
-                (group_id,),
+                "SELECT user_id FROM group_members WHERE group_id = ?"
+                " AND user_id IN (SELECT value FROM json_each(?))",
+                (group_id, json.dumps(list(user_ids))),
             )
-        ]
+        }
+        return [user_id for user_id in user_ids if user_id in members]
 
     def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
         """Add the users that are not members yet (at the end of the join order); return them."""
@@ -519,10 +600,7 @@ class SqliteStorage:
         )
         pos = cursor.lastrowid
         assert pos is not None
-        self._conn.executemany(
-            "INSERT INTO recipients (pos, snapshot_idx, user_id) VALUES (?, ?, ?)",
-            [(pos, idx, user_id) for idx, user_id in enumerate(recipients, 1)],
-        )
+        self._insert_recipients(pos, 1, recipients)
         return Message(
             pos=pos,
             msg_id=message.msg_id,
@@ -537,11 +615,60 @@ class SqliteStorage:
             read_count=0,
         )
 
+    def _insert_recipients(self, pos: int, first_idx: int, user_ids: Sequence[str]) -> None:
+        self._conn.executemany(
+            "INSERT INTO recipients (pos, snapshot_idx, user_id) VALUES (?, ?, ?)",
+            [(pos, idx, user_id) for idx, user_id in enumerate(user_ids, first_idx)],
+        )
+
+    def hide_message(self, message: Message) -> None:
+        """Keep a just-inserted message out of every query until ``show_message``."""
+        self._conn.execute("INSERT INTO pending_sends VALUES (?, 0, 0)", (message.pos,))
+
+    def add_recipients(self, message: Message, first_idx: int, user_ids: Sequence[str]) -> None:
+        """Append to a hidden message's snapshot, numbering from ``first_idx``."""
+        self._insert_recipients(message.pos, first_idx, user_ids)
+
+    def show_message(self, message: Message) -> None:
+        """Make a hidden message visible; its delivery is pending from snapshot index 0."""
+        self._conn.execute("UPDATE pending_sends SET visible = 1 WHERE pos = ?", (message.pos,))
+
+    def recipients(self, message: Message, after_idx: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` (snapshot index, user) of the snapshot, after ``after_idx``."""
+        rows = self._conn.execute(
+            "SELECT snapshot_idx, user_id FROM recipients WHERE pos = ? AND snapshot_idx > ?"
+            " ORDER BY snapshot_idx LIMIT ?",
+            (message.pos, after_idx, limit),
+        )
+        return [(idx, user_id) for idx, user_id in rows]
+
+    def set_delivered(self, message: Message, idx: int | None) -> None:
+        """Record delivery up to snapshot index ``idx``; ``None``: the send is complete."""
+        if idx is None:
+            self._conn.execute("DELETE FROM pending_sends WHERE pos = ?", (message.pos,))
+        else:
+            self._conn.execute(
+                "UPDATE pending_sends SET delivered = ? WHERE pos = ?", (idx, message.pos)
+            )
+
+    def pending_sends(self) -> list[PendingSend]:
+        """The sends in progress (after a crash: the interrupted ones), oldest first."""
+        rows = self._conn.execute(
+            f"SELECT p.visible, p.delivered, {_MESSAGE_COLUMNS} FROM pending_sends AS p"
+            " JOIN messages USING (pos) ORDER BY pos"
+        )
+        return [PendingSend(_message_from_row(row[2:]), bool(row[0]), row[1]) for row in rows]
+
+    def discard_message(self, message: Message) -> None:
+        """Delete a hidden message and its snapshot, as if it had never been sent."""
+        for table in ("recipients", "pending_sends", "messages"):
+            self._conn.execute(f"DELETE FROM {table} WHERE pos = ?", (message.pos,))
+
     def messages(self, msg_ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among ``msg_ids``, by ID."""
         rows = self._conn.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-            " WHERE msg_id IN (SELECT value FROM json_each(?))",
+            f" WHERE msg_id IN (SELECT value FROM json_each(?)) AND {_VISIBLE}",
             (json.dumps(list(msg_ids)),),
         )
         found = (_message_from_row(row) for row in rows)
@@ -586,7 +713,7 @@ class SqliteStorage:
         """Up to ``limit`` stored-in-history messages before ``before_pos``, newest first."""
         rows = self._conn.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-            " WHERE conversation = ? AND online_user_only = 0 AND pos < ?"
+            f" WHERE conversation = ? AND online_user_only = 0 AND pos < ? AND {_VISIBLE}"
             " ORDER BY pos DESC LIMIT ?",
             (conversation, before_pos if before_pos is not None else 2**63 - 1, limit),
         )
@@ -605,12 +732,15 @@ class SqliteStorage:
     def record_activity(
         self, entries: Sequence[tuple[str, Chat]], pos: int, unread_increment: int
     ) -> None:
-        """Move each (user, conversation) to activity ``pos``; add to its unread counter."""
+        """Move each (user, conversation) to activity ``pos``; add to its unread counter.
+
+        Activity never moves back: a big send is delivered after messages sent later.
+        """
         self._conn.executemany(
             "INSERT INTO conversations (user_id, chat_type, chat_id, unread_count, last_pos)"
             " VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT DO UPDATE SET unread_count = unread_count + excluded.unread_count,"
-            " last_pos = excluded.last_pos",
+            " last_pos = max(ifnull(last_pos, 0), excluded.last_pos)",
             [(user_id, *_chat_key(chat), unread_increment, pos) for user_id, chat in entries],
         )
 
@@ -664,22 +794,38 @@ class SqliteStorage:
         per event appended.
         """
         encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        payload = self._conn.execute(
+            "INSERT INTO event_payloads (event, data, created_ms, refs) VALUES (?, ?, ?, ?)",
+            (name, encoded, created_ms, len(user_ids)),
+        ).lastrowid
+        assert payload is not None
         events = []
+        pruned: Counter[int] = Counter()
         for user_id in user_ids:
             (seq,) = self._conn.execute(
                 "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ? RETURNING event_seq",
                 (user_id,),
             ).fetchone()
-            self._conn.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                (user_id, seq, name, encoded, created_ms),
-            )
+            self._conn.execute("INSERT INTO events VALUES (?, ?, ?)", (user_id, seq, payload))
             if seq > self._retention:
-                self._conn.execute(
-                    "DELETE FROM events WHERE user_id = ? AND seq <= ?",
-                    (user_id, seq - self._retention),
+                pruned.update(
+                    row[0]
+                    for row in self._conn.execute(
+                        "DELETE FROM events WHERE user_id = ? AND seq <= ? RETURNING payload",
+                        (user_id, seq - self._retention),
+                    )
                 )
             events.append(Event(user_id, seq, name, data))
+        if pruned:
+            self._conn.executemany(
+                "UPDATE event_payloads SET refs = refs - ? WHERE id = ?",
+                [(count, payload_id) for payload_id, count in pruned.items()],
+            )
+            self._conn.execute(
+                "DELETE FROM event_payloads WHERE id IN (SELECT value FROM json_each(?))"
+                " AND refs <= 0",
+                (json.dumps(list(pruned)),),
+            )
         return events
 
     def event_bounds(self, user_id: str) -> tuple[int, int]:
@@ -695,7 +841,9 @@ class SqliteStorage:
     def events_after(self, user_id: str, since: int) -> list[Event]:
         """The user's retained events with seq > ``since``, in order."""
         rows = self._conn.execute(
-            "SELECT seq, event, data FROM events WHERE user_id = ? AND seq > ? ORDER BY seq",
+            "SELECT e.seq, p.event, p.data FROM events AS e"
+            " JOIN event_payloads AS p ON p.id = e.payload"
+            " WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq",
             (user_id, since),
         )
         return [Event(user_id, seq, name, json.loads(data)) for seq, name, data in rows]
