@@ -47,6 +47,31 @@ works after it, so nothing is lost or repeated. A connection counts as online [S
 on: an onlineUserOnly message in the same batch was concurrent with the connection's opening
 (neither had been answered) and is ordered before it.
 
+*Big sends* [M-1, M-2]. Writing a needReadReceipt message to 100,000 recipients (a snapshot
+row, an event and an unread counter each) takes over a second; as one work, every other call
+would wait that long. So a send to more than ``SEND_CHUNK`` recipients is several works, each
+short, with other calls' works queued between them:
+
+1. The first work checks the call, reads the members (the snapshot is taken here, at one
+   moment, and kept in memory by the sending call), stores the message with the first chunk of
+   its snapshot, and *hides* it: no query finds a hidden message, so nobody can see, receipt or
+   list it, and counts and pages never meet half a snapshot.
+2. One work per further chunk of snapshot rows, numbered on in snapshot order.
+3. One work makes the message visible (and moves the sender's conversation); from here on its
+   counts and member lists are exact, because the whole snapshot is there.
+4. One work per chunk of recipients delivers it: each gets its ``onRecvNewMessage`` event (seq
+   numbered and published like any other work's, so per-user seq order holds) and, for history
+   messages, its unread count. A member removed meanwhile keeps its snapshot row [M-2] but is
+   not told, and gets no conversation back [R-7]. Each chunk records how far delivery got.
+
+Only then is the sender answered, so ``code: 0`` still means the whole message is durable. A
+crash leaves the whole message or nothing: on start, the service deletes a message still hidden
+(nobody saw it, nobody was answered) and finishes delivering a visible one from its recorded
+progress (some recipients may already have been told; none is told twice). The cost: while a
+big send runs, messages sent later can become visible before it, so it lands in history at its
+own, earlier place (conversation activity never moves back), and recipients learn of it up to
+the send's duration apart, as they would behind any server fan-out.
+
 *Tokens.* Tokens never change and users are never deleted, so ``identify`` keeps each token's
 user in memory after its first lookup and answers later requests without the queue or a
 transaction. An unknown token is looked up every time: the user may be created later.
