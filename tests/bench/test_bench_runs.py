@@ -22,7 +22,7 @@ DOC = REPO / "docs" / "performance.md"
 BENCH_TIMEOUT_S = 120
 TINY_READERS = [1, 4]
 TINY_PUSH_USERS = [3, 5]
-TINY_RECIPIENTS = ["3", "40"]
+TINY_RECIPIENTS = ["3", "400"]
 TINY_BIG_SEND = 2_000
 OPERATIONS = [
     "getMessageReadReceipts",
