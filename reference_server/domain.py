@@ -132,7 +132,7 @@ ON_REPLAY_GAP = "onReplayGap"
 
 _GENERATED_GROUP_ID_ALPHABET = string.ascii_uppercase + string.digits
 
-SEND_CHUNK = 500
+SEND_CHUNK = 250
 """Recipients one work of a big send writes or delivers, so that no other call waits long."""
 
 class Presence(Protocol):

@@ -3,7 +3,9 @@
 The domain calls these methods inside :meth:`Storage.transaction`, each protocol call inside a
 :meth:`Storage.savepoint` of its own (several calls may share one transaction: group commit, see
 ``domain.py``), so a call is applied entirely or not at all. File databases run in WAL mode with
-``synchronous=FULL``: once a transaction commits, it survives a crash or power loss.
+``synchronous=FULL``: once a transaction commits, it survives a crash or power loss. Committed
+pages are copied from the WAL into the database file by a thread of its own (``_Checkpointer``),
+never inside a call's COMMIT.
 
 Layout, in the terms of ``domain.py``'s theory of operation:
 
@@ -29,8 +31,8 @@ Layout, in the terms of ``domain.py``'s theory of operation:
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import logging
 import sqlite3
 import threading
 from collections import Counter
@@ -59,6 +61,8 @@ from reference_server.model import (
     Settings,
     TextElem,
 )
+
+log = logging.getLogger("reference_server")
 
 SCHEMA_VERSION = 2
 
@@ -323,6 +327,41 @@ class Storage(Protocol):
         """The user's retained events with seq > ``since``, in order."""
 
 
+CHECKPOINT_INTERVAL = 0.2
+"""Seconds between two checkpoints of the WAL into the database file."""
+
+
+class _Checkpointer:
+    """Checkpoints a WAL database from a connection and thread of its own.
+
+    SQLite's automatic checkpoint runs inside whichever COMMIT takes the WAL past 1,000 pages:
+    that call, and every call queued behind it, waits while pages are copied and the database
+    file is synced (tens to hundreds of milliseconds during a big send). A PASSIVE checkpoint
+    from another connection takes no write lock, so commits go on meanwhile; durability does
+    not depend on it (a commit is durable once its WAL frames are synced).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="seenby-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(CHECKPOINT_INTERVAL):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:  # e.g. a full disk: the next round tries again
+                log.warning("WAL checkpoint failed", exc_info=True)
+
+    def close(self) -> None:
+        """Stop checkpointing and close the connection (the last close checkpoints fully)."""
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+
+
 @dataclass(frozen=True)
 class PendingSend:
     """A needReadReceipt send in progress: hidden (snapshot being written) or being delivered."""
@@ -347,12 +386,17 @@ class SqliteStorage:
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._closed = False
+        # Every call reads the settings; only save_settings changes them, and a rollback may
+        # undo that, so the cache is dropped on both.
+        self._settings: Settings | None = None
         self._open_schema(path)
+        self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
 
     def _open_schema(self, path: str) -> None:
         conn = self._conn
         if path != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # see _Checkpointer
         conn.execute("PRAGMA synchronous = FULL")
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
@@ -393,11 +437,13 @@ class SqliteStorage:
             try:
                 yield
             except BaseException:
+                self._settings = None
                 self._conn.execute("ROLLBACK")
                 raise
             try:
                 self._conn.execute("COMMIT")
             except BaseException:
+                self._settings = None
                 # A COMMIT that fails (e.g. SQLITE_BUSY) can leave the transaction open; the
                 # next BEGIN would then fail for good.
                 if self._conn.in_transaction:
@@ -418,6 +464,7 @@ class SqliteStorage:
         try:
             yield
         except BaseException:
+            self._settings = None
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK TO call")
                 self._conn.execute("RELEASE call")
@@ -429,20 +476,25 @@ class SqliteStorage:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
                 self._conn.close()
 
     # -- settings ------------------------------------------------------------------------------
 
     def settings(self) -> Settings:
-        """The current settings."""
-        row = self._conn.execute(
-            "SELECT edition, group_receipt_types, group_receipt_max_members, receipt_batch_max"
-            " FROM settings WHERE id = 1"
-        ).fetchone()
-        return Settings(row[0], tuple(json.loads(row[1])), row[2], row[3])
+        """The current settings (read once, then kept until they change or a rollback)."""
+        if self._settings is None:
+            row = self._conn.execute(
+                "SELECT edition, group_receipt_types, group_receipt_max_members,"
+                " receipt_batch_max FROM settings WHERE id = 1"
+            ).fetchone()
+            self._settings = Settings(row[0], tuple(json.loads(row[1])), row[2], row[3])
+        return self._settings
 
     def save_settings(self, settings: Settings) -> None:
         """Replace the settings."""
+        self._settings = None
         self._conn.execute(
             "UPDATE settings SET edition = ?, group_receipt_types = ?,"
             " group_receipt_max_members = ?, receipt_batch_max = ? WHERE id = 1",
@@ -666,11 +718,17 @@ class SqliteStorage:
 
     def messages(self, msg_ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among ``msg_ids``, by ID."""
-        rows = self._conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-            f" WHERE msg_id IN (SELECT value FROM json_each(?)) AND {_VISIBLE}",
-            (json.dumps(list(msg_ids)),),
-        )
+        if len(msg_ids) == 1:  # the common case, without encoding a JSON array
+            rows = self._conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE msg_id = ? AND {_VISIBLE}",
+                (msg_ids[0],),
+            )
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+                f" WHERE msg_id IN (SELECT value FROM json_each(?)) AND {_VISIBLE}",
+                (json.dumps(list(msg_ids)),),
+            )
         found = (_message_from_row(row) for row in rows)
         return {message.msg_id: message for message in found}
 
@@ -700,7 +758,7 @@ class SqliteStorage:
         self._conn.execute(
             "UPDATE messages SET read_count = ? WHERE pos = ?", (read_count, message.pos)
         )
-        return dataclasses.replace(message, read_count=read_count)
+        return _with_read_count(message, read_count)
 
     def receipt_time(self, message: Message) -> int | None:
         """When the (single) recipient of a C2C message receipted it, or ``None``."""
@@ -816,16 +874,14 @@ class SqliteStorage:
                     )
                 )
             events.append(Event(user_id, seq, name, data))
-        if pruned:
-            self._conn.executemany(
-                "UPDATE event_payloads SET refs = refs - ? WHERE id = ?",
-                [(count, payload_id) for payload_id, count in pruned.items()],
-            )
-            self._conn.execute(
-                "DELETE FROM event_payloads WHERE id IN (SELECT value FROM json_each(?))"
-                " AND refs <= 0",
-                (json.dumps(list(pruned)),),
-            )
+        for payload_id, count in pruned.items():
+            # Most payloads belong to one event: then one statement frees them.
+            if not self._conn.execute(
+                "DELETE FROM event_payloads WHERE id = ? AND refs = ?", (payload_id, count)
+            ).rowcount:
+                self._conn.execute(
+                    "UPDATE event_payloads SET refs = refs - ? WHERE id = ?", (count, payload_id)
+                )
         return events
 
     def event_bounds(self, user_id: str) -> tuple[int, int]:
@@ -853,6 +909,24 @@ def _chat_key(chat: Chat) -> tuple[int, str]:
     if isinstance(chat, PeerChat):
         return _C2C, chat.user_id
     return _GROUP, chat.group_id
+
+
+def _with_read_count(message: Message, read_count: int) -> Message:
+    # dataclasses.replace costs as much as one of the receipt's SQL statements.
+    m = message
+    return Message(
+        m.pos,
+        m.msg_id,
+        m.sender,
+        m.receiver,
+        m.group_id,
+        m.timestamp,
+        m.elem,
+        m.need_read_receipt,
+        m.online_user_only,
+        m.recipient_count,
+        read_count,
+    )
 
 
 def _message_from_row(row: tuple[Any, ...]) -> Message:
