@@ -17,6 +17,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.wire import KeepAliveConnection
@@ -44,6 +45,19 @@ class LoadResult:
     def per_second(self) -> float:
         """Successful calls per second."""
         return self.succeeded / self.seconds
+
+
+def _run_each(
+    thread_body: Callable[[int], None], connections: list[KeepAliveConnection]
+) -> None:
+    """Run `thread_body(index)` on a thread per connection; close the connections after."""
+    threads = [threading.Thread(target=thread_body, args=(i,)) for i in range(len(connections))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for connection in connections:
+        connection.close()
 
 
 def _succeeded(status: int, body: bytes) -> bool:
@@ -75,13 +89,7 @@ def run_load(job: LoadJob) -> LoadResult:
         finally:
             finished[index] = time.perf_counter()
 
-    threads = [threading.Thread(target=read, args=(index,)) for index in range(readers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for connection in connections:
-        connection.close()
+    _run_each(read, connections)
     return LoadResult(
         seconds=max(finished) - started[0],
         succeeded=sum(succeeded),
@@ -129,11 +137,5 @@ def run_paced(job: PacedJob) -> list[PacedCall]:
             status, body = connection.send(script[count % len(script)])
             calls[index].append(PacedCall(sent, time.monotonic() - sent, _succeeded(status, body)))
 
-    threads = [threading.Thread(target=send, args=(index,)) for index in range(len(job.scripts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for connection in connections:
-        connection.close()
+    _run_each(send, connections)
     return [call for per_thread in calls for call in per_thread]

@@ -10,10 +10,11 @@ long. Runs alternate baseline-first and subject-first, and each run's ratio is t
 its own partner. After each subject run, `getMessageReadReceipts` confirms that every message
 counts exactly one read per reader, so the figure is receipts applied.
 
-With one reader every receipt is a transaction of its own and waits for its own `fsync`, so the
-ratio cannot pass `durable commit time / no-op answer time`: after each 1-reader pair, 200
-one-row transactions on a scratch file with the server's settings (WAL, `synchronous=FULL`)
-time a durable commit, and the row reports that bound beside the ratio instead of a target.
+Durability bounds the ratio: N readers have at most N calls in flight, so at most N receipts
+share one `fsync`, and the ratio cannot pass `N x no-op answer time / durable commit time`.
+After each pair, 200 one-row transactions on a scratch file with the server's settings (WAL,
+`synchronous=FULL`) time a durable commit; every row reports that bound beside its ratio, and
+with one reader (one `fsync` per receipt) the bound stands instead of a target.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ class ThroughputRow:
     receipts_per_second: Figure
     baseline_per_second: Figure
     ratio: Figure
-    commit_seconds: Figure | None
-    """With one reader: a durable commit's time, measured beside each pair."""
-    fsync_bound: Figure | None
-    """With one reader: the ratio the commit time allows (no-op answer time / commit time)."""
+    commit_seconds: Figure
+    """A durable commit's time, measured beside each pair."""
+    fsync_bound: Figure
+    """The ratio the commit time allows: readers x no-op answer time / commit time."""
 
     @property
     def target(self) -> float | None:
@@ -187,8 +188,7 @@ def measure_throughput(client: ClientProcess, sizes: Sizes, workdir: Path) -> li
                 workload.check_applied(msg_ids, readers)
                 subject_rates.append(subject.per_second)
                 baseline_rates.append(baseline.per_second)
-                if readers == 1:
-                    commits.append(durable_commit_seconds(workdir / "commit-timing.sqlite3"))
+                commits.append(durable_commit_seconds(workdir / "commit-timing.sqlite3"))
             rows.append(
                 ThroughputRow(
                     readers=readers,
@@ -196,16 +196,14 @@ def measure_throughput(client: ClientProcess, sizes: Sizes, workdir: Path) -> li
                     receipts_per_second=Figure.of(subject_rates),
                     baseline_per_second=Figure.of(baseline_rates),
                     ratio=paired_ratio(subject_rates, baseline_rates),
-                    commit_seconds=Figure.of(commits) if commits else None,
-                    fsync_bound=_fsync_bound(baseline_rates, commits),
+                    commit_seconds=Figure.of(commits),
+                    fsync_bound=_fsync_bound(readers, baseline_rates, commits),
                 )
             )
     return rows
 
 
-def _fsync_bound(baseline_rates: list[float], commits: list[float]) -> Figure | None:
-    """Per pair: the no-op's time per answer over a durable commit's time."""
-    if not commits:
-        return None
+def _fsync_bound(readers: int, baseline_rates: list[float], commits: list[float]) -> Figure:
+    """Per pair: `readers` answers of the no-op per durable commit (1 = no bound)."""
     pairs = zip(baseline_rates, commits, strict=True)
-    return Figure.of([1 / (rate * commit) for rate, commit in pairs])
+    return Figure.of([min(1.0, readers / (rate * commit)) for rate, commit in pairs])
