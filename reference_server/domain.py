@@ -135,6 +135,7 @@ _GENERATED_GROUP_ID_ALPHABET = string.ascii_uppercase + string.digits
 SEND_CHUNK = 250
 """Recipients one work of a big send writes or delivers, so that no other call waits long."""
 
+
 class Presence(Protocol):
     """Who is online, for ``onlineUserOnly`` [S-4]."""
 

@@ -570,14 +570,13 @@ class SqliteStorage:
 
     def member_ids(self, group_id: str) -> list[str]:
         """The group's current members in join order."""
-        # One JSON array decoded at once costs a third less than a row per member.
-        (encoded,) = self._conn.execute(
-            "SELECT json_group_array(user_id) FROM"
-            " (SELECT user_id FROM group_members WHERE group_id = ? ORDER BY join_seq)",
-            (group_id,),
-        ).fetchone()
-        members: list[str] = json.loads(encoded)
-        return members
+        return [
+            row[0]
+            for row in self._conn.execute(
+                "SELECT user_id FROM group_members WHERE group_id = ? ORDER BY join_seq",
+                (group_id,),
+            )
+        ]
 
     def members_among(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
         """Those of ``user_ids`` that are current members of the group, in the given order."""

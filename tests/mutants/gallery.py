@@ -30,10 +30,10 @@ from reference_server.domain import (
     Admin,
     Caller,
     Credential,
-    EventSink,
     Presence,
     ReceiptService,
 )
+from reference_server.group_commit import EventSink
 from reference_server.http_api import ReceiptHTTPServer, RequestHandler, Timeouts, parse_body
 from reference_server.methods import METHODS
 from reference_server.model import (
