@@ -33,10 +33,10 @@ from reference_server.domain import (
     Admin,
     Caller,
     Credential,
-    EventSink,
     Presence,
     ReceiptService,
 )
+from reference_server.group_commit import EventSink
 from reference_server.http_api import ReceiptHTTPServer, RequestHandler, Timeouts, parse_body
 from reference_server.methods import METHODS
 from reference_server.model import (
@@ -864,7 +864,8 @@ class _LateForbiddenPushes(ReceiptService):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._late_events: set[int] = set()
-        self._sink = _QueuedFanOut(self._sink, lambda event: id(event) in self._late_events)
+        commit = self._group_commit
+        commit._sink = _QueuedFanOut(commit._sink, lambda event: id(event) in self._late_events)
 
     def _emit_late(
         self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue

@@ -149,7 +149,7 @@ class Scene:
 
     def queued(self) -> int:
         """How many calls wait in the group-commit queue (the leader's batch included)."""
-        return len(self.service._queue)
+        return self.service._group_commit.queued()
 
     def batch(self, calls: dict[str, Callable[[], object]], *, fail_commit: bool = False) -> None:
         """Run ``calls`` concurrently as one batch, queued in the given order, behind a plug.
