@@ -25,7 +25,7 @@ from bench.report import Machine
 from bench.servers import ServerProcess
 
 SECTION = Path(__file__).with_name("locust.md")
-LOAD = [sys.executable, "-m", "gevent.monkey", "--module", "harness.load"]
+LOAD = [sys.executable, "-m", "gevent.monkey", "--module", "seenby.harness.load"]
 """What `seenby load` runs, started directly so that its CPU time is this process's."""
 METHODS = (
     "sendMessage",

@@ -460,8 +460,8 @@ _METHOD = """\
   process (`multiprocessing`, spawned), so the server's GIL is not shared with its client.
   HTTP clients are raw keep-alive sockets replaying pre-serialised requests (`bench/wire.py`),
   lighter than `http.client`.
-- Throughput and push use an in-process server (`reference_server.start`) on a file database;
-  group scale and memory use a server process (`python -m reference_server --port 0 --db …`).
+- Throughput and push use an in-process server (`seenby.reference_server.start`) on a file database;
+  group scale and memory use a server process (`python -m seenby.reference_server --port 0 --db …`).
   The 100,000-member groups are set up in-process through the server's own `ReceiptService`
   and `SqliteStorage` (users inserted in one transaction, the READ half of each list recorded
   with `record_receipt`); every measured call goes over HTTP.

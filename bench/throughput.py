@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import reference_server
 from bench.baseline import NoopServer
 from bench.client_process import ClientProcess
 from bench.load import LoadJob, LoadResult, run_load
@@ -35,6 +34,7 @@ from bench.population import Admin, send_group_messages
 from bench.sizes import Sizes
 from bench.stats import Figure, paired_ratio
 from bench.wire import KeepAliveConnection, encode_call
+from seenby import reference_server
 
 RATIO_TARGETS = {8: 0.35, 32: 0.5}
 """Receipt throughput / no-op baseline to reach, by number of readers."""

@@ -163,7 +163,7 @@ class CatalogueScenario:
 
 def default_features_dir() -> Path:
     """The features shipped with seenby (the ``features`` package folder)."""
-    import features
+    from seenby import features
 
     return Path(features.__file__).resolve().parent
 

@@ -12,12 +12,13 @@ Theory of operation:
    throw-away instance of it; the steps plugin starts its own in each pytest process). What is
    wrong with them (``Capabilities.problems``), or that the call failed, is reported once, at
    the top: progress, summary and report.html.
-3. pytest runs in a subprocess, with ``harness.reporting`` writing one JSON record per finished
+3. pytest runs in a subprocess, with ``seenby.harness.reporting`` writing one JSON record per
+finished
    item to its standard output, which is read line by line: each record is a progress line and
    a result. Against a remote target with ``-n`` > 1, ``@serial`` scenarios (they change global
    settings) run afterwards in a second, serial pass, so they never overlap with others.
 4. Each selected scenario gets a verdict from its items' records (a scenario with no record is
-   ``not-run``), matched with the known-deviation entries, and ``harness.reports`` writes the
+   ``not-run``), matched with the known-deviation entries, and ``seenby.harness.reports`` writes the
    four report files.
 """
 
@@ -38,12 +39,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
-from harness.expectations import Expectations
-from harness.reporting import RECORD_KEY
-from harness.reports import TRANSCRIPTS_DIR, ItemResult, RunReport, ScenarioResult, write_reports
-from harness.target import open_target
-from harness.transport import DEFAULT_TIMEOUT
+from seenby.harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
+from seenby.harness.expectations import Expectations
+from seenby.harness.reporting import RECORD_KEY
+from seenby.harness.reports import (
+    TRANSCRIPTS_DIR,
+    ItemResult,
+    RunReport,
+    ScenarioResult,
+    write_reports,
+)
+from seenby.harness.target import open_target
+from seenby.harness.transport import DEFAULT_TIMEOUT
 
 __all__ = [
     "BUNDLED_TARGET",
@@ -93,11 +100,11 @@ class Suite:
 
     @classmethod
     def installed(cls) -> Suite:
-        """seenby's own suite: the ``features`` package, collected by ``--pyargs steps``."""
+        """seenby's own suite: the ``features`` package, collected by ``--pyargs seenby.steps``."""
         return cls(
             features_dir=default_features_dir(),
-            pytest_args=("--pyargs", "steps"),
-            rootdir=_package_dir("steps").parent,
+            pytest_args=("--pyargs", "seenby.steps"),
+            rootdir=_package_dir("seenby.steps").parent,
         )
 
 
@@ -241,7 +248,7 @@ def _pytest_base_command(settings: RunSettings) -> list[str]:
     return [
         sys.executable, "-m", "pytest", *settings.suite.pytest_args,
         "--rootdir", str(settings.suite.rootdir),
-        "-p", "harness.reporting", "--seenby-records",
+        "-p", "seenby.harness.reporting", "--seenby-records",
         # The records are the run's output; pytest's own terminal report would only interleave.
         "-p", "no:terminal",
         # Never write a cache into the suite's folder (site-packages, for an installed suite).

@@ -21,17 +21,23 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from harness.client import AdminClient, UserClient, UserRef
-from harness.deviations import DeviationLog
-from harness.models import Capabilities, Group
-from harness.transcript import Transcript
-from harness.transport import DEFAULT_TIMEOUT, ApiError, HttpTransport, ViolationLog, WireResponse
-from harness.validation import PayloadContext, SchemaViolation, check
+from seenby.harness.client import AdminClient, UserClient, UserRef
+from seenby.harness.deviations import DeviationLog
+from seenby.harness.models import Capabilities, Group
+from seenby.harness.transcript import Transcript
+from seenby.harness.transport import (
+    DEFAULT_TIMEOUT,
+    ApiError,
+    HttpTransport,
+    ViolationLog,
+    WireResponse,
+)
+from seenby.harness.validation import PayloadContext, SchemaViolation, check
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    import reference_server
+    from seenby import reference_server
 
 __all__ = ["BundledTarget", "RemoteTarget", "Target", "WireTarget", "open_target", "unique_id"]
 
@@ -314,7 +320,7 @@ class BundledTarget(WireTarget):
     """
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        import reference_server  # the harness imports the server only to start it
+        from seenby import reference_server  # the harness imports the server only to start it
 
         self._data_dir = tempfile.TemporaryDirectory(prefix="seenby-bundled-")
         self._db = str(Path(self._data_dir.name) / "seenby.sqlite3")
@@ -336,7 +342,7 @@ class BundledTarget(WireTarget):
         return True
 
     def restart(self) -> None:
-        import reference_server
+        from seenby import reference_server
 
         server = self._running()
         server.stop()

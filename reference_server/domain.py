@@ -89,9 +89,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from contract import vocabulary
-from reference_server.group_commit import EventSink, GroupCommit
-from reference_server.model import (
+from seenby.contract import vocabulary
+from seenby.reference_server.group_commit import EventSink, GroupCommit
+from seenby.reference_server.model import (
     GROUP_TYPES,
     C2CReceipt,
     Capabilities,
@@ -122,7 +122,7 @@ from reference_server.model import (
     conversation_key,
     now_ms,
 )
-from reference_server.storage import Storage
+from seenby.reference_server.storage import Storage
 
 T = TypeVar("T")
 

@@ -31,8 +31,8 @@ from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from reference_server.model import Event
-from reference_server.storage import Storage
+from seenby.reference_server.model import Event
+from seenby.reference_server.storage import Storage
 
 T = TypeVar("T")
 

@@ -32,14 +32,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from contract import vocabulary
-from reference_server.domain import Admin, Caller, Credential, ReceiptService
-from reference_server.http_head import HeadError, read_headers
-from reference_server.methods import METHODS, AdminMethod
-from reference_server.model import Code, JsonObject, JsonValue, ReceiptError
-from reference_server.push import PushHub, UpgradeRequest
+from seenby.contract import vocabulary
+from seenby.reference_server.domain import Admin, Caller, Credential, ReceiptService
+from seenby.reference_server.http_head import HeadError, read_headers
+from seenby.reference_server.methods import METHODS, AdminMethod
+from seenby.reference_server.model import Code, JsonObject, JsonValue, ReceiptError
+from seenby.reference_server.push import PushHub, UpgradeRequest
 
-log = logging.getLogger("reference_server")
+log = logging.getLogger("seenby.reference_server")
 
 MAX_BODY_BYTES = vocabulary.BODY_MAX_BYTES.value
 MAX_JSON_DEPTH = vocabulary.NESTING_MAX.value

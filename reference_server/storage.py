@@ -41,7 +41,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reference_server.model import (
+from seenby.reference_server.model import (
     EVENT_RETENTION,
     READ,
     Chat,
@@ -62,7 +62,7 @@ from reference_server.model import (
     TextElem,
 )
 
-log = logging.getLogger("reference_server")
+log = logging.getLogger("seenby.reference_server")
 
 SCHEMA_VERSION = 2
 

@@ -2,9 +2,9 @@
 
 Both documents validate (openapi-spec-validator for OpenAPI 3.1; the official AsyncAPI 3.0.0 JSON
 Schema for AsyncAPI), every ``$ref`` in them resolves, and they agree with what is written once
-elsewhere: the request schemas with the server's method table (``reference_server.methods``),
-the refusal codes and their statuses with ``contract.vocabulary.CODES``, the push events with
-``EVENT_NAMES`` and ``event.json``, the limits with ``contract.vocabulary``. Neither document
+elsewhere: the request schemas with the server's method table (``seenby.reference_server.methods``),
+the refusal codes and their statuses with ``seenby.contract.vocabulary.CODES``, the push events with
+``EVENT_NAMES`` and ``event.json``, the limits with ``seenby.contract.vocabulary``. Neither document
 restates a field list: every data type is a reference into ``harness/schemas/``.
 
 ``asyncapi-3.0.0-schema.json`` is ``schemas/3.0.0-without-$id.json`` of the npm package
@@ -26,8 +26,8 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from contract import ASYNCAPI_PATH, CONTRACT_DIR, OPENAPI_PATH
-from contract.vocabulary import (
+from seenby.contract import ASYNCAPI_PATH, CONTRACT_DIR, OPENAPI_PATH
+from seenby.contract.vocabulary import (
     ADMIN_ID_LIST_MAX,
     CODES,
     EVENT_NAMES,
@@ -38,12 +38,12 @@ from contract.vocabulary import (
     Level,
     http_status,
 )
-from harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
-from harness.target import CAPABILITIES_SCHEMA
-from harness.transport import DATA_SCHEMAS
-from harness.validation import validator
-from reference_server.http_api import CAPABILITIES_PATH, EVENTS_PATH
-from reference_server.methods import METHODS, AdminMethod
+from seenby.harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
+from seenby.harness.target import CAPABILITIES_SCHEMA
+from seenby.harness.transport import DATA_SCHEMAS
+from seenby.harness.validation import validator
+from seenby.reference_server.http_api import CAPABILITIES_PATH, EVENTS_PATH
+from seenby.reference_server.methods import METHODS, AdminMethod
 
 REPO = Path(__file__).resolve().parents[2]
 ASYNCAPI_SCHEMA = Path(__file__).with_name("asyncapi-3.0.0-schema.json")

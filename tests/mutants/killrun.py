@@ -151,7 +151,7 @@ def served(variant: Variant, log: TextIO) -> Iterator[tuple[str, str]]:
 
 def _suite_command(url: str, admin_key: str, report_dir: Path, tags: Sequence[str]) -> list[str]:
     command = [
-        sys.executable, "-m", "harness.cli", "run",
+        sys.executable, "-m", "seenby.harness.cli", "run",
         f"--target={url}", f"--admin-key={admin_key}",
         "--report-dir", str(report_dir), "--quiet",
     ]  # fmt: skip

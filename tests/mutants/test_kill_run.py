@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.catalogue import default_features_dir, load_catalogue
+from seenby.harness.catalogue import default_features_dir, load_catalogue
 
 from .gallery import GALLERY, REFERENCE, variant_named
 from .killrun import REPO, FailedScenario, KillRun, Verdict, describe, run_gallery, write_report

@@ -61,17 +61,20 @@ def test_the_constraints_pin_every_dependency_inside_its_range(requirement: Requ
     )
 
 
+def package_folder(package: str) -> Path:
+    """Where ``package`` lives in the repository, by ``[tool.setuptools.package-dir]``."""
+    return REPO / SETUPTOOLS.get("package-dir", {}).get(package, package.replace(".", "/"))
+
+
 def package_data_files() -> list[tuple[str, str]]:
     """``(package, file relative to it)`` for every non-Python file inside a listed package."""
     found = []
     for package in SETUPTOOLS["packages"]:
-        folder = REPO / package.replace(".", "/")
+        folder = package_folder(package)
         subpackages = {p for p in SETUPTOOLS["packages"] if p.startswith(package + ".")}
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
-            inside_subpackage = any(
-                path.is_relative_to(REPO / sub.replace(".", "/")) for sub in subpackages
-            )
+            inside_subpackage = any(path.is_relative_to(package_folder(sub)) for sub in subpackages)
             data = path.is_file() and path.suffix not in (".py", ".pyc")
             if data and not inside_subpackage and "__pycache__" not in relative.parts:
                 found.append((package, relative.as_posix()))

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import reference_server
+from seenby import reference_server
 
 from .conftest import create_user
 from .wire import Wire

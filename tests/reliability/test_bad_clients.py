@@ -8,7 +8,8 @@
   after the request / idle timeouts, and cannot take more than the connection limit;
 - malformed HTTP framing is answered with its documented code.
 
-Limits are lowered through ``reference_server.Tuning`` so each is reached in well under a second
+Limits are lowered through ``seenby.reference_server.Tuning`` so each is reached in well under a
+second
 in CI; ``SEENBY_FULL=1`` also runs the slow consumer and the connection limit at production size.
 After every misbehaviour the server must still serve a call and deliver a push.
 """

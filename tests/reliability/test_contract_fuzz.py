@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import BaseSchema, Case, GenerationMode, HookContext
 
-from contract import OPENAPI_PATH
+from seenby.contract import OPENAPI_PATH
 
 from .fuzz_world import FuzzWorld, fingerprint, populated_server
 from .sizes import CONTRACT_FUZZ_EXAMPLES

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-import reference_server.domain
-from reference_server.domain import Caller, ReceiptService
-from reference_server.model import Code, Event, GroupChat, Message, TextElem
-from reference_server.storage import SqliteStorage
+from seenby.reference_server import domain
+from seenby.reference_server.domain import Caller, ReceiptService
+from seenby.reference_server.model import Code, Event, GroupChat, Message, TextElem
+from seenby.reference_server.storage import SqliteStorage
 
 World = Any  # conftest's World: the fixtures hand it out
 
@@ -30,7 +30,7 @@ NEW_MESSAGE = "onRecvNewMessage"
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reference_server.domain, "SEND_CHUNK", CHUNK)
+    monkeypatch.setattr(domain, "SEND_CHUNK", CHUNK)
 
 
 def _group(world: World) -> tuple[Caller, list[Caller], GroupChat]:

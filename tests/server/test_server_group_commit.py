@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from reference_server.domain import Admin, Caller, ReceiptService
-from reference_server.model import (
+from seenby.reference_server.domain import Admin, Caller, ReceiptService
+from seenby.reference_server.model import (
     Code,
     Event,
     GroupChat,
@@ -31,7 +31,7 @@ from reference_server.model import (
     ReceiptError,
     TextElem,
 )
-from reference_server.storage import SqliteStorage
+from seenby.reference_server.storage import SqliteStorage
 
 WAIT_SECONDS = 10.0
 RECEIPTS = "onRecvMessageReadReceipts"

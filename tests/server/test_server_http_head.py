@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from reference_server.http_head import MAX_HEADERS, MAX_LINE, HeadError, read_headers
+from seenby.reference_server.http_head import MAX_HEADERS, MAX_LINE, HeadError, read_headers
 
 
 def _read(block: bytes) -> list[tuple[str, str]]:

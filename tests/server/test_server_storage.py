@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from reference_server.model import READ, UNREAD, NewMessage, Profile, Settings, TextElem
-from reference_server.storage import READ_PAGE_SQL, SCHEMA_VERSION, UNREAD_PAGE_SQL, SqliteStorage
+from seenby.reference_server.model import READ, UNREAD, NewMessage, Profile, Settings, TextElem
+from seenby.reference_server.storage import (
+    READ_PAGE_SQL,
+    SCHEMA_VERSION,
+    UNREAD_PAGE_SQL,
+    SqliteStorage,
+)
 
 RECIPIENTS = 100_000
 

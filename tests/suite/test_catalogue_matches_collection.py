@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalogue import default_features_dir, load_catalogue
+from seenby.harness.catalogue import default_features_dir, load_catalogue
 
 pytestmark = pytest.mark.pytest_bdd_coupling
 
@@ -26,7 +26,7 @@ def test_pytest_collects_one_item_per_catalogued_scenario_and_examples_row(
     tmp_path: Path,
 ) -> None:
     collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--pyargs", "steps",
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--pyargs", "seenby.steps",
          "-p", "no:cacheprovider"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalogue import CatalogueError, load_catalogue
+from seenby.harness.catalogue import CatalogueError, load_catalogue
 
 pytestmark = pytest.mark.pytest_bdd_coupling
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from gherkin.parser import Parser
 
-from steps.plugin import FEATURES_DIR
+from seenby.steps.plugin import FEATURES_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "docs" / "spec" / "receipts-spec.md"
