@@ -30,7 +30,7 @@ class ServerProcess:
                 [
                     sys.executable,
                     "-m",
-                    "reference_server",
+                    "seenby.reference_server",
                     "--host",
                     "127.0.0.1",
                     "--port",

@@ -297,7 +297,7 @@ def bundled_server(folder: Path) -> Iterator[tuple[str, str]]:
         [
             sys.executable,
             "-m",
-            "reference_server",
+            "seenby.reference_server",
             "--port",
             "0",
             "--db",
