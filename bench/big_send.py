@@ -25,10 +25,10 @@ from pathlib import Path
 from bench.client_process import ClientProcess
 from bench.load import PacedCall, PacedJob, run_paced
 from bench.population import Admin, populate_large_groups, send_group_messages
-from bench.servers import ServerProcess
 from bench.sizes import Sizes
 from bench.stats import Figure, percentile
 from bench.wire import KeepAliveConnection, encode_call
+from seenby.harness.server_process import ServerProcess
 
 P99_TARGET_SECONDS = 0.050
 _READERS = 4

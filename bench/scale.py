@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.population import LargeGroup, LargePopulation, populate_large_groups
-from bench.servers import ServerProcess
 from bench.sizes import Sizes
 from bench.stats import Figure
 from bench.wire import KeepAliveConnection
+from seenby.harness.server_process import ServerProcess
 
 FLATNESS_TARGET = 1.5
 BYTES_PER_RECIPIENT_TARGET = 200

@@ -18,8 +18,6 @@ written by ``seenby.harness.load.report``.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +40,7 @@ from locust.stats import (
     stats_history,
 )
 
+from seenby.harness.server_process import ServerProcess
 from seenby.harness.transport import ApiError, HttpTransport, ViolationLog
 
 from .ledger import Ledger
@@ -293,34 +292,8 @@ def _print_progress(environment: Environment, world: World, run: Run, started: f
 def bundled_server(folder: Path) -> Iterator[tuple[str, str]]:
     """A reference server process on 127.0.0.1 and a fresh database in ``folder``: yields its
     URL and admin key, and stops it afterwards."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seenby.reference_server",
-            "--port",
-            "0",
-            "--db",
-            str(folder / "seenby.sqlite3"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    key = url = ""
-    for line in process.stdout:
-        if line.startswith("admin key: "):
-            key = line.split(": ", 1)[1].strip()
-        if line.startswith("listening on "):
-            url = line.split(" on ", 1)[1].strip()
-            break
-    try:
-        if not url:
-            raise RuntimeError("the bundled reference server did not start")
-        yield url, key
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with ServerProcess(folder / "seenby.sqlite3") as server:
+        yield server.url, server.admin_key
 
 
 def temporary_folder() -> tempfile.TemporaryDirectory[str]:

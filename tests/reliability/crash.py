@@ -18,19 +18,16 @@ Run alone, full size: ``.venv/bin/python -m tests.reliability.crash --full``.
 from __future__ import annotations
 
 import argparse
-import queue
 import random
 import secrets
-import signal
 import sqlite3
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from seenby.harness.server_process import ServerProcess
 
 from .sizes import CRASH_CI, CRASH_FULL, LoadSize
 from .wire import EventStream, Wire
@@ -50,68 +47,6 @@ CRASH_AT = 0.55
 """Kill the server once this share of the planned calls has been acknowledged."""
 START_TIMEOUT_S = 30.0
 RUN_TIMEOUT_S = 600.0
-
-
-class ServerProcess:
-    """``python -m seenby.reference_server`` as a child process serving one database file."""
-
-    def __init__(self, db: Path, admin_key: str, log: Path) -> None:
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "seenby.reference_server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--db",
-                str(db),
-                "--admin-key",
-                admin_key,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        lines: queue.SimpleQueue[str] = queue.SimpleQueue()
-        threading.Thread(
-            target=_forward_lines, args=(self.process.stdout, lines), daemon=True
-        ).start()
-        self.url = _wait_for_listening(lines, self.process)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, whatever was mid-write stays mid-write."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self._log.close()
-
-    def stop(self) -> int:
-        """SIGTERM, and the exit status of the clean shutdown."""
-        self.process.send_signal(signal.SIGTERM)
-        status = self.process.wait(timeout=30)
-        self._log.close()
-        return status
-
-
-def _forward_lines(stream: IO[str], lines: queue.SimpleQueue[str]) -> None:
-    for line in stream:
-        lines.put(line)
-
-
-def _wait_for_listening(lines: queue.SimpleQueue[str], process: subprocess.Popen[str]) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if line.startswith("listening on "):
-            return line.removeprefix("listening on ").strip()
-    process.kill()
-    raise AssertionError("the server process did not print 'listening on ...' in time")
 
 
 @dataclass

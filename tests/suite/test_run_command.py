@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import signal
-import subprocess
-import sys
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +46,7 @@ from seenby.harness.runner import (
     run,
     selected_scenarios,
 )
+from seenby.harness.server_process import ServerProcess
 
 # seenby run drives pytest-bdd and reads its reports: part of the dependency-range check.
 pytestmark = pytest.mark.pytest_bdd_coupling
@@ -97,30 +94,9 @@ def served_reference_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     key)."""
     # A key with a leading dash, as token_urlsafe makes one time in 64: it must survive being
     # handed on to pytest.
-    admin_key = "-dash-key"
-    command = ["--port", "0", "--db", str(tmp_path / "served.sqlite3"), f"--admin-key={admin_key}"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "seenby.reference_server", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert server.stdout is not None
-    url = None
-    lines = []
-    for line in server.stdout:  # ends when the server exits: no hang if it never gets ready
-        lines.append(line)
-        if line.startswith("listening on"):
-            url = line.removeprefix("listening on").strip()
-            break
-    assert url, f"server did not start: {''.join(lines)}"
-    # Keep draining its output so the server never blocks on a full pipe.
-    threading.Thread(target=server.stdout.read, daemon=True).start()
-    try:
-        yield url, admin_key
-    finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 0
+    with ServerProcess(tmp_path / "served.sqlite3", admin_key="-dash-key") as server:
+        yield server.url, server.admin_key
+    assert server.stop() == 0
 
 
 def test_a_selection_passes_against_a_served_process_by_url(
