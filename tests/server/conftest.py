@@ -14,17 +14,17 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import websocket
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-from referencing import Registry, Resource
 
 from seenby import reference_server
+from seenby.contract.vocabulary import Level
+from seenby.harness.target import CAPABILITIES_SCHEMA
+from seenby.harness.transport import DATA_SCHEMAS as TRANSPORT_DATA_SCHEMAS
+from seenby.harness.validation import PayloadContext, SchemaViolation, validate
 from seenby.reference_server.domain import Caller, ReceiptService
 from seenby.reference_server.model import (
     Chat,
@@ -38,70 +38,34 @@ from seenby.reference_server.model import (
 )
 from seenby.reference_server.storage import SqliteStorage
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "harness" / "schemas"
 WAIT_SECONDS = 10.0
 
-DATA_SCHEMAS = {
-    "capabilities": "capabilities.json",
-    "admin/getSettings": "settings.json",
-    "admin/setSettings": "settings.json",
-    "admin/createUser": "user.json",
-    "admin/createGroup": "group.json",
-    "admin/addGroupMembers": "common.json#/$defs/empty",
-    "admin/removeGroupMembers": "common.json#/$defs/empty",
-    "sendMessage": "message.json",
-    "getHistoryMessageList": "message-list.json",
-    "getConversationList": "conversation-list.json",
-    "sendMessageReadReceipts": "common.json#/$defs/empty",
-    "getMessageReadReceipts": "receipt-list.json",
-    "getGroupMessageReadMemberList": "read-member-list.json",
-    "markC2CMessageAsRead": "common.json#/$defs/empty",
-}
-"""The schema of each method's ``data`` on success (docs/protocol.md's table)."""
+DATA_SCHEMAS = {**TRANSPORT_DATA_SCHEMAS, "capabilities": CAPABILITIES_SCHEMA}
+"""The schema of each method's ``data`` on success (the harness's own table)."""
 
 
 # -- schemas -----------------------------------------------------------------------------------
 
 
 class Schemas:
-    """The published JSON Schemas, loaded once into a ``referencing`` registry."""
-
-    def __init__(self, folder: Path) -> None:
-        resources = []
-        for path in sorted(folder.glob("*.json")):
-            contents = json.loads(path.read_text(encoding="utf-8"))
-            Draft202012Validator.check_schema(contents)
-            resources.append((contents["$id"], Resource.from_contents(contents)))
-        if not resources:
-            raise AssertionError(f"no schemas in {folder}")
-        self._base = str(resources[0][0]).rsplit("/", 1)[0] + "/"
-        self._registry: Registry[Any] = Registry().with_resources(resources)
-        self._validators: dict[str, Draft202012Validator] = {}
+    """The published JSON Schemas at the strict level: the reference server makes every
+    choice docs/protocol.md records, so it must pass what a correct target only should."""
 
     def check(self, name: str, instance: Any) -> None:
         """Fail unless ``instance`` is valid against schema ``name`` (``file.json#/pointer``)."""
-        validator = self._validators.get(name)
-        if validator is None:
-            uri = self._base + name
-            resolved = self._registry.resolver().lookup(uri)
-            validator = Draft202012Validator(
-                resolved.contents,
-                registry=self._registry,
-                format_checker=Draft202012Validator.FORMAT_CHECKER,
-            )
-            self._validators[name] = validator
-        error = best_match(validator.iter_errors(instance))
-        if error is not None:
-            raise AssertionError(
-                f"not a valid {name} at {error.json_path}: {error.message}\n"
-                f"payload: {json.dumps(instance)[:2000]}"
-            )
+        try:
+            validate(name, instance, context=_CONTEXT, level=Level.STRICT)
+        except SchemaViolation as violation:
+            raise AssertionError(f"{violation}\npayload: {json.dumps(instance)[:2000]}") from None
+
+
+_CONTEXT = PayloadContext("a reference server payload", "the server under test")
 
 
 @pytest.fixture(scope="session")
 def schemas() -> Schemas:
     """``harness/schemas``, ready to validate."""
-    return Schemas(SCHEMA_DIR)
+    return Schemas()
 
 
 # -- the domain, without sockets ---------------------------------------------------------------
