@@ -1,8 +1,9 @@
-"""Serve one variant of the gallery in this process: ``python -m tests.mutants.serve NAME``.
+"""Serve one variant of a gallery in this process: ``python -m tests.mutants.serve NAME``.
 
 Prints one JSON line ``{"url": ..., "admin_key": ...}`` once the server accepts requests, then
 serves until its standard input closes (the kill run holds the other end, so the server never
-outlives the run that started it) or it is sent SIGTERM. ``reference`` serves the correct server.
+outlives the run that started it) or it is sent SIGTERM. ``NAME`` is a faulty variant, a correct
+alternative or ``reference``, the correct server.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import threading
 from types import FrameType
 
-from .gallery import variant_named
+from .alternatives import server_named
 
 
 def main(argv: list[str]) -> int:
@@ -22,7 +23,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m tests.mutants.serve NAME", file=sys.stderr)
         return 2
     try:
-        chosen = variant_named(argv[0])
+        chosen = server_named(argv[0])
     except KeyError as error:
         print(error.args[0], file=sys.stderr)
         return 2
