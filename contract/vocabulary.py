@@ -36,7 +36,8 @@ PROTOCOL: Final = "seenby/1"
 
 
 class Level(StrEnum):
-    """How binding a requirement is: ``core`` (MUST) or ``strict`` (SHOULD, the reference's choice)."""
+    """How binding a requirement is: ``core`` (MUST) or ``strict`` (SHOULD: the reference's
+    choice)."""
 
     CORE = "core"
     STRICT = "strict"
@@ -71,7 +72,7 @@ CODES: Final[tuple[ErrorCode, ...]] = (
     ErrorCode(90007, 409, "user exists", Level.STRICT),
     ErrorCode(90101, 403, "group type without receipts", Level.STRICT),
     ErrorCode(90102, 403, "group too large for receipts", Level.STRICT),
-    ErrorCode(90103, 501, "feature not offered", Level.STRICT),
+    ErrorCode(90103, 404, "feature not offered", Level.STRICT),
     ErrorCode(90500, 500, "internal error", Level.STRICT),
 )
 """Every code a seenby server sends, in the order of docs/protocol.md §1.2."""
@@ -133,6 +134,10 @@ ELEM_DESC_MAX_CHARS: Final = Limit("elemDescMaxChars", 1024, Level.STRICT)
 ADMIN_ID_LIST_MAX: Final = Limit("adminIDListMax", 1000, Level.STRICT)
 REPLAY_RETAINED_EVENTS: Final = Limit("replayRetainedEvents", 10_000, Level.STRICT)
 SAFE_INTEGER_MAX: Final = Limit("safeIntegerMax", 2**53, Level.STRICT)
+GROUP_RECEIPT_MAX_MEMBERS_CEILING: Final = Limit(
+    "groupReceiptMaxMembersCeiling", 1_000_000, Level.STRICT
+)
+RECEIPT_BATCH_MAX_CEILING: Final = Limit("receiptBatchMaxCeiling", 1000, Level.STRICT)
 
 LIMITS: Final[tuple[Limit, ...]] = (
     RECEIPT_BATCH_MAX,
@@ -149,6 +154,8 @@ LIMITS: Final[tuple[Limit, ...]] = (
     ADMIN_ID_LIST_MAX,
     REPLAY_RETAINED_EVENTS,
     SAFE_INTEGER_MAX,
+    GROUP_RECEIPT_MAX_MEMBERS_CEILING,
+    RECEIPT_BATCH_MAX_CEILING,
 )
 """Every limit of the protocol."""
 

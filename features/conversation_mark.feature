@@ -71,10 +71,10 @@ Feature: Marking a one-to-one chat as read
     And Bob has 1 unread message in the chat
 
   @RR-C-007 @spec-C-1 @doc-protocol
-  Scenario Outline: Marking as read a chat with oneself or with an unknown user fails
+  Scenario Outline: Marking as read a chat with oneself or with an unknown user is refused
     Given Bob is a user
     When Bob tries to mark as read his chat with <peer>
-    Then the call fails with code 6017
+    Then at the strict level the call fails with code 6017 and HTTP status 400
 
     Examples:
       | peer                      |

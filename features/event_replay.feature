@@ -54,4 +54,4 @@ Feature: Push event numbering and replay after a reconnect
   Scenario: A negative replay position is refused
     Given Alice is a user
     When Alice tries to come online from event -1
-    Then the call fails with code 6017 and HTTP status 400
+    Then at the strict level the call fails with code 6017 and HTTP status 400

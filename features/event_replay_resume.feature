@@ -47,7 +47,7 @@ Feature: Resuming the push channel: switching, dropped connections, bad position
   Scenario Outline: A replay position that is not a whole number from 0 to 2^53 is refused
     Given Alice is a user
     When Alice tries to come online asking for the events after <position>
-    Then the call fails with code 6017 and HTTP status 400
+    Then at the strict level the call fails with code 6017 and HTTP status 400
 
     Examples:
       | position                          |

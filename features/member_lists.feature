@@ -105,7 +105,7 @@ Feature: The sender pages through the members who have read or not read a group 
     And Alice has sent a message that needs a read receipt
     When Bob tries to list the members who have read the message
     Then the call fails with code 6017
-    And the answer is the same as for a message that does not exist
+    And the answer has the same code as for a message that does not exist (strict: and the same description)
 
   @RR-L-010 @spec-L-2 @doc-member-list
   Scenario Outline: An unknown filter or a negative cursor fails

@@ -46,7 +46,7 @@ Feature: The sender pulls read receipts
     And Alice has sent a message that needs a read receipt
     When Bob tries to pull the read receipts of the message
     Then the call fails with code 6017
-    And the answer is the same as for a message that does not exist
+    And the answer has the same code as for a message that does not exist (strict: and the same description)
 
     Examples:
       | conversation    |

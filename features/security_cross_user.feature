@@ -70,7 +70,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
     And Bob has sent a read receipt for the message
     When Bob tries to pull the read receipts of the message
     Then the call fails with code 6017
-    And the answer is the same as for a message that does not exist
+    And the answer has the same code as for a message that does not exist (strict: and the same description)
 
     Examples:
       | conversation    |
@@ -83,7 +83,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
     And Alice has sent a message that needs a read receipt
     And everyone has taken note of what they can see
     When someone tries to <request> with the administrator's key
-    Then the call fails with code 90002 and HTTP status 403
+    Then the call fails with code 90002 (strict: HTTP status 403)
     And everyone still sees exactly what they noted
 
     Examples:
@@ -103,7 +103,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
     And Mallory is another user
     And everyone has taken note of what they can see
     When Carol tries to <request> with her own token
-    Then the call fails with code 90002 and HTTP status 403
+    Then the call fails with code 90002 (strict: HTTP status 403)
     And everyone still sees exactly what they noted
 
     Examples:
@@ -121,7 +121,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
     And Alice has sent a message that needs a read receipt
     And everyone has taken note of what they can see
     When someone tries to <request> <credential>
-    Then the call fails with code 90001 and HTTP status 401
+    Then the call fails with code 90001 (strict: HTTP status 401)
     And everyone still sees exactly what they noted
 
     Examples:

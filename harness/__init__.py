@@ -12,7 +12,15 @@ admin_key)`` reaches a deployment)::
         alice.get_message_read_receipts([msg])
 """
 
+from contract.vocabulary import (
+    DEFAULT_LIMITS,
+    Level,
+    code_named,
+    http_status,
+    is_refusal_status,
+)
 from harness.client import AdminClient, UserClient
+from harness.deviations import Deviation, DeviationLog
 from harness.models import (
     Capabilities,
     Conversation,
@@ -37,16 +45,21 @@ from harness.wire import (
     UnexpectedEvent,
     WaitTimeout,
     WireResponse,
+    status_deviation,
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "AdminClient",
     "ApiError",
     "BundledTarget",
     "Capabilities",
     "Conversation",
+    "Deviation",
+    "DeviationLog",
     "Event",
     "Group",
+    "Level",
     "MemberInfo",
     "Message",
     "ProtocolViolation",
@@ -65,5 +78,9 @@ __all__ = [
     "UserClient",
     "WaitTimeout",
     "WireResponse",
+    "code_named",
+    "http_status",
+    "is_refusal_status",
     "open_target",
+    "status_deviation",
 ]

@@ -14,6 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from contract.vocabulary import DEFAULT_LIMITS
+from harness.deviations import Deviation
+
 __all__ = [
     "Capabilities",
     "Conversation",
@@ -253,23 +256,52 @@ class Group(Record):
 
 @dataclass(frozen=True)
 class Capabilities(Record):
-    """``GET /v1/capabilities``: protocol, implementation, optional features, current limits."""
+    """``GET /v1/capabilities``: protocol, implementation, optional features, current limits.
+
+    Read tolerantly, so that one bad field cannot stop a run: a missing or malformed limit takes
+    the spec's default (``contract.vocabulary.DEFAULT_LIMITS``), missing features are absent,
+    and what was wrong is kept in ``problems`` (core violations, one sentence each) and
+    ``deviations`` (strict ones), for the discovery scenario and the top of the report.
+    """
 
     protocol: str
     implementation: dict[str, str]
     features: frozenset[str]
     limits: dict[str, int]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    problems: tuple[str, ...] = field(default=(), compare=False)
+    deviations: tuple[Deviation, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
-    def from_wire(cls, wire: WireDict) -> Capabilities:
-        """Build from a ``capabilities.json`` dict."""
+    def from_wire(
+        cls,
+        wire: WireDict,
+        *,
+        problems: tuple[str, ...] = (),
+        deviations: tuple[Deviation, ...] = (),
+    ) -> Capabilities:
+        """Build from a ``capabilities.json`` dict, filling what is missing or malformed."""
+        implementation = wire.get("implementation")
+        features = wire.get("features")
+        limits = wire.get("limits")
+        announced = limits if isinstance(limits, dict) else {}
         return cls(
-            protocol=wire["protocol"],
-            implementation=dict(wire["implementation"]),
-            features=frozenset(wire["features"]),
-            limits=dict(wire["limits"]),
+            protocol=str(wire.get("protocol", "")),
+            implementation=dict(implementation) if isinstance(implementation, dict) else {},
+            features=frozenset(
+                feature for feature in features if isinstance(feature, str)
+            )
+            if isinstance(features, list)
+            else frozenset(),
+            limits={
+                name: announced[name]
+                if type(announced.get(name)) is int and announced[name] >= 1
+                else default
+                for name, default in DEFAULT_LIMITS.items()
+            },
             raw=dict(wire),
+            problems=problems,
+            deviations=deviations,
         )
 
     def has(self, feature: str) -> bool:

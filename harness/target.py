@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from harness.client import AdminClient, UserClient, UserRef
+from harness.deviations import DeviationLog
 from harness.models import Capabilities, Group
+from harness.validation import PayloadContext, SchemaViolation, check
 from harness.wire import DEFAULT_TIMEOUT, ApiError, HttpTransport, ViolationLog, WireResponse
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BundledTarget", "RemoteTarget", "Target", "WireTarget", "open_target", "unique_id"]
 
+# The reference's codes for "that ID is taken" (strict: another target may use others; fresh
+# IDs are random, so a clash is only a retry that does not happen).
 _CODE_USER_EXISTS = 90007
 _CODE_GROUP_ID_IN_USE = 10021
 _UNIQUE_ATTEMPTS = 3
@@ -83,6 +87,11 @@ class Target(ABC):
     @abstractmethod
     def violations(self) -> list[AssertionError]:
         """Every contract violation (schema, status, fault) seen through this target so far."""
+
+    @property
+    @abstractmethod
+    def deviation_log(self) -> DeviationLog:
+        """Every strict deviation seen through this target so far (steps add their own)."""
 
     @abstractmethod
     def users(
@@ -172,8 +181,22 @@ class WireTarget(Target):
 
     @property
     def capabilities(self) -> Capabilities:
-        response = self._anonymous.get("capabilities")
-        return Capabilities.from_wire(self._anonymous.raise_for_code(response))
+        data = self._anonymous.invoke_get("capabilities")
+        # Checked here rather than by the transport, and never raised: a bad discovery payload
+        # fails the discovery scenario alone (which asserts no problems), not every scenario.
+        context = PayloadContext("capabilities response data", self._url)
+        deviations = DeviationLog()
+        try:
+            check("capabilities.json", data, context=context, deviations=deviations)
+        except SchemaViolation as violation:
+            problems: tuple[str, ...] = (str(violation),)
+        else:
+            problems = ()
+        return Capabilities.from_wire(
+            data if isinstance(data, dict) else {},
+            problems=problems,
+            deviations=tuple(deviations.snapshot()),
+        )
 
     @property
     def admin(self) -> AdminClient:
@@ -195,6 +218,10 @@ class WireTarget(Target):
     @property
     def violations(self) -> list[AssertionError]:
         return self._violation_log.snapshot()
+
+    @property
+    def deviation_log(self) -> DeviationLog:
+        return self._violation_log.deviations
 
     def users(
         self, *names: str, nick_name: str | None = None, face_url: str | None = None

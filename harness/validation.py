@@ -1,10 +1,18 @@
-"""Validate payloads against the contract's JSON Schemas and explain violations [V-1].
+"""Validate payloads against the contract's JSON Schemas, at both levels, and explain violations.
 
-The schemas are loaded from the package folder into a ``referencing.Registry``; nothing is ever
-fetched over the network (an unknown ``$ref`` fails as ``Unresolvable``). One
-``Draft202012Validator`` per schema, with format checking on, is built on first use and cached.
-A schema is named by its file (``"message.json"``) or by a fragment inside one
-(``"receipt.json#/$defs/groupReceipt"``).
+Each schema file is the *core* layer [V-1]: the documented fields of a type, required where the
+spec requires them, extra properties allowed (vendors add fields). Constraints that are the
+reference server's own choice (closed objects, the code table, ID lengths, ...) sit beside the
+core keywords under ``"x-strict"``; the *strict* layer of a file is the same file with every
+``x-strict`` object merged into the schema object that holds it, published under
+``SCHEMA_BASE_URI + "strict/"`` so that its relative ``$ref`` values resolve to strict schemas too.
+
+``check`` raises ``SchemaViolation`` for a core violation (a failure) and records a ``Deviation``
+for a strict-only one. The schemas are loaded from the package folder into one
+``referencing.Registry``; nothing is ever fetched over the network (an unknown ``$ref`` fails as
+``Unresolvable``). One ``Draft202012Validator`` per schema and level, with format checking on, is
+built on first use and cached. A schema is named by its file (``"message.json"``) or by a
+fragment inside one (``"receipt.json#/$defs/groupReceipt"``).
 """
 
 from __future__ import annotations
@@ -20,16 +28,44 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from contract.vocabulary import Level
+from harness.deviations import Deviation, DeviationLog
 from harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
 
 __all__ = [
+    "SCHEMA_SECTIONS",
+    "STRICT_KEYWORD",
     "PayloadContext",
     "SchemaViolation",
+    "check",
     "registry",
     "schema_names",
+    "strict_layer",
     "validate",
     "validator",
 ]
+
+STRICT_KEYWORD = "x-strict"
+"""The keyword holding a schema object's strict-only constraints."""
+
+STRICT_PREFIX = "strict/"
+
+SCHEMA_SECTIONS: dict[str, str] = {
+    "envelope.json": "§1.1",
+    "capabilities.json": "§2",
+    "settings.json": "§3",
+    "user.json": "§3",
+    "group.json": "§3",
+    "message.json": "§5.1",
+    "message-list.json": "§4",
+    "conversation-list.json": "§4",
+    "receipt.json": "§5.2",
+    "receipt-list.json": "§5.2",
+    "read-member-list.json": "§5.3",
+    "event.json": "§6",
+    "common.json": "§1.3",
+}
+"""The docs/protocol.md section that describes each wire schema (for deviation reports)."""
 
 _VALUE_PREVIEW_CHARS = 200
 
@@ -75,33 +111,78 @@ def schema_names() -> list[str]:
     return sorted(path.name for path in SCHEMA_DIR.glob("*.json"))
 
 
+def strict_layer(schema: Any) -> Any:
+    """``schema`` with every ``x-strict`` object merged into the object that holds it (its
+    keywords added, or replacing the core keyword of the same name)."""
+    if isinstance(schema, list):
+        return [strict_layer(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    merged = {key: strict_layer(value) for key, value in schema.items() if key != STRICT_KEYWORD}
+    if STRICT_KEYWORD in schema:
+        merged.update(strict_layer(schema[STRICT_KEYWORD]))
+    return merged
+
+
 @functools.cache
 def registry() -> Registry[Any]:
-    """Every local schema, keyed by its ``$id`` (``SCHEMA_BASE_URI`` + file name)."""
+    """Every local schema at both levels: the core one at ``SCHEMA_BASE_URI`` + file name, the
+    strict one at ``SCHEMA_BASE_URI + "strict/"`` + file name."""
     resources = []
     for name in schema_names():
         contents = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
-        Draft202012Validator.check_schema(contents)
-        resource = Resource.from_contents(contents, default_specification=DRAFT202012)
-        resources.append((SCHEMA_BASE_URI + name, resource))
+        strict = {**strict_layer(contents), "$id": SCHEMA_BASE_URI + STRICT_PREFIX + name}
+        for uri, layer in ((SCHEMA_BASE_URI + name, contents), (strict["$id"], strict)):
+            Draft202012Validator.check_schema(layer)
+            resource = Resource.from_contents(layer, default_specification=DRAFT202012)
+            resources.append((uri, resource))
     return Registry().with_resources(resources)
 
 
 @functools.cache
-def validator(schema_name: str) -> Draft202012Validator:
-    """The cached validator for ``schema_name`` (a file name, optionally with a ``#`` fragment)."""
-    uri = SCHEMA_BASE_URI + schema_name
+def validator(schema_name: str, level: Level = Level.CORE) -> Draft202012Validator:
+    """The cached validator for ``schema_name`` (a file name, optionally with a ``#`` fragment)
+    at ``level``."""
+    prefix = STRICT_PREFIX if level is Level.STRICT else ""
+    uri = SCHEMA_BASE_URI + prefix + schema_name
     schema = {"$ref": uri} if "#" in schema_name else registry().contents(uri)
     return Draft202012Validator(
         schema, registry=registry(), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
 
 
-def validate(schema_name: str, instance: object, *, context: PayloadContext) -> None:
-    """Raise ``SchemaViolation`` unless ``instance`` is valid under ``schema_name``."""
-    errors = list(validator(schema_name).iter_errors(instance))
+def validate(
+    schema_name: str, instance: object, *, context: PayloadContext, level: Level = Level.CORE
+) -> None:
+    """Raise ``SchemaViolation`` unless ``instance`` is valid under ``schema_name`` at
+    ``level``."""
+    errors = list(validator(schema_name, level).iter_errors(instance))
     if errors:
         raise SchemaViolation(schema_name, context, errors)
+
+
+def check(
+    schema_name: str, instance: object, *, context: PayloadContext, deviations: DeviationLog
+) -> None:
+    """Validate at both levels: raise ``SchemaViolation`` for a core violation; record one
+    ``Deviation`` in ``deviations`` when only the strict layer is broken."""
+    validate(schema_name, instance, context=context)
+    errors = list(validator(schema_name, Level.STRICT).iter_errors(instance))
+    if not errors:
+        return
+    headline = best_match(errors, key=_relevance)
+    file_name = schema_name.partition("#")[0]
+    deviations.record(
+        Deviation(
+            check=f"payload under the strict layer of {schema_name}",
+            section=SCHEMA_SECTIONS.get(file_name, "§5"),
+            reference=f"{headline.validator}: {_preview(headline.schema.get(headline.validator))}"
+            if isinstance(headline.schema, dict)
+            else str(headline.validator),
+            observed=f"at {headline.json_path}: {headline.message}",
+            where=context.payload,
+        )
+    )
 
 
 def _relevance(error: ValidationError) -> tuple[Any, ...]:

@@ -25,11 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import websocket
 
+from contract.vocabulary import SUCCESS, code_named, is_refusal_status
+from harness.deviations import Deviation, DeviationLog
 from harness.models import Event
-from harness.validation import PayloadContext, SchemaViolation, validate
+from harness.validation import PayloadContext, SchemaViolation, check
 
 __all__ = [
-    "CODE_STATUS",
     "DATA_SCHEMAS",
     "DEFAULT_TIMEOUT",
     "ApiError",
@@ -44,37 +45,14 @@ __all__ = [
     "WaitTimeout",
     "WireResponse",
     "check_envelope",
+    "status_deviation",
 ]
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds any single HTTP call or WebSocket handshake may take."""
 
-CODE_STATUS: Mapping[int, int] = {
-    0: 200,
-    6017: 400,
-    7013: 403,
-    10004: 400,
-    10010: 404,
-    10015: 400,
-    10021: 409,
-    10062: 404,
-    90001: 401,
-    90002: 403,
-    90003: 404,
-    90004: 405,
-    90005: 413,
-    90006: 400,
-    90007: 409,
-    90101: 403,
-    90102: 403,
-    90103: 501,
-    90500: 500,
-}
-"""The HTTP status docs/protocol.md §1.2 pairs with each code."""
-
 _EMPTY = "common.json#/$defs/empty"
 DATA_SCHEMAS: Mapping[str, str] = {
-    "capabilities": "capabilities.json",
     "admin/getSettings": "settings.json",
     "admin/setSettings": "settings.json",
     "admin/createUser": "user.json",
@@ -89,7 +67,8 @@ DATA_SCHEMAS: Mapping[str, str] = {
     "getGroupMessageReadMemberList": "read-member-list.json",
     "markC2CMessageAsRead": _EMPTY,
 }
-"""The schema of each method's ``data`` on success."""
+"""The schema of each method's ``data`` on success (``capabilities`` is checked by the target
+itself, tolerantly: see ``WireTarget.capabilities``)."""
 
 _EVENTS_METHOD = "events"
 _CLOSE_GRACE_SECONDS = 2.0
@@ -126,11 +105,13 @@ class UnexpectedEvent(AssertionError):
 
 
 class ViolationLog:
-    """Every contract violation seen through one target's clients (thread-safe)."""
+    """Every contract violation seen through one target's clients (thread-safe), and, in
+    ``deviations``, every strict deviation."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._violations: list[AssertionError] = []
+        self.deviations = DeviationLog()
 
     def record(self, violation: AssertionError) -> None:
         """Remember ``violation``."""
@@ -200,6 +181,10 @@ class HttpTransport:
         """``GET /v1/<method>`` (only ``capabilities`` is a GET method)."""
         return self._exchange("GET", method, None, {})
 
+    def invoke_get(self, method: str) -> Any:
+        """Like ``get``, returning ``data``; a non-zero code raises ``ApiError``."""
+        return self.raise_for_code(self.get(method))
+
     def request_raw(
         self, http_method: str, path: str, body: bytes, headers: Mapping[str, str]
     ) -> WireResponse:
@@ -265,56 +250,102 @@ def check_envelope(
 ) -> dict[str, Any]:
     """Check one HTTP answer against the contract and return its envelope.
 
-    Raises (and records) ``ServerFault`` for an undocumented 5xx, ``ProtocolViolation`` for a
-    body that is not a JSON envelope or a status that does not match the code, and
-    ``SchemaViolation`` for an envelope or success ``data`` that breaks its schema.
+    Core (a failure: raised and recorded): ``ServerFault`` for any 5xx; ``ProtocolViolation``
+    for a body that is not a JSON envelope, for code 0 without a 2xx status or a non-zero code
+    without a 4xx one [E-1]; ``SchemaViolation`` for an envelope or success ``data`` that breaks
+    its core schema. Strict (recorded in ``violations.deviations``): the exact status the code
+    table pairs with the code, a code the table does not list, the ``Content-Type``, and the
+    strict layer of the schemas.
     """
+    deviations = violations.deviations
     try:
-        envelope = _parse(method, http_status, content, content_type, target)
-        validate("envelope.json", envelope, context=PayloadContext(f"{method} response", target))
-        if envelope["code"] == 0 and method in DATA_SCHEMAS:
-            validate(
+        envelope = _parse(method, http_status, content, target)
+        check(
+            "envelope.json",
+            envelope,
+            context=PayloadContext(f"{method} response", target),
+            deviations=deviations,
+        )
+        _check_status_class(method, http_status, envelope["code"], target)
+        if envelope["code"] == SUCCESS and method in DATA_SCHEMAS:
+            check(
                 DATA_SCHEMAS[method],
                 envelope["data"],
                 context=PayloadContext(f"{method} response data", target),
+                deviations=deviations,
             )
     except (ProtocolViolation, SchemaViolation) as violation:
         violations.record(violation)
         raise
-    expected_status = CODE_STATUS[envelope["code"]]
-    if http_status != expected_status:
-        mismatch = ProtocolViolation(
-            f"{method} answered code {envelope['code']} with HTTP {http_status}; the protocol "
-            f"pairs that code with HTTP {expected_status} [target {target}]"
-        )
-        violations.record(mismatch)
-        raise mismatch
+    _check_strict_status(method, http_status, envelope["code"], content_type, deviations)
     return envelope
 
 
-def _parse(
-    method: str, http_status: int, content: bytes, content_type: str, target: str
-) -> dict[str, Any]:
+def _check_status_class(method: str, http_status: int, code: int, target: str) -> None:
+    """Core [E-1]: code 0 comes with a 2xx status, any other code with a 4xx one."""
+    if code == SUCCESS and not 200 <= http_status < 300:
+        raise ProtocolViolation(
+            f"{method} answered code 0 (success) with HTTP {http_status}; success comes with "
+            f"a 2xx status [E-1] [target {target}]"
+        )
+    if code != SUCCESS and not is_refusal_status(http_status):
+        raise ProtocolViolation(
+            f"{method} answered code {code} (a refusal) with HTTP {http_status}; a refused call "
+            f"comes with a 4xx status [E-1] [target {target}]"
+        )
+
+
+def status_deviation(method: str, code: int, http_status: int) -> Deviation | None:
+    """The deviation of an answer whose status is not the one §1.2 pairs with its (listed)
+    code, else ``None``."""
+    entry = code_named(code)
+    if entry is None or http_status == entry.http_status:
+        return None
+    return Deviation(
+        f"HTTP status of code {code}",
+        "§1.2",
+        f"HTTP {entry.http_status}",
+        f"HTTP {http_status}",
+        f"{method} response",
+    )
+
+
+def _check_strict_status(
+    method: str, http_status: int, code: int, content_type: str, deviations: DeviationLog
+) -> None:
+    """Strict (§1.1, §1.2): a listed code comes with its status; the body is labelled
+    ``application/json``. (A code the table does not list is the envelope's strict schema's.)"""
+    where = f"{method} response"
+    mismatch = status_deviation(method, code, http_status)
+    if mismatch is not None:
+        deviations.record(mismatch)
+    if not content_type.startswith("application/json"):
+        deviations.record(
+            Deviation(
+                "Content-Type of the answer",
+                "§1",
+                "application/json",
+                repr(content_type),
+                where,
+            )
+        )
+
+
+def _parse(method: str, http_status: int, content: bytes, target: str) -> dict[str, Any]:
     """The answer's JSON object, unless it is a server fault or not a JSON object at all."""
     excerpt = content[:300].decode("utf-8", errors="replace")
+    if http_status >= 500:
+        raise ServerFault(
+            f"{method} → HTTP {http_status}: server fault: {excerpt} [target {target}]"
+        )
     try:
         parsed = json.loads(content)
     except ValueError:
         parsed = None
-    documented_5xx = isinstance(parsed, dict) and parsed.get("code") == 90103
-    if http_status >= 500 and not documented_5xx:
-        raise ServerFault(
-            f"{method} → HTTP {http_status}: server fault: {excerpt} [target {target}]"
-        )
     if not isinstance(parsed, dict):
         raise ProtocolViolation(
             f"{method} → HTTP {http_status}: body is not a JSON object: {excerpt!r} "
             f"[target {target}]"
-        )
-    if not content_type.startswith("application/json"):
-        raise ProtocolViolation(
-            f"{method} → HTTP {http_status}: Content-Type is {content_type!r}, not "
-            f"application/json [target {target}]"
         )
     return parsed
 
@@ -443,7 +474,7 @@ class EventInbox:
         name = frame.get("event", "?") if isinstance(frame, dict) else "?"
         context = PayloadContext(f"{name} event to {self.owner}", self.target)
         try:
-            validate("event.json", frame, context=context)
+            check("event.json", frame, context=context, deviations=self._violations.deviations)
         except SchemaViolation as violation:
             self._fail(violation)
             return

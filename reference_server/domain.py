@@ -70,6 +70,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Generic, Protocol, TypeVar, cast
 
+from contract import vocabulary
 from reference_server.model import (
     GROUP_TYPES,
     C2CReceipt,
@@ -105,10 +106,10 @@ from reference_server.storage import Storage
 
 T = TypeVar("T")
 
-ON_RECV_NEW_MESSAGE = "onRecvNewMessage"
-ON_RECV_MESSAGE_READ_RECEIPTS = "onRecvMessageReadReceipts"
-ON_RECV_C2C_READ_RECEIPT = "onRecvC2CReadReceipt"
-ON_REPLAY_GAP = "onReplayGap"
+ON_RECV_NEW_MESSAGE = vocabulary.ON_RECV_NEW_MESSAGE
+ON_RECV_MESSAGE_READ_RECEIPTS = vocabulary.ON_RECV_MESSAGE_READ_RECEIPTS
+ON_RECV_C2C_READ_RECEIPT = vocabulary.ON_RECV_C2C_READ_RECEIPT
+ON_REPLAY_GAP = vocabulary.ON_REPLAY_GAP
 
 _GENERATED_GROUP_ID_ALPHABET = string.ascii_uppercase + string.digits
 

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from contract import vocabulary
 from reference_server.domain import Admin, Caller, Credential, ReceiptService
 from reference_server.methods import METHODS, AdminMethod
 from reference_server.model import Code, JsonObject, JsonValue, ReceiptError
@@ -33,34 +34,12 @@ from reference_server.push import PushHub, UpgradeRequest
 
 log = logging.getLogger("reference_server")
 
-MAX_BODY_BYTES = 1_048_576
-MAX_JSON_DEPTH = 32
-MAX_SAFE_INTEGER = 2**53
+MAX_BODY_BYTES = vocabulary.BODY_MAX_BYTES.value
+MAX_JSON_DEPTH = vocabulary.NESTING_MAX.value
+MAX_SAFE_INTEGER = vocabulary.SAFE_INTEGER_MAX.value
 _MAX_REQUEST_LINE = 65_536
 _LINGER_SECONDS = 1.0
 
-HTTP_STATUS: dict[Code, int] = {
-    Code.OK: 200,
-    Code.INVALID_PARAMETERS: 400,
-    Code.INTERFACE_NOT_SUPPORTED: 403,
-    Code.ADMIN_INVALID_PARAMETER: 400,
-    Code.GROUP_NOT_FOUND: 404,
-    Code.INVALID_GROUP_ID: 400,
-    Code.GROUP_ID_IN_USE: 409,
-    Code.RECEIPT_INFO_NOT_FOUND: 404,
-    Code.UNAUTHENTICATED: 401,
-    Code.WRONG_CREDENTIAL: 403,
-    Code.UNKNOWN_ROUTE: 404,
-    Code.METHOD_NOT_ALLOWED: 405,
-    Code.BODY_TOO_LARGE: 413,
-    Code.MALFORMED_BODY: 400,
-    Code.USER_EXISTS: 409,
-    Code.GROUP_TYPE_WITHOUT_RECEIPTS: 403,
-    Code.GROUP_TOO_LARGE: 403,
-    Code.FEATURE_NOT_OFFERED: 501,
-    Code.INTERNAL_ERROR: 500,
-}
-"""The HTTP status of each envelope code (docs/protocol.md §1.2)."""
 
 CAPABILITIES_PATH = "/v1/capabilities"
 EVENTS_PATH = "/v1/events"
@@ -460,7 +439,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
-        self.send_response(HTTP_STATUS[code])
+        self.send_response(vocabulary.http_status(code))
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         for name, value in headers or []:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
+from contract import vocabulary
 from reference_server.domain import Caller, ReceiptService
 from reference_server.model import (
     ADMIN_ID_LIST_MAX,
@@ -41,9 +42,6 @@ from reference_server.model import (
     TextElem,
     has_control_characters,
 )
-
-MAX_SAFE_INTEGER = 2**53
-
 
 T = TypeVar("T")
 
@@ -240,7 +238,7 @@ def _get_group_message_read_member_list(
 ) -> JsonValue:
     msg_id = body.identifier("msgID")
     member_filter = body.integer("filter", READ, UNREAD)
-    next_seq = body.integer("nextSeq", 0, MAX_SAFE_INTEGER)
+    next_seq = body.integer("nextSeq", 0, vocabulary.SAFE_INTEGER_MAX.value)
     count = body.integer("count", 1, MEMBER_LIST_COUNT_MAX)
     page = service.get_group_message_read_member_list(
         caller, msg_id, READ if member_filter == READ else UNREAD, next_seq, count

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal, TypeAlias
 
+from contract import vocabulary
+
 JsonValue: TypeAlias = (
     "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 )
 JsonObject: TypeAlias = dict[str, JsonValue]
 
-PROTOCOL = "seenby/1"
+PROTOCOL = vocabulary.PROTOCOL
 IMPLEMENTATION_NAME = "seenby-reference"
 IMPLEMENTATION_VERSION = "0.1.0"
 FEATURES = ("adminSettings", "onlineUserOnly", "eventReplay")
@@ -26,21 +28,22 @@ RECEIPT_CAPABLE_GROUP_TYPES = frozenset({"Work", "Public", "Meeting"})
 EDITIONS = ("standard", "ultimate")
 EDITION_WITH_RECEIPTS = "ultimate"
 
-MEMBER_LIST_COUNT_MAX = 100
-HISTORY_COUNT_MAX = 100
-GROUP_RECEIPT_MAX_MEMBERS_LIMIT = 1_000_000
-RECEIPT_BATCH_MAX_LIMIT = 1_000
-ADMIN_ID_LIST_MAX = 1_000
-ID_MAX_CHARS = 64
-NICK_NAME_MAX_CHARS = 64
-FACE_URL_MAX_CHARS = 1_024
-ELEM_BODY_MAX_BYTES = 12_000
-ELEM_NOTE_MAX_CHARS = 1_024
-EVENT_RETENTION = 10_000
+MEMBER_LIST_COUNT_MAX = vocabulary.MEMBER_LIST_COUNT_MAX.value
+HISTORY_COUNT_MAX = vocabulary.HISTORY_COUNT_MAX.value
+GROUP_RECEIPT_MAX_MEMBERS_LIMIT = vocabulary.GROUP_RECEIPT_MAX_MEMBERS_CEILING.value
+RECEIPT_BATCH_MAX_LIMIT = vocabulary.RECEIPT_BATCH_MAX_CEILING.value
+ADMIN_ID_LIST_MAX = vocabulary.ADMIN_ID_LIST_MAX.value
+ID_MAX_CHARS = vocabulary.ID_MAX_CHARS.value
+NICK_NAME_MAX_CHARS = vocabulary.NICK_NAME_MAX_CHARS.value
+FACE_URL_MAX_CHARS = vocabulary.FACE_URL_MAX_CHARS.value
+ELEM_BODY_MAX_BYTES = vocabulary.ELEM_TEXT_MAX_BYTES.value
+ELEM_NOTE_MAX_CHARS = vocabulary.ELEM_DESC_MAX_CHARS.value
+EVENT_RETENTION = vocabulary.REPLAY_RETAINED_EVENTS.value
 
 
 class Code(IntEnum):
-    """Every envelope code of docs/protocol.md §1.2."""
+    """Every envelope code of docs/protocol.md §1.2, by the name the server's code uses; the
+    values and their HTTP statuses are ``contract.vocabulary.CODES`` (a test holds them equal)."""
 
     OK = 0
     INVALID_PARAMETERS = 6017

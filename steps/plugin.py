@@ -19,6 +19,8 @@ import pytest
 
 import features
 from harness import Target, open_target
+from harness.deviations import DEVIATION_PROPERTY
+from steps.world import World
 
 pytest_plugins = [
     "steps.world",
@@ -94,3 +96,18 @@ def seenby_capability_gate(request: pytest.FixtureRequest, seenby_target: Target
     for feature in sorted(needed):
         if not capabilities.has(feature):
             pytest.skip(f"target lacks capability '{feature}' (GET /v1/capabilities)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None]:
+    """Attach the scenario's strict deviations to its item before the call report is made, so
+    they travel with it (across xdist too) and junitxml and ``seenby run`` see them."""
+    if call.when == "call":
+        world = getattr(item, "funcargs", {}).get("world")
+        if isinstance(world, World):
+            item.user_properties.extend(
+                (DEVIATION_PROPERTY, deviation.to_json()) for deviation in world.new_deviations()
+            )
+    return (yield)

@@ -21,6 +21,7 @@ import pytest
 
 from harness import (
     ApiError,
+    Deviation,
     Event,
     Group,
     MemberInfo,
@@ -205,6 +206,7 @@ class World:
         self.noted_list: list[str] = []
         self._settings_before: Settings | None = None
         self._violations_before = len(target.violations)
+        self._deviations_before = len(target.deviation_log.snapshot())
 
     # -- people and chats -----------------------------------------------------------------
 
@@ -661,6 +663,20 @@ class World:
     def new_violations(self) -> list[AssertionError]:
         """Contract violations the target's clients saw since the scenario began."""
         return self.target.violations[self._violations_before :]
+
+    def deviate(
+        self, check: str, section: str, reference: object, observed: object, where: str = ""
+    ) -> None:
+        """Record a strict check that did not hold (docs/protocol.md ``section`` decides it;
+        the reference answers ``reference``, the target answered ``observed``)."""
+        self.target.deviation_log.record(
+            Deviation(check, section, str(reference), str(observed), where)
+        )
+
+    def new_deviations(self) -> list[Deviation]:
+        """Strict deviations recorded since the scenario began, without repeats."""
+        seen = self.target.deviation_log.snapshot()[self._deviations_before :]
+        return list(dict.fromkeys(seen))
 
     # -- end of scenario ------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""harness.wire.check_envelope: what the transport accepts from an HTTP answer [E-1, V-1]."""
+"""harness.wire.check_envelope: what the transport accepts from an HTTP answer, at the core
+level (a failure) and the strict level (a recorded deviation) [E-1, V-1]."""
 
 from __future__ import annotations
 
@@ -6,53 +7,87 @@ import json
 
 import pytest
 
+from contract.vocabulary import CODES
+from harness.deviations import Deviation
 from harness.validation import SchemaViolation
-from harness.wire import CODE_STATUS, ProtocolViolation, ServerFault, ViolationLog, check_envelope
+from harness.wire import ProtocolViolation, ServerFault, ViolationLog, check_envelope
 
 TARGET = "http://127.0.0.1:9"
 JSON = "application/json"
 
 
-def _check(method: str, status: int, body: object, content_type: str = JSON) -> dict[str, object]:
+def _check(
+    method: str,
+    status: int,
+    body: object,
+    content_type: str = JSON,
+    log: ViolationLog | None = None,
+) -> dict[str, object]:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return check_envelope(
-        method, status, content, content_type, target=TARGET, violations=ViolationLog()
+        method, status, content, content_type, target=TARGET, violations=log or ViolationLog()
     )
 
 
-def test_success_envelope_with_valid_data_is_returned() -> None:
-    envelope = _check("sendMessageReadReceipts", 200, {"code": 0, "desc": "ok", "data": None})
-    assert envelope == {"code": 0, "desc": "ok", "data": None}
+def _deviations(
+    method: str, status: int, body: object, content_type: str = JSON
+) -> list[Deviation]:
+    log = ViolationLog()
+    _check(method, status, body, content_type, log)
+    assert log.snapshot() == []
+    return log.deviations.snapshot()
 
 
-def test_error_envelope_with_its_documented_status_is_returned() -> None:
+def test_success_envelope_with_valid_data_is_returned_without_deviation() -> None:
+    body = {"code": 0, "desc": "ok", "data": None}
+    assert _deviations("sendMessageReadReceipts", 200, body) == []
+
+
+def test_error_envelope_with_its_documented_status_is_returned_without_deviation() -> None:
     body = {"code": 10010, "desc": "group not found", "data": None}
-    assert _check("sendMessage", 404, body) == body
+    assert _deviations("sendMessage", 404, body) == []
 
 
-def test_every_documented_code_has_a_status_and_only_success_is_200() -> None:
-    assert CODE_STATUS[0] == 200
-    assert all(status >= 400 for code, status in CODE_STATUS.items() if code != 0)
+def test_only_success_is_2xx_in_the_code_table() -> None:
+    assert {entry.http_status for entry in CODES if entry.code == 0} == {200}
+    assert all(400 <= entry.http_status < 600 for entry in CODES if entry.code != 0)
 
 
-def test_status_that_disagrees_with_the_code_is_a_protocol_violation() -> None:
+def test_a_refusal_without_a_4xx_status_is_a_core_violation() -> None:
     log = ViolationLog()
     body = json.dumps({"code": 6017, "desc": "msgIDs must not be empty", "data": None}).encode()
-    with pytest.raises(ProtocolViolation, match=r"code 6017 with HTTP 200; .* HTTP 400"):
+    with pytest.raises(ProtocolViolation, match=r"code 6017 \(a refusal\) with HTTP 200"):
         check_envelope("sendMessageReadReceipts", 200, body, JSON, target=TARGET, violations=log)
     assert len(log.snapshot()) == 1
 
 
-def test_undocumented_5xx_is_a_server_fault() -> None:
+def test_success_without_a_2xx_status_is_a_core_violation() -> None:
+    with pytest.raises(ProtocolViolation, match=r"code 0 \(success\) with HTTP 400"):
+        _check("markC2CMessageAsRead", 400, {"code": 0, "desc": "ok", "data": None})
+
+
+def test_another_4xx_than_the_table_pairs_is_a_strict_deviation() -> None:
+    body = {"code": 6017, "desc": "msgIDs must not be empty", "data": None}
+    (deviation,) = _deviations("sendMessageReadReceipts", 422, body)
+    assert (deviation.section, deviation.reference, deviation.observed) == (
+        "§1.2",
+        "HTTP 400",
+        "HTTP 422",
+    )
+
+
+def test_a_code_outside_the_table_is_a_strict_deviation() -> None:
+    body = {"code": 4001, "desc": "token unknown", "data": None}
+    (deviation,) = _deviations("getConversationList", 401, body)
+    assert deviation.section == "§1.1"
+    assert "4001 is not one of" in deviation.observed
+
+
+def test_any_5xx_is_a_server_fault() -> None:
     with pytest.raises(ServerFault, match=r"sendMessage → HTTP 502: server fault: Bad Gateway"):
         _check("sendMessage", 502, b"Bad Gateway", "text/plain")
     with pytest.raises(ServerFault, match="HTTP 500"):
         _check("sendMessage", 500, {"code": 90500, "desc": "internal error", "data": None})
-
-
-def test_feature_not_offered_is_a_documented_501_not_a_fault() -> None:
-    body = {"code": 90103, "desc": "admin/setSettings is not offered", "data": None}
-    assert _check("admin/setSettings", 501, body) == body
 
 
 def test_body_that_is_not_a_json_object_is_a_protocol_violation() -> None:
@@ -62,9 +97,10 @@ def test_body_that_is_not_a_json_object_is_a_protocol_violation() -> None:
         _check("sendMessage", 200, [1, 2])
 
 
-def test_wrong_content_type_is_a_protocol_violation() -> None:
-    with pytest.raises(ProtocolViolation, match="Content-Type is 'text/plain'"):
-        _check("sendMessage", 404, {"code": 10010, "desc": "no", "data": None}, "text/plain")
+def test_another_content_type_is_a_strict_deviation() -> None:
+    body = {"code": 10010, "desc": "no", "data": None}
+    (deviation,) = _deviations("sendMessage", 404, body, "text/plain")
+    assert (deviation.reference, deviation.observed) == ("application/json", "'text/plain'")
 
 
 def test_success_data_is_validated_against_the_method_schema() -> None:
@@ -74,8 +110,20 @@ def test_success_data_is_validated_against_the_method_schema() -> None:
     assert (caught.value.json_path, caught.value.rule) == ("$", "required")
 
 
-def test_error_envelope_must_carry_null_data() -> None:
+def test_an_error_without_a_desc_is_a_core_violation() -> None:
     with pytest.raises(SchemaViolation) as caught:
-        _check("sendMessage", 400, {"code": 6017, "desc": "bad", "data": {"why": "?"}})
-    assert caught.value.context.payload == "sendMessage response"
-    assert caught.value.json_path == "$.data"
+        _check("sendMessage", 400, {"code": 6017, "desc": ""})
+    assert caught.value.json_path == "$.desc"
+
+
+def test_error_data_that_is_not_null_and_extra_fields_are_strict_deviations() -> None:
+    body = {"code": 6017, "desc": "bad", "data": {"why": "?"}, "requestId": "r-1"}
+    (deviation,) = _deviations("sendMessage", 400, body)
+    assert deviation.section == "§1.1"
+    assert deviation.where == "sendMessage response"
+
+
+def test_vendor_fields_in_success_data_are_strict_deviations_not_failures() -> None:
+    body = {"code": 0, "desc": "ok", "data": {"userID": "a", "token": "t", "createdAt": 1}}
+    (deviation,) = _deviations("admin/createUser", 200, body)
+    assert "createdAt" in deviation.observed

@@ -1,4 +1,5 @@
-"""The JSON Schemas themselves: well-formed, strict, and agreeing with docs/protocol.md samples."""
+"""The JSON Schemas themselves: well-formed, open at the core level and closed at the strict
+level, and agreeing with docs/protocol.md samples."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from contract.vocabulary import Level
 from harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
-from harness.validation import PayloadContext, SchemaViolation, schema_names, validate
+from harness.validation import (
+    STRICT_KEYWORD,
+    PayloadContext,
+    SchemaViolation,
+    schema_names,
+    strict_layer,
+    validate,
+)
 
 PROTOCOL_SCHEMAS = [
     "envelope.json",
@@ -122,17 +131,44 @@ VALID: dict[str, list[Any]] = {
     "common.json#/$defs/empty": [None],
 }
 
+# Valid at the core level, deviating at the strict level: choices a correct server may make.
+# (schema, instance, JSON path of the strict layer's headline error, its rule)
+STRICT_ONLY_INVALID: list[tuple[str, Any, str, str]] = [
+    ("envelope.json", {"code": 6017, "desc": "bad", "data": {}}, "$.data", "type"),
+    ("envelope.json", {"code": 6017, "desc": "bad"}, "$", "required"),
+    ("envelope.json", {"code": 0, "desc": "done", "data": None}, "$.desc", "const"),
+    ("envelope.json", {"code": 1234, "desc": "?", "data": None}, "$.code", "enum"),
+    ("envelope.json", {"code": 0, "desc": "ok", "data": None, "x": 1}, "$", "additionalProperties"),
+    ("user.json", {"userID": "x" * 65, "token": "t"}, "$.userID", "maxLength"),
+    ("user.json", {"userID": "a\x07b", "token": "t"}, "$.userID", "pattern"),
+    (
+        "capabilities.json",
+        {"protocol": "seenby/1", "features": [], "limits": {}},
+        "$",
+        "required",
+    ),
+    ("message.json", {**C2C_MESSAGE, "priority": 2}, "$", "additionalProperties"),
+    ("receipt.json", {**UNREAD_C2C_RECEIPT, "timestamp": 5}, "$.timestamp", "const"),
+    (
+        "receipt.json#/$defs/conversationMark",
+        {"msgID": "", "userID": "b", "timestamp": 6},
+        "$",
+        "required",
+    ),
+]
+
 # (schema, instance, JSON path of the headline error, rule that fails)
 INVALID: list[tuple[str, Any, str, str]] = [
     ("envelope.json", {"code": 0, "desc": "ok"}, "$", "required"),
     ("envelope.json", {"code": 6017, "desc": "", "data": None}, "$.desc", "minLength"),
-    ("envelope.json", {"code": 6017, "desc": "bad", "data": {}}, "$.data", "type"),
-    ("envelope.json", {"code": 0, "desc": "done", "data": None}, "$.desc", "const"),
-    ("envelope.json", {"code": 1234, "desc": "?", "data": None}, "$.code", "enum"),
-    ("envelope.json", {"code": 0, "desc": "ok", "data": None, "x": 1}, "$", "additionalProperties"),
+    ("envelope.json", {"code": "6017", "desc": "bad", "data": None}, "$.code", "type"),
+    (
+        "capabilities.json",
+        {"protocol": "seenby/2", "features": [], "limits": {}},
+        "$.protocol",
+        "const",
+    ),
     ("user.json", {"userID": "", "token": "t"}, "$.userID", "minLength"),
-    ("user.json", {"userID": "x" * 65, "token": "t"}, "$.userID", "maxLength"),
-    ("user.json", {"userID": "a\x07b", "token": "t"}, "$.userID", "pattern"),
     (
         "settings.json",
         {**VALID["settings.json"][0], "receiptBatchMax": 0},
@@ -141,13 +177,12 @@ INVALID: list[tuple[str, Any, str, str]] = [
     ),
     ("settings.json", {**VALID["settings.json"][0], "edition": "pro"}, "$.edition", "enum"),
     ("group.json", {**VALID["group.json"][0], "memberCount": 0}, "$.memberCount", "minimum"),
-    ("message.json", {**C2C_MESSAGE, "groupID": "@TGS#1"}, "$", "additionalProperties"),
+    ("message.json", {**C2C_MESSAGE, "groupID": "@TGS#1"}, "$", "oneOf"),
     ("message.json", {**C2C_MESSAGE, "timestamp": -1}, "$.timestamp", "minimum"),
     ("message.json", {**C2C_MESSAGE, "timestamp": 1.5}, "$.timestamp", "type"),
     ("message.json", {**GROUP_MESSAGE, "isPeerRead": True}, "$.isPeerRead", "const"),
     ("message.json", {**C2C_MESSAGE, "elem": {"elemType": "text"}}, "$.elem", "required"),
     ("receipt.json", {**GROUP_RECEIPT, "readCount": -1}, "$.readCount", "minimum"),
-    ("receipt.json", {**UNREAD_C2C_RECEIPT, "timestamp": 5}, "$.timestamp", "const"),
     ("receipt.json", {**MARK, "isPeerRead": False}, "$.isPeerRead", "const"),
     ("receipt-list.json", [MARK], "$[0].msgID", "minLength"),
     (
@@ -210,20 +245,37 @@ def test_schema_is_valid_draft_2020_12_with_its_own_id_and_title(name: str) -> N
 
 
 @pytest.mark.parametrize("name", PROTOCOL_SCHEMAS)
-def test_every_object_is_closed_and_requires_only_fields_it_defines(name: str) -> None:
-    for location, subschema in _objects(_load(name)):
+def test_every_object_is_open_at_core_and_closed_at_strict_requiring_only_its_fields(
+    name: str,
+) -> None:
+    core = _load(name)
+    for location, subschema in _objects(core):
+        assert "additionalProperties" not in subschema, location
+    for location, subschema in _objects(strict_layer(core)):
         if location.endswith(("/if", "/then", "/else")):
             continue  # conditional refinements of an object defined (and closed) one level up
         assert subschema.get("additionalProperties") is False, location
         assert set(subschema.get("required", [])) <= set(subschema["properties"]), location
+    assert STRICT_KEYWORD not in json.dumps(strict_layer(core))
 
 
 @pytest.mark.parametrize(
     ("name", "instance"),
     [(name, instance) for name, instances in VALID.items() for instance in instances],
 )
-def test_sample_payload_from_the_protocol_is_valid(name: str, instance: Any) -> None:
+def test_sample_payload_from_the_protocol_is_valid_at_both_levels(name: str, instance: Any) -> None:
+    for level in Level:
+        validate(name, instance, context=PayloadContext("sample", "nowhere"), level=level)
+
+
+@pytest.mark.parametrize(("name", "instance", "path", "rule"), STRICT_ONLY_INVALID)
+def test_a_choice_the_spec_leaves_open_is_valid_at_core_and_deviates_at_strict(
+    name: str, instance: Any, path: str, rule: str
+) -> None:
     validate(name, instance, context=PayloadContext("sample", "nowhere"))
+    with pytest.raises(SchemaViolation) as caught:
+        validate(name, instance, context=PayloadContext("sample", "nowhere"), level=Level.STRICT)
+    assert (caught.value.json_path, caught.value.rule) == (path, rule), str(caught.value)
 
 
 @pytest.mark.parametrize(("name", "instance", "path", "rule"), INVALID)

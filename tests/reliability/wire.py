@@ -19,8 +19,8 @@ from typing import Any
 import requests
 import websocket
 
+from contract.vocabulary import Level, http_status
 from harness.validation import PayloadContext, validate
-from harness.wire import CODE_STATUS
 
 CALL_TIMEOUT_S = 10.0
 """Every HTTP call gives up after this long: a hang is a failure, never a stuck test run."""
@@ -57,12 +57,16 @@ def parse_reply(method: str, status: int, body: bytes, target: str) -> Reply:
         envelope = json.loads(body)
     except ValueError as exc:
         raise AssertionError(f"{method}: HTTP {status} body is not JSON: {body[:300]!r}") from exc
-    validate("envelope.json", envelope, context=PayloadContext(f"{method} response", target))
+    validate(
+        "envelope.json",
+        envelope,
+        context=PayloadContext(f"{method} response", target),
+        level=Level.STRICT,
+    )
     code = envelope["code"]
-    if CODE_STATUS[code] != status:
+    if http_status(code) != status:
         raise AssertionError(
-            f"{method}: code {code} came with HTTP {status}, protocol says "
-            f"{CODE_STATUS[code]}"
+            f"{method}: code {code} came with HTTP {status}, protocol says {http_status(code)}"
         )
     return Reply(method, status, code, envelope["desc"], envelope["data"])
 
