@@ -19,7 +19,7 @@ from contract.vocabulary import (
     http_status,
     is_refusal_status,
 )
-from harness.client import AdminClient, UserClient
+from harness.client import WALK_MAX_PAGES, AdminClient, UserClient
 from harness.deviations import Deviation, DeviationLog
 from harness.models import (
     Capabilities,
@@ -34,22 +34,22 @@ from harness.models import (
     ResultList,
     Settings,
 )
+from harness.push import PushStream, SeqGap, UnexpectedEvent, WaitTimeout
 from harness.target import BundledTarget, RemoteTarget, Target, open_target
-from harness.validation import SchemaViolation
-from harness.wire import (
+from harness.transport import (
+    DEFAULT_TIMEOUT,
     ApiError,
     ProtocolViolation,
-    PushStream,
-    SeqGap,
     ServerFault,
-    UnexpectedEvent,
-    WaitTimeout,
     WireResponse,
     status_deviation,
 )
+from harness.validation import SchemaViolation
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "WALK_MAX_PAGES",
     "AdminClient",
     "ApiError",
     "BundledTarget",

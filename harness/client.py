@@ -29,11 +29,11 @@ from harness.models import (
     ResultList,
     Settings,
 )
-from harness.wire import (
+from harness.push import PushStream
+from harness.transport import (
     DEFAULT_TIMEOUT,
     HttpTransport,
     ProtocolViolation,
-    PushStream,
     ViolationLog,
     WireResponse,
 )
@@ -113,7 +113,9 @@ class UserClient:
         self._base_url = base_url
         self._violations = violations
         self._timeout = timeout
-        self._http = HttpTransport(base_url, token, violations=violations, timeout=timeout)
+        self._http = HttpTransport(
+            base_url, token, violations=violations, timeout=timeout, actor=user_id
+        )
         self._streams: list[PushStream] = []
         self._listener_stream: PushStream | None = None
 
@@ -360,7 +362,9 @@ class AdminClient:
         self._base_url = base_url
         self._violations = violations
         self._timeout = timeout
-        self._http = HttpTransport(base_url, admin_key, violations=violations, timeout=timeout)
+        self._http = HttpTransport(
+            base_url, admin_key, violations=violations, timeout=timeout, actor="admin"
+        )
         self._created: list[UserClient] = []
 
     def __repr__(self) -> str:

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, TypeVar
 from harness.client import AdminClient, UserClient, UserRef
 from harness.deviations import DeviationLog
 from harness.models import Capabilities, Group
+from harness.transcript import Transcript
+from harness.transport import DEFAULT_TIMEOUT, ApiError, HttpTransport, ViolationLog, WireResponse
 from harness.validation import PayloadContext, SchemaViolation, check
-from harness.wire import DEFAULT_TIMEOUT, ApiError, HttpTransport, ViolationLog, WireResponse
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -80,6 +81,11 @@ class Target(ABC):
 
     @property
     @abstractmethod
+    def timeout(self) -> float:
+        """The time budget: seconds any single wait on this target may take."""
+
+    @property
+    @abstractmethod
     def restartable(self) -> bool:
         """Whether ``restart()`` works (the bundled server: yes; a remote one: no)."""
 
@@ -92,6 +98,11 @@ class Target(ABC):
     @abstractmethod
     def deviation_log(self) -> DeviationLog:
         """Every strict deviation seen through this target so far (steps add their own)."""
+
+    @property
+    @abstractmethod
+    def transcript(self) -> Transcript:
+        """Every HTTP exchange and push frame through this target's clients so far."""
 
     @abstractmethod
     def users(
@@ -165,6 +176,7 @@ class WireTarget(Target):
         self._admin_key = admin_key
         self._timeout = timeout
         self._violation_log = ViolationLog()
+        self._violation_log.transcript.add_secret(admin_key)
         self._lock = threading.Lock()
         self._anonymous = HttpTransport(
             self._url, None, violations=self._violation_log, timeout=timeout
@@ -174,6 +186,10 @@ class WireTarget(Target):
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
 
     @property
     def admin_key(self) -> str | None:
@@ -222,6 +238,10 @@ class WireTarget(Target):
     @property
     def deviation_log(self) -> DeviationLog:
         return self._violation_log.deviations
+
+    @property
+    def transcript(self) -> Transcript:
+        return self._violation_log.transcript
 
     def users(
         self, *names: str, nick_name: str | None = None, face_url: str | None = None
@@ -349,8 +369,11 @@ class RemoteTarget(WireTarget):
         raise RuntimeError(f"{self.url} is a remote target: the harness cannot restart it")
 
 
-def open_target(url: str | None = None, admin_key: str | None = None) -> Target:
-    """The target at ``url`` (with ``admin_key``), or the bundled server when ``url`` is None."""
+def open_target(
+    url: str | None = None, admin_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> Target:
+    """The target at ``url`` (with ``admin_key``), or the bundled server when ``url`` is None;
+    ``timeout`` is the time budget of every wait."""
     if url is None:
-        return BundledTarget()
-    return RemoteTarget(url, admin_key)
+        return BundledTarget(timeout=timeout)
+    return RemoteTarget(url, admin_key, timeout=timeout)

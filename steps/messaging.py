@@ -4,7 +4,7 @@ them, history and the conversation list [S-1, S-2, S-4, R-6]."""
 from __future__ import annotations
 
 from steps.phrases import given, then, when
-from steps.world import NEW_MESSAGE_EVENT, PUSH_TIMEOUT, Probe, World
+from steps.world import NEW_MESSAGE_EVENT, Probe, World
 
 # -- sending --------------------------------------------------------------------------------
 
@@ -146,8 +146,8 @@ def delivered_message(world: World, name: str) -> dict[str, object]:
     msg_id = world.message("the message").msg_id
     event = world.stream(name).wait_for(
         lambda e: e.name == NEW_MESSAGE_EVENT and e.data["msgID"] == msg_id,
-        PUSH_TIMEOUT,
         description=f"{NEW_MESSAGE_EVENT} for {msg_id}",
+        event=NEW_MESSAGE_EVENT,
     )
     world.notice(name, event)
     return dict(event.data)
@@ -178,12 +178,12 @@ def receives_content(world: World, name: str, sender: str) -> None:
 
 @then("{name:name} is not sent any message")
 def no_new_message(world: World, name: str) -> None:
-    world.stream(name).expect_none(lambda e: e.name == NEW_MESSAGE_EVENT, description="message")
+    world.expect_no_event(name, lambda e: e.name == NEW_MESSAGE_EVENT, "message")
 
 
 @then("{name:name} is not sent anything")
 def no_event(world: World, name: str) -> None:
-    world.stream(name).expect_none(lambda e: True, description="event at all")
+    world.expect_no_event(name, lambda _: True, "event at all")
 
 
 # -- history and conversations --------------------------------------------------------------
@@ -241,7 +241,7 @@ def look_at_conversations(world: World, name: str) -> None:
 
 @then("{name:name}'s conversation list is empty")
 def no_conversations(world: World, name: str) -> None:
-    conversations = world.user(name).get_conversation_list()
+    conversations = world.conversations(name)
     assert conversations == [], f"expected no conversations for {name}, got {conversations}"
 
 

@@ -3,14 +3,10 @@ conversation read mark [C-1], event numbering and replay after a reconnect (prot
 
 from __future__ import annotations
 
-from harness import PushStream, Receipt
+from harness import PushStream
 from steps.phrases import given, then
-from steps.receipts import assert_c2c_read
-from steps.world import MARK_EVENT, NEW_MESSAGE_EVENT, PUSH_TIMEOUT, RECEIPTS_EVENT, World
-
-CONCURRENT_PUSH_TIMEOUT = 15.0
-"""Seconds the final push of a concurrent burst of receipts may take to arrive."""
-
+from steps.receipts import assert_c2c_read, shows_read
+from steps.world import MARK_EVENT, NEW_MESSAGE_EVENT, RECEIPTS_EVENT, World
 
 # -- read receipt notifications -------------------------------------------------------------
 
@@ -28,7 +24,7 @@ def notified_counts(world: World, name: str, read: int, message: str, unread: in
             == (target.msg_id, target.group_id, read, unread)
         ),
         f"a receipt for {target.msg_id} with readCount {read} and unreadCount {unread}",
-        timeout=CONCURRENT_PUSH_TIMEOUT,
+        timeout=world.burst_timeout,
     )
 
 
@@ -47,14 +43,7 @@ def notified_c2c_reader(world: World, name: str, reader: str) -> None:
 @then("{name:name} is notified that the message has been read")
 def notified_read(world: World, name: str) -> None:
     msg_id = world.message("the message").msg_id
-    world.wait_for_receipts(name, lambda r: r.msg_id == msg_id and _read(r), f"{msg_id} read")
-
-
-def _read(receipt: Receipt) -> bool:
-    """A pushed receipt says its message has been read (by at least one member)."""
-    if receipt.group_id is not None:
-        return (receipt.read_count or 0) >= 1
-    return receipt.is_peer_read is True
+    world.wait_for_receipts(name, lambda r: r.msg_id == msg_id and shows_read(r), f"{msg_id} read")
 
 
 @then("each of {name:name}'s devices is notified that the message has been read")
@@ -62,7 +51,7 @@ def every_device_notified(world: World, name: str) -> None:
     msg_id = world.message("the message").msg_id
     for device in world.devices[name]:
         world.wait_for_receipts(
-            name, lambda r: r.msg_id == msg_id and _read(r), f"{msg_id} read", stream=device
+            name, lambda r: r.msg_id == msg_id and shows_read(r), f"{msg_id} read", stream=device
         )
 
 
@@ -77,8 +66,8 @@ def notified_exactly(world: World, name: str, messages: list[str]) -> None:
             and e.seq > after
             and any(r.msg_id in expected for r in e.receipts)
         ),
-        PUSH_TIMEOUT,
         description=f"{RECEIPTS_EVENT} for {expected}",
+        event=RECEIPTS_EVENT,
     )
     world.notice(name, event)
     pushed = [receipt.msg_id for receipt in event.receipts]
@@ -89,15 +78,16 @@ def notified_exactly(world: World, name: str, messages: list[str]) -> None:
 
 @then("{name:name} is not notified of any read receipt")
 def never_notified(world: World, name: str) -> None:
-    world.stream(name).expect_none(lambda e: e.name == RECEIPTS_EVENT, description=RECEIPTS_EVENT)
+    world.expect_no_event(name, lambda e: e.name == RECEIPTS_EVENT, RECEIPTS_EVENT)
 
 
 @then("{name:name} is not notified again")
 def not_notified_again(world: World, name: str) -> None:
     after = world.noted_seq.get(name, -1)
-    world.stream(name).expect_none(
+    world.expect_no_event(
+        name,
         lambda e: e.name == RECEIPTS_EVENT and e.seq > after,
-        description=f"{RECEIPTS_EVENT} after #{after}",
+        f"{RECEIPTS_EVENT} after #{after}",
     )
 
 
@@ -137,8 +127,8 @@ def notified_of_mark(world: World, name: str, reader: str) -> None:
     reader_id, after = world.user(reader).user_id, world.noted_seq.get(name, -1)
     event = world.stream(name).wait_for(
         lambda e: e.name == MARK_EVENT and e.seq > after and e.receipts[0].user_id == reader_id,
-        PUSH_TIMEOUT,
         description=f"{MARK_EVENT} from {reader_id}",
+        event=MARK_EVENT,
     )
     world.notice(name, event)
     (mark,) = event.receipts
@@ -156,7 +146,7 @@ def notified_of_mark(world: World, name: str, reader: str) -> None:
 
 @then("{name:name} is not told of any chat marked as read")
 def never_told_of_mark(world: World, name: str) -> None:
-    world.stream(name).expect_none(lambda e: e.name == MARK_EVENT, description=MARK_EVENT)
+    world.expect_no_event(name, lambda e: e.name == MARK_EVENT, MARK_EVENT)
 
 
 # -- numbering and replay -------------------------------------------------------------------
@@ -172,8 +162,8 @@ def wait_for_count(stream: PushStream, name: str, count: int) -> None:
     """Wait until ``stream`` has delivered ``count`` events called ``name``."""
     stream.wait_for(
         lambda _: sum(event.name == name for event in stream.events) >= count,
-        PUSH_TIMEOUT,
         description=f"{count} {name} events",
+        event=name,
     )
 
 
@@ -192,7 +182,7 @@ def devices_agree(world: World, name: str) -> None:
 )
 def replayed_missed(world: World, name: str, count: int) -> None:
     stream, last = world.stream(name), world.seq_when_offline[name]
-    stream.wait_for(lambda _: len(stream.events) >= count, PUSH_TIMEOUT, f"{count} replayed events")
+    stream.wait_for(lambda _: len(stream.events) >= count, description=f"{count} replayed events")
     replayed = stream.events[:count]
     assert [e.seq for e in replayed] == list(range(last + 1, last + 1 + count)), replayed
     assert all(e.name == RECEIPTS_EVENT for e in replayed), replayed
@@ -214,7 +204,7 @@ def stream_without_gaps(world: World, name: str) -> None:
 )
 def replayed_from_start(world: World, name: str, count: int, sender: str) -> None:
     stream = world.stream(name)
-    stream.wait_for(lambda _: len(stream.events) >= count, PUSH_TIMEOUT, f"{count} replayed events")
+    stream.wait_for(lambda _: len(stream.events) >= count, description=f"{count} replayed events")
     events = stream.events
     sent = [message.msg_id for message in world.batch]
     got = [(e.name, e.data.get("msgID") if isinstance(e.data, dict) else None) for e in events]
@@ -228,4 +218,4 @@ def replayed_from_start(world: World, name: str, count: int, sender: str) -> Non
 
 @then("{name:name} receives no event")
 def receives_nothing(world: World, name: str) -> None:
-    world.stream(name).expect_none(lambda _: True, description="event at all")
+    world.expect_no_event(name, lambda _: True, "event at all")

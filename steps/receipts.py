@@ -188,10 +188,11 @@ def receipts_say(world: World, reader: str, read: list[str], unread: list[str]) 
 
 
 def shows_read(receipt: Receipt) -> bool:
-    """Whether a receipt says its (single-recipient) message has been read."""
+    """Whether a receipt, pulled or pushed, says its message has been read (by at least one
+    member of a group)."""
     if receipt.group_id is not None:
         return (receipt.read_count or 0) > 0
-    return bool(receipt.is_peer_read)
+    return receipt.is_peer_read is True
 
 
 @then("the receipt names the group and the message")

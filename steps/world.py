@@ -20,7 +20,9 @@ from typing import Any, Literal, TypeVar
 import pytest
 
 from harness import (
+    WALK_MAX_PAGES,
     ApiError,
+    Conversation,
     Deviation,
     Event,
     Group,
@@ -36,8 +38,9 @@ from harness import (
     UserClient,
     WireResponse,
 )
+from harness.preflight import Preflight
 
-__all__ = ["Chat", "MemberWalk", "Outcome", "Probe", "World", "world"]
+__all__ = ["WORLD_KEY", "Chat", "MemberWalk", "Outcome", "Probe", "World", "world"]
 
 RECEIPTS_EVENT = "onRecvMessageReadReceipts"
 MARK_EVENT = "onRecvC2CReadReceipt"
@@ -47,13 +50,8 @@ MEMBER_LIST_COUNT_MAX = 100
 """The largest page ``getGroupMessageReadMemberList`` accepts (docs/protocol.md §1.3)."""
 HISTORY_COUNT_MAX = 100
 """The largest ``getHistoryMessageList`` page (docs/protocol.md §1.3)."""
-WALK_MAX_PAGES = 1000
-"""Most pages a member-list walk fetches before blaming the target's cursor."""
-CONCURRENT_TIMEOUT = 30.0
-"""Seconds a burst of concurrent calls may take in all."""
-PUSH_TIMEOUT = 10.0
-"""Seconds a step waits for an expected pushed event: generous for a loaded CI machine, and a
-wait that succeeds returns as soon as the event is there."""
+BURST_BUDGETS = 3
+"""A burst of concurrent calls (and its last push) may take this many time budgets in all."""
 
 _T = TypeVar("_T")
 
@@ -176,8 +174,13 @@ class MemberWalk:
 class World:
     """One scenario's state on one target."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, undeliverable: Mapping[str, str] | None = None) -> None:
         self.target = target
+        self._undeliverable = dict(undeliverable or {})
+        self.timeout = target.timeout
+        """The time budget of every wait (``--seenby-timeout``)."""
+        self.burst_timeout = BURST_BUDGETS * target.timeout
+        self._fence_sender: UserClient | None = None
         self.people: dict[str, UserClient] = {}
         self.chats: dict[str, Chat] = {}
         """Each user's current chat: the last one the scenario put it in."""
@@ -207,6 +210,7 @@ class World:
         self._settings_before: Settings | None = None
         self._violations_before = len(target.violations)
         self._deviations_before = len(target.deviation_log.snapshot())
+        self._transcript_start = target.transcript.mark()
 
     # -- people and chats -----------------------------------------------------------------
 
@@ -423,7 +427,7 @@ class World:
             conversation_id = f"group_{chat.group_id()}"
         else:
             conversation_id = f"c2c_{self.user(chat.peer_of(name)).user_id}"
-        for conversation in self.user(name).get_conversation_list():
+        for conversation in self.conversations(name):
             if conversation.conversation_id == conversation_id:
                 return conversation.unread_count
         return 0
@@ -454,12 +458,12 @@ class World:
         start = threading.Barrier(len(calls))
 
         def read(client: UserClient, msg_id: str) -> None:
-            start.wait(CONCURRENT_TIMEOUT)
+            start.wait(self.burst_timeout)
             client.send_message_read_receipts([msg_id])
 
         with ThreadPoolExecutor(max_workers=len(calls)) as pool:
             for future in [pool.submit(read, *call) for call in calls]:
-                future.result(timeout=CONCURRENT_TIMEOUT)
+                future.result(timeout=self.burst_timeout)
         for msg_id in msg_ids:
             self.readers[msg_id].extend(readers)
 
@@ -548,7 +552,8 @@ class World:
     def go_online(self, name: str, devices: int = 1) -> None:
         """Open ``devices`` push connections for ``name`` (in addition to any open ones)."""
         client = self.user(name)
-        self.devices.setdefault(name, []).extend(client.connect() for _ in range(devices))
+        streams = [self._opened(client.connect()) for _ in range(devices)]
+        self.devices.setdefault(name, []).extend(streams)
 
     def is_online(self, name: str) -> bool:
         """Whether ``name`` has an open push connection."""
@@ -573,8 +578,13 @@ class World:
 
     def come_online(self, name: str, since: int) -> PushStream:
         """Reconnect ``name`` asking for replay after ``since``."""
-        stream = self.user(name).connect(since=since)
+        stream = self._opened(self.user(name).connect(since=since))
         self.devices.setdefault(name, []).append(stream)
+        return stream
+
+    def _opened(self, stream: PushStream) -> PushStream:
+        """``stream``, told which events the preflight found the target never delivers."""
+        stream.unavailable.update(self._undeliverable)
         return stream
 
     def notice(self, name: str, event: Event) -> Event:
@@ -588,7 +598,7 @@ class World:
         matches: Callable[[Receipt], bool],
         description: str,
         stream: PushStream | None = None,
-        timeout: float = PUSH_TIMEOUT,
+        timeout: float | None = None,
     ) -> Receipt:
         """Wait until ``name`` is pushed a read receipt for which ``matches`` holds."""
         stream = stream or self.stream(name)
@@ -596,11 +606,38 @@ class World:
             lambda e: e.name == RECEIPTS_EVENT and any(matches(r) for r in e.receipts),
             timeout=timeout,
             description=description,
+            event=RECEIPTS_EVENT,
         )
         self.notice(name, event)
         receipt = next(r for r in event.receipts if matches(r))
         self.last_notified[name] = receipt
         return receipt
+
+    def conversations(self, name: str) -> list[Conversation]:
+        """``name``'s conversation list, without its chat with the fence sender (the fences
+        are the suite's, not the scenario's)."""
+        fence_id = self._fence_sender.user_id if self._fence_sender is not None else None
+        return [
+            conversation
+            for conversation in self.user(name).get_conversation_list()
+            if fence_id is None or conversation.user_id != fence_id
+        ]
+
+    def fence(self, name: str) -> str:
+        """Send ``name`` a message from a user of its own (made on first use), caused after
+        every call the scenario made so far: the fence of an absence proof. Its ``msgID``."""
+        if self._fence_sender is None:
+            self._fence_sender = self.target.user("fence")
+        return self._fence_sender.send_text("fence", to=self.user(name)).msg_id
+
+    def expect_no_event(
+        self, name: str, forbidden: Callable[[Event], bool], description: str
+    ) -> None:
+        """Prove that ``name``'s latest connection got no ``forbidden`` event, behind a fence
+        (see ``PushStream.expect_none``): exact, and as fast as the target delivers."""
+        self.stream(name).expect_none(
+            forbidden, fence=lambda: self.fence(name), description=description
+        )
 
     def receipt_events(self, name: str, msg_id: str) -> list[Receipt]:
         """Every pushed receipt of ``msg_id`` on ``name``'s latest connection, in order."""
@@ -673,6 +710,12 @@ class World:
             Deviation(check, section, str(reference), str(observed), where)
         )
 
+    def transcript(self) -> str:
+        """Every exchange and push frame since the scenario began, rendered (credentials
+        redacted)."""
+        transcript = self.target.transcript
+        return transcript.render(transcript.since(self._transcript_start))
+
     def new_deviations(self) -> list[Deviation]:
         """Strict deviations recorded since the scenario began, without repeats."""
         seen = self.target.deviation_log.snapshot()[self._deviations_before :]
@@ -694,11 +737,23 @@ class World:
         finally:
             for client in self.people.values():
                 client.close()
+            if self._fence_sender is not None:
+                self._fence_sender.close()
+
+
+WORLD_KEY = pytest.StashKey["World"]()
+"""Where the scenario's world is kept on its test item, for the plugin's report hook."""
 
 
 @pytest.fixture
-def world(seenby_target: Target) -> Iterator[World]:
-    """A fresh world for one scenario; settings it changed are restored afterwards."""
-    scenario_world = World(seenby_target)
+def world(
+    request: pytest.FixtureRequest, seenby_target: Target, seenby_preflight: Preflight
+) -> Iterator[World]:
+    """A fresh world for one scenario; settings it changed are restored afterwards. A part of
+    the target the preflight found broken fails the scenario at once, with the reason."""
+    if seenby_preflight.blocking_failure is not None:
+        pytest.fail(seenby_preflight.blocking_failure, pytrace=False)
+    scenario_world = World(seenby_target, undeliverable=seenby_preflight.undeliverable_events)
+    request.node.stash[WORLD_KEY] = scenario_world
     yield scenario_world
     scenario_world.close()

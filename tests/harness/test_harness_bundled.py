@@ -28,7 +28,7 @@ from harness import (
     open_target,
 )
 from harness.target import RemoteTarget
-from harness.wire import ViolationLog
+from harness.transport import ViolationLog
 
 
 def _receipts_for(message: Message, **counts: int) -> Any:
@@ -190,7 +190,10 @@ def test_group_receipts_notify_only_the_sender(target: Target) -> None:
     bob.send_message_read_receipts([sent])
 
     alice_push.wait_for(_receipts_for(sent, read_count=1, unread_count=1), description="1 read")
-    carol_push.expect_none(lambda e: e.name == "onRecvMessageReadReceipts", within=0.3)
+    carol_push.expect_none(
+        lambda e: e.name == "onRecvMessageReadReceipts",
+        fence=lambda: alice.send_text("fence", to=carol).msg_id,
+    )
     [pulled] = alice.get_message_read_receipts([sent])
     assert (pulled.group_id, pulled.read_count, pulled.unread_count) == (group.group_id, 1, 1)
     assert receipts == [[pulled]]

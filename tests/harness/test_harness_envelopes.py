@@ -1,4 +1,4 @@
-"""harness.wire.check_envelope: what the transport accepts from an HTTP answer, at the core
+"""harness.transport.check_envelope: what the transport accepts from an HTTP answer, at the core
 level (a failure) and the strict level (a recorded deviation) [E-1, V-1]."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 
 from contract.vocabulary import CODES
 from harness.deviations import Deviation
+from harness.transport import ProtocolViolation, ServerFault, ViolationLog, check_envelope
 from harness.validation import SchemaViolation
-from harness.wire import ProtocolViolation, ServerFault, ViolationLog, check_envelope
 
 TARGET = "http://127.0.0.1:9"
 JSON = "application/json"

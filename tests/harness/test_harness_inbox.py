@@ -1,4 +1,4 @@
-"""harness.wire.EventInbox: waiting on pushed events without sleeps, and what failures say."""
+"""harness.push.EventInbox: waiting on pushed events without sleeps, and what failures say."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from harness.models import Event
+from harness.push import EventInbox, UnexpectedEvent, WaitTimeout
+from harness.transport import ProtocolViolation, ViolationLog
 from harness.validation import SchemaViolation
-from harness.wire import EventInbox, ProtocolViolation, UnexpectedEvent, ViolationLog, WaitTimeout
 
 TARGET = "http://127.0.0.1:9"
 
@@ -102,21 +103,79 @@ def test_long_histories_are_summarised_with_the_latest_events() -> None:
     assert lines[3].startswith("    #6 ") and lines[-1].startswith("    #25 ")
 
 
-def test_expect_none_passes_when_nothing_matching_arrives() -> None:
+def _message_frame(seq: int, msg_id: str) -> str:
+    message = {
+        "msgID": msg_id,
+        "sender": "fence-1",
+        "receiver": "alice-1",
+        "timestamp": 1,
+        "elem": {"elemType": "text", "text": "fence"},
+        "needReadReceipt": False,
+        "onlineUserOnly": False,
+        "isSelf": False,
+        "isPeerRead": False,
+    }
+    return json.dumps({"event": "onRecvNewMessage", "seq": seq, "data": message})
+
+
+def _fence(inbox: EventInbox, seq: int, *, delay: float = 0.0) -> str:
+    """Deliver the fence message as frame ``seq`` (after ``delay`` seconds, from a thread, as a
+    socket reader would); its msgID, as ``expect_none``'s fence returns it."""
+    frame = _message_frame(seq, f"fence-{seq}")
+    threading.Timer(delay, inbox.receive, [frame]).start()
+    return f"fence-{seq}"
+
+
+def test_expect_none_passes_when_nothing_matching_came_before_the_fence() -> None:
     inbox, _ = _inbox()
     inbox.receive(_receipt_frame(1, 1, 0, msg_id="other"))
-    inbox.expect_none(lambda e: e.receipts[0].msg_id == "m-1", within=0.05)
+    inbox.expect_none(lambda e: e.receipts[0].msg_id == "m-1", fence=lambda: _fence(inbox, 2))
 
 
 def test_expect_none_fails_with_the_unexpected_event() -> None:
     inbox, _ = _inbox()
     inbox.receive(_receipt_frame(3, 1, 0))
     with pytest.raises(UnexpectedEvent) as caught:
-        inbox.expect_none(lambda e: True, within=5, description="receipt push to Carol")
+        inbox.expect_none(
+            lambda e: True,
+            fence=lambda: _fence(inbox, 4),
+            description="receipt push to Carol",
+        )
     assert str(caught.value).startswith(
         "push stream of alice-1: expected no receipt push to Carol, but got "
         "#3 onRecvMessageReadReceipts [m-1 read 1 unread 0]"
     )
+
+
+def test_a_forbidden_event_that_arrives_late_but_before_the_fence_is_caught() -> None:
+    inbox, _ = _inbox()
+    threading.Timer(0.2, inbox.receive, [_receipt_frame(1, 1, 0)]).start()
+    with pytest.raises(UnexpectedEvent, match="expected no receipt push"):
+        inbox.expect_none(
+            lambda e: e.name == "onRecvMessageReadReceipts",
+            fence=lambda: _fence(inbox, 2, delay=0.3),
+            description="receipt push",
+        )
+
+
+def test_a_seq_skipped_before_the_fence_is_a_failure_naming_the_missing_numbers() -> None:
+    inbox, _ = _inbox(since=0)
+    inbox.timeout = 0.2
+    inbox.receive(_receipt_frame(1, 1, 0))
+    with pytest.raises(UnexpectedEvent, match=r"seq skipped 2-3, 5: those events never arrived"):
+        inbox.expect_none(lambda e: False, fence=lambda: _fence_after_gaps(inbox))
+
+
+def _fence_after_gaps(inbox: EventInbox) -> str:
+    inbox.receive(_receipt_frame(4, 1, 0))
+    return _fence(inbox, 6)
+
+
+def test_a_wait_for_an_event_the_preflight_found_undeliverable_fails_at_once() -> None:
+    inbox, _ = _inbox()
+    inbox.unavailable["onRecvMessageReadReceipts"] = "the receipt push does not work"
+    with pytest.raises(WaitTimeout, match="the preflight found that the receipt push"):
+        inbox.wait_for(lambda e: True, timeout=60, event="onRecvMessageReadReceipts")
 
 
 def test_invalid_frame_is_logged_and_raised_by_the_next_wait() -> None:
@@ -129,7 +188,7 @@ def test_invalid_frame_is_logged_and_raised_by_the_next_wait() -> None:
     assert caught.value.context.payload == "onRecvMessageReadReceipts event to alice-1"
     assert log.snapshot() == [caught.value]
     with pytest.raises(SchemaViolation):
-        inbox.expect_none(lambda e: True, within=0)
+        inbox.expect_none(lambda e: True, fence=lambda: "never-delivered")
 
 
 def test_non_json_frame_is_a_protocol_violation() -> None:

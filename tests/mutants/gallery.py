@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import queue
 import secrets
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
@@ -701,6 +704,18 @@ class OneConnectionPerUser(PushHub):
             self._by_user[connection.user_id] = {connection}
 
 
+@variant("P1_receipt_pushes_never_sent", "P-1")
+class ReceiptPushesNeverSent(ReceiptService):
+    """Receipts are counted, but the notification to the sender is never sent: the push channel
+    delivers messages and nothing else."""
+
+    def _emit(
+        self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue
+    ) -> None:
+        if name != ON_RECV_MESSAGE_READ_RECEIPTS:
+            super()._emit(outbox, user_ids, name, data)
+
+
 @variant("P1_one_event_per_receipt", "P-1")
 class OneEventPerReceipt(ReceiptService):
     """A batch that receipts several messages of one sender pushes one event per message
@@ -806,6 +821,95 @@ class C2CReaderNotified(ReceiptService):
             readers = [str(r["userID"]) for r in _objects(data) if _is_c2c(r)]
             user_ids = list(dict.fromkeys([*user_ids, *readers]))
         super()._emit(outbox, user_ids, name, data)
+
+
+# -- forbidden pushes that come late ---------------------------------------------------------
+#
+# A queued fan-out delivers some pushes after the call that caused them has answered. These two
+# variants do so with a forbidden push, 1.5 s late but in its place in the user's seq order:
+# only an absence proof that waits for a later event (a fence) can catch them; a fixed window
+# shorter than the delay cannot.
+
+LATE_DELIVERY_SECONDS = 1.5
+
+
+class _QueuedFanOut:
+    """An event sink that publishes through one FIFO worker; before an event ``late`` names it
+    waits ``LATE_DELIVERY_SECONDS``, and everything queued behind it waits too (order kept)."""
+
+    def __init__(self, sink: EventSink, late: Callable[[Event], bool]) -> None:
+        self._sink = sink
+        self._late = late
+        self._queue: queue.Queue[Sequence[Event]] = queue.Queue()
+        threading.Thread(target=self._deliver, name="seenby-late-fan-out", daemon=True).start()
+
+    def publish(self, events: Sequence[Event]) -> None:
+        self._queue.put(list(events))
+
+    def _deliver(self) -> None:
+        while True:
+            for event in self._queue.get():
+                if self._late(event):
+                    time.sleep(LATE_DELIVERY_SECONDS)
+                self._sink.publish([event])
+
+
+class _LateForbiddenPushes(ReceiptService):
+    """Base of the late variants: events passed to ``_emit_late`` are delivered late."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._late_events: set[int] = set()
+        self._sink = _QueuedFanOut(self._sink, lambda event: id(event) in self._late_events)
+
+    def _emit_late(
+        self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue
+    ) -> None:
+        first = len(outbox)
+        super()._emit(outbox, user_ids, name, data)
+        self._late_events.update(id(event) for event in outbox[first:])
+
+
+@variant("P4_group_receipt_pushed_to_members_late", "P-4")
+class GroupReceiptPushedToMembersLate(_LateForbiddenPushes):
+    """Group receipt notifications also go to every other current member of the group, through
+    a queued fan-out that delivers them 1.5 s after the receipt call answered."""
+
+    def _emit(
+        self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue
+    ) -> None:
+        super()._emit(outbox, user_ids, name, data)
+        if name != ON_RECV_MESSAGE_READ_RECEIPTS:
+            return
+        group_id = _objects(data)[0].get("groupID")
+        if isinstance(group_id, str):
+            others = [m for m in self._storage.member_ids(group_id) if m not in user_ids]
+            self._emit_late(outbox, others, name, data)
+
+
+@variant("R5_repeated_receipt_notified_late", "R-5")
+class RepeatedReceiptNotifiedLate(_LateForbiddenPushes):
+    """A repeated receipt changes no count, but the sender is pushed the unchanged counts again,
+    1.5 s after the call answered (a fan-out queue that does not check for a change)."""
+
+    def send_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> None:
+        before = _messages(self, msg_ids)
+        repeated = [
+            message
+            for message in before.values()
+            if message.need_read_receipt
+            and message.sender != caller.user_id
+            and self._run(lambda _, m=message: self._storage.recipient_has_read(m, caller.user_id))
+        ]
+        super().send_message_read_receipts(caller, msg_ids)
+        if repeated:
+            self._run(lambda outbox: self._push_again(outbox, repeated))
+
+    def _push_again(self, outbox: list[Event], messages: Sequence[Message]) -> None:
+        current = self._storage.messages([message.msg_id for message in messages])
+        for message in current.values():
+            receipt = _receipt_of(message).to_json()
+            self._emit_late(outbox, [message.sender], ON_RECV_MESSAGE_READ_RECEIPTS, [receipt])
 
 
 # == Q. Sender pulls receipts ==================================================================

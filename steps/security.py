@@ -1,18 +1,14 @@
-"""Steps for cross-user security [X-1, X-2, R-7] and for resuming the push channel (§6.1).
+"""Steps for cross-user security [X-1, X-2, R-7]: what the wrong credential opens, and that a
+refused call changes nothing anyone can see.
 
-Security: requests made with the wrong credential (none, one never issued, the administrator's
-key on a user method, a user's token on an admin method), and a ``Watch`` that notes what every
-user of the scenario can see before a refused call — settings, conversation lists, histories,
-receipts and member lists, read through ordinary calls — so a step can say that nothing changed.
+Requests are made with the wrong credential (none, one never issued, the administrator's key on
+a user method, a user's token on an admin method); a ``Watch`` notes what every user of the
+scenario can see before a refused call — settings, conversation lists, histories, receipts and
+member lists, read through ordinary calls — so a step can say that nothing changed.
 
-Replay: a ``Chatter`` that keeps sending messages on a background thread while a user switches
-connections, a connection that drops without a Close frame, ``since`` values the typed client
-cannot express, and a restart of the target.
-
-Two requests go past the harness's typed API, each for a reason: the push channel is asked for
-with a hand-made WebSocket handshake through ``Target.request_raw`` (a ``since`` that is not an
-integer, a credential that is not a user token); and a dropped connection shuts the push stream's
-socket directly, because the harness only closes politely (its ``PushStream`` has no ``drop``).
+One request goes past the harness's typed API, for a reason: the push channel is asked for with a
+hand-made WebSocket handshake through ``Target.request_raw`` (a ``since`` that is not an integer,
+a credential that is not a user token).
 """
 
 from __future__ import annotations
@@ -20,12 +16,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -33,40 +26,21 @@ import pytest
 from harness import (
     AdminClient,
     ApiError,
-    PushStream,
     ReadFilter,
     RemoteTarget,
     Settings,
-    UserClient,
     WireResponse,
 )
-from steps.messaging import delivered_message
 from steps.outcomes import JSON
 from steps.phrases import given, then, when
-from steps.push import wait_for_count
 from steps.world import (
-    CONCURRENT_TIMEOUT,
     HISTORY_COUNT_MAX,
     MEMBER_LIST_COUNT_MAX,
-    NEW_MESSAGE_EVENT,
-    PUSH_TIMEOUT,
     World,
 )
 
 SETTINGS = "the application settings"
 """What the watch calls the settings it notes."""
-LARGEST_SINCE = 2**53
-"""The largest replay position a client may ask for (docs/protocol.md §6.1)."""
-SINCE_FAULTS = {
-    "a negative number": "-1",
-    "a fraction": "1.5",
-    "a word": "latest",
-    "nothing": "",
-    "a number beyond 2 to the power 53": str(LARGEST_SINCE + 1),
-}
-"""Named ``since`` values that are not an integer from 0 to 2^53."""
-CHATTER_MAX = 2000
-"""Most messages a chatter sends if nobody stops it (a bound for a failing scenario)."""
 
 
 # -- what users can see, before and after a refused call --------------------------------------
@@ -312,221 +286,3 @@ def read_capabilities(world: World) -> None:
 def names_protocol(world: World, protocol: str) -> None:
     data = world.last_outcome().data
     assert data["protocol"] == protocol, f"expected protocol {protocol!r}: {data}"
-
-
-# -- messages that keep arriving --------------------------------------------------------------
-
-
-class Chatter:
-    """Plain messages from one user to one chat, sent one after another on a background thread
-    until ``stop``: traffic that keeps arriving while the scenario does something else."""
-
-    def __init__(self, client: UserClient, address: Mapping[str, Any]) -> None:
-        self._client = client
-        self._address = dict(address)
-        self._lock = threading.Lock()
-        self._sent: list[str] = []
-        self._stopping = threading.Event()
-        self._failure: Exception | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"seenby-chatter-{client.user_id}", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def sent(self) -> list[str]:
-        """The IDs of the messages sent so far, in order."""
-        with self._lock:
-            return list(self._sent)
-
-    def stop(self) -> list[str]:
-        """Stop sending; the IDs of every message sent, in order."""
-        self._stopping.set()
-        self._thread.join(CONCURRENT_TIMEOUT)
-        assert not self._thread.is_alive(), (
-            f"{self._client.user_id} did not stop sending within {CONCURRENT_TIMEOUT:g} s"
-        )
-        if self._failure is not None:
-            raise self._failure
-        return self.sent
-
-    def _run(self) -> None:
-        try:
-            for number in range(1, CHATTER_MAX + 1):
-                if self._stopping.is_set():
-                    return
-                message = self._client.send_text(f"chatter {number}", **self._address)
-                with self._lock:
-                    self._sent.append(message.msg_id)
-        except Exception as error:  # raised again by stop(), on the scenario's thread
-            self._failure = error
-
-
-@dataclass
-class Switch:
-    """A user's move from one push connection to the next while a chatter keeps sending."""
-
-    chatter: Chatter | None = None
-    old: list[PushStream] = field(default_factory=list)
-    """The connections the user left."""
-    new: PushStream | None = None
-    """The connection the user moved to."""
-    sent_before: int = 0
-    """How many messages the chatter knew it had sent once the new connection was open."""
-
-    def running(self) -> Chatter:
-        """The chatter the scenario started."""
-        assert self.chatter is not None, "the scenario started no one sending"
-        return self.chatter
-
-    def reconnect(self, world: World, name: str) -> None:
-        """Close ``name``'s connections, then open a new one asking for the events after the
-        last one they delivered."""
-        self.old = world.devices.pop(name)
-        for stream in self.old:
-            stream.close()
-        world.seq_when_offline[name] = max(e.seq for s in self.old for e in s.events)
-        self.new = world.come_online(name, since=world.seq_when_offline[name])
-        self.sent_before = len(self.running().sent)
-
-    def sent_after(self) -> list[str]:
-        """Messages certainly accepted after the new connection was open: message k may have
-        been accepted before it (its answer still on the way), but k + 1 was sent only after
-        the answer to k."""
-        return self.running().sent[self.sent_before + 1 :]
-
-    def streams(self) -> list[PushStream]:
-        """The connections the user left, then the one it moved to."""
-        assert self.new is not None, "the user has not switched connections"
-        return [*self.old, self.new]
-
-
-@pytest.fixture
-def switch() -> Iterator[Switch]:
-    """The scenario's connection switch; a chatter still running at the end is stopped."""
-    moving = Switch()
-    yield moving
-    if moving.chatter is not None:
-        moving.chatter.stop()
-
-
-@given("{sender:name} keeps sending plain messages to the chat")
-def keeps_sending(world: World, switch: Switch, sender: str) -> None:
-    address = world.address(world.chat_of(sender), sender)
-    switch.chatter = Chatter(world.user(sender), address)
-
-
-@given("{name:name} has received at least {count:int} of them")
-def received_some(world: World, name: str, count: int) -> None:
-    wait_for_count(world.stream(name), NEW_MESSAGE_EVENT, count)
-
-
-@when("{name:name} switches to a new connection from the last event she saw")
-def switch_connection(world: World, switch: Switch, name: str) -> None:
-    switch.reconnect(world, name)
-
-
-@when("{name:name} receives a message {sender:name} sent after the switch")
-def receives_after_switch(world: World, switch: Switch, name: str, sender: str) -> None:
-    world.stream(name).wait_for(
-        lambda e: e.name == NEW_MESSAGE_EVENT and e.data["msgID"] in switch.sent_after(),
-        PUSH_TIMEOUT,
-        description=f"a message {sender} sent after the switch",
-    )
-
-
-@when("{:name} stops sending")
-def stops_sending(switch: Switch) -> None:
-    switch.running().stop()
-
-
-@then(
-    "between her two connections {name:name} received every message {sender:name} sent exactly "
-    "once, in order"
-)
-def received_each_once(switch: Switch, name: str, sender: str) -> None:
-    sent, streams = switch.running().sent, switch.streams()
-    streams[-1].wait_for(
-        lambda e: e.name == NEW_MESSAGE_EVENT and e.data["msgID"] == sent[-1],
-        PUSH_TIMEOUT,
-        description=f"the last message {sender} sent ({sent[-1]})",
-    )
-    received = [e.data["msgID"] for s in streams for e in s.events if e.name == NEW_MESSAGE_EVENT]
-    missing = [msg_id for msg_id in sent if msg_id not in received]
-    repeated = [msg_id for msg_id, times in Counter(received).items() if times > 1]
-    assert received == sent, (
-        f"{sender} sent {len(sent)} messages, {name} received {len(received)}: missing "
-        f"{missing}, repeated {repeated}, or out of order"
-    )
-
-
-@then("the numbering ran on across the switch without a gap or a repeat")
-def numbering_ran_on(switch: Switch) -> None:
-    seqs = [event.seq for stream in switch.streams() for event in stream.events]
-    breaks = [(before, after) for before, after in pairwise(seqs) if after != before + 1]
-    assert not breaks, f"seq did not rise by one at {breaks} (first {seqs[0]}, last {seqs[-1]})"
-
-
-# -- losing and resuming the push channel -----------------------------------------------------
-
-
-@when("{name:name}'s connection drops without a Close frame")
-def connection_drops(world: World, name: str) -> None:
-    streams = world.devices.pop(name)
-    for stream in streams:
-        stream.drop()
-    world.seq_when_offline[name] = max(e.seq for s in streams for e in s.events)
-
-
-@when("{sender:name} sends {count:int} plain messages")
-def send_plain_messages(world: World, sender: str, count: int) -> None:
-    world.send_batch(sender, count, need_receipt=False)
-
-
-@given("{name:name} has received the message")
-def has_received(world: World, name: str) -> None:
-    delivered_message(world, name)
-
-
-@when("{name:name} comes back online from just past the last event she saw")
-def back_online_just_past(world: World, name: str) -> None:
-    world.come_online(name, since=world.seq_when_offline[name] + 1)
-
-
-@when("{name:name} comes back online from the largest event number there is")
-def back_online_from_the_largest(world: World, name: str) -> None:
-    world.come_online(name, since=LARGEST_SINCE)
-
-
-@then("it reached {name:name} numbered right after the last event she saw")
-def numbered_after_last_seen(world: World, name: str) -> None:
-    msg_id, expected = world.message("the message").msg_id, world.seq_when_offline[name] + 1
-    seqs = [
-        e.seq
-        for e in world.stream(name).events
-        if e.name == NEW_MESSAGE_EVENT and e.data["msgID"] == msg_id
-    ]
-    assert seqs == [expected], f"expected {msg_id} once, numbered {expected}; got seq {seqs}"
-
-
-@when("{name:name} tries to come online asking for the events after {position:text}")
-def try_since(world: World, name: str, position: str) -> None:
-    query = f"?since={SINCE_FAULTS[position]}"
-    world.record(open_push_channel(world, query, bearer(world.user(name).token)))
-
-
-@given("the service can be restarted by the suite")
-def restartable(world: World) -> None:
-    if not world.target.restartable:
-        pytest.skip(
-            f"{world.target.name} cannot be restarted from the suite, so event numbering across "
-            "a restart is not checked"
-        )
-
-
-@when("the service restarts")
-def restart(world: World) -> None:
-    online = [name for name in world.devices if world.is_online(name)]
-    world.target.restart()
-    for name in online:
-        world.go_offline(name)
