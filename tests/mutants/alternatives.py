@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from contract import vocabulary
 from reference_server.domain import (
     ON_RECV_C2C_READ_RECEIPT,
     Caller,
     ReceiptService,
 )
-from reference_server.http_api import HTTP_STATUS, MAX_SAFE_INTEGER, RequestHandler
+from reference_server.http_api import MAX_SAFE_INTEGER, RequestHandler
 from reference_server.model import (
     Capabilities,
     Chat,
@@ -172,7 +173,7 @@ class _AnswersItsOwnWay(RequestHandler):
 
     def wire_status(self, code: Code) -> int:
         """The HTTP status this server sends with ``code``."""
-        return HTTP_STATUS[code]
+        return vocabulary.http_status(code)
 
     def wire_envelope(self, envelope: JsonObject) -> JsonObject:
         """The envelope as sent."""
@@ -301,7 +302,7 @@ _OWN_STATUSES: Final[Mapping[Code, int]] = {
 """own_statuses_for_spec_codes: this vendor's HTTP status for some of the spec's own codes."""
 
 
-@alternative("own_codes_for_unnamed_cases", "§1.2")
+@alternative("own_codes_for_unnamed_cases", "§1.1", "§1.2")
 class OwnCodesForUnnamedCases(_AnswersItsOwnWay):
     """Every case the spec names no code for gets this vendor's own number (HTTP-derived, 4xx
     statuses, the reference's desc), and a taken group ID, which the SDK facts give no code
@@ -453,7 +454,7 @@ class SmallerLimits(ReceiptService):
 # == §3 Admin conveniences =======================================================================
 
 
-@alternative("create_user_is_idempotent", "§3")
+@alternative("create_user_is_idempotent", "§1.2")
 class CreateUserIdempotent(ReceiptService):
     """admin/createUser for a user this server already created answers success with that
     user's first answer (the same token) instead of refusing, as a PUT would. The spec defines
@@ -475,7 +476,7 @@ class CreateUserIdempotent(ReceiptService):
             return created
 
 
-@alternative("owner_removal_skipped", "§3")
+@alternative("owner_removal_skipped", "§1.2")
 class OwnerRemovalSkipped(ReceiptService):
     """admin/removeGroupMembers naming the owner removes the others and skips the owner (it
     stays a member), as non-members are skipped, instead of refusing the call. The spec says
@@ -509,7 +510,7 @@ class OtherErrorPrecedence(ReceiptService):
 # == §4, §6 Receipts and pushes ==================================================================
 
 
-@alternative("mark_push_without_is_peer_read", "§6")
+@alternative("mark_push_without_is_peer_read", "§5.2", "§6")
 class MarkPushWithoutIsPeerRead(ReceiptService):
     """The conversation read mark push (onRecvC2CReadReceipt) carries userID, timestamp and an
     empty msgID, without isPeerRead: the SDK's callback carries only the peer and the time
