@@ -1,9 +1,14 @@
 """The ``seenby`` command: ``seenby run`` checks a target and reports, ``seenby serve`` starts the
 bundled reference server.
 
-``seenby run`` exits 0 only when the target is conformant; 1 when it is not, when the run is
-incomplete or when the suite's feature files are broken; 2 on a usage error (including an
-``--id`` or ``--tag`` that matches no scenario).
+``seenby run`` exits 0 when the target is ``conformant`` or ``conformant with N strict
+deviations`` (and, with ``--expect``, no entry of the known-deviation file is stale); 1 when it
+is not conformant (with ``--strict``: also for a strict deviation), when the run is incomplete,
+when a known-deviation entry is stale (the target now does better: remove the entry), or when
+the suite's feature files are broken; 2 on a usage error (including an ``--id`` or ``--tag``
+that matches no scenario and a known-deviation file that is malformed or names a scenario or
+Examples row the suite does not have). Only what the known-deviation file does not list
+counts against the target.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.catalogue import AREA_NAMES, CatalogueError
+from harness.expectations import EntryStatus, ExpectationsError
 from harness.reports import VERDICTS, RunReport
 from harness.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
+from harness.transport import DEFAULT_TIMEOUT, time_budget
 
 __all__ = ["main"]
 
@@ -49,7 +56,8 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         description=(
             "Run the conformance scenarios against a target (default: the bundled reference "
             "server) and write junit.xml, cucumber.json, conformance-summary.json and "
-            "report.html. Exit status: 0 conformant, 1 not conformant or incomplete, 2 usage."
+            "report.html. Exit status: 0 conformant (with or without strict deviations), "
+            "1 not conformant, incomplete or a stale --expect entry, 2 usage."
         ),
     )
     target = run_parser.add_argument_group("target")
@@ -87,7 +95,30 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="run the scenarios with this tag (e.g. spec-R-4, area-L, optional); repeatable; "
         "scenarios matching any --id or --tag run",
     )
+    levels = run_parser.add_argument_group("conformance levels")
+    levels.add_argument(
+        "--strict",
+        action="store_true",
+        help="count a strict deviation (the target answered correctly, but not as the "
+        "reference server does) as a failure",
+    )
+    levels.add_argument(
+        "--expect",
+        type=Path,
+        metavar="FILE",
+        help="known-deviation file (TOML): scenarios or Examples rows expected to fail or to "
+        "deviate, each with a reason; only what it does not list counts",
+    )
     output = run_parser.add_argument_group("execution and output")
+    output.add_argument(
+        "--timeout",
+        type=time_budget,
+        default=time_budget(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
+        metavar="SECONDS",
+        help="the time budget: how long any single wait of the suite may take (an HTTP call, "
+        f"a pushed event; env SEENBY_TIMEOUT; default {DEFAULT_TIMEOUT:g}); raise it for a "
+        "slow or distant target",
+    )
     output.add_argument(
         "--report-dir",
         type=Path,
@@ -156,22 +187,52 @@ def _area_table(report: RunReport) -> str:
     return "\n".join(lines)
 
 
+def _deviation_lines(report: RunReport) -> list[str]:
+    """Each distinct strict deviation, with both answers, its section and where it was seen."""
+    if not report.deviations:
+        return []
+    lines = [f"strict deviations ({len(report.deviations)} distinct):"]
+    for deviation in report.deviations:
+        known = " [expected]" if deviation.expected else ""
+        lines.append(f"  - {deviation.describe()}{known}")
+    return lines
+
+
+def _expectation_lines(report: RunReport) -> list[str]:
+    """Every known-deviation entry of the selection, judged; stale ones say what to do."""
+    if report.expectations is None:
+        return []
+    source = report.expectations.source
+    judged = [each for result in report.results for each in result.expected]
+    lines = [f"known deviations ({source}): {len(judged)} entries for the selection"]
+    for each in judged:
+        marker = "STALE" if each.status is EntryStatus.STALE else str(each.status)
+        lines.append(f"  {marker:<9}  {each.expectation.advice(each.status, source)}")
+    return lines
+
+
 def _verdict_line(report: RunReport) -> str:
-    failed = [result.scenario.id for result in report.results if result.verdict == "fail"]
-    unproven = [
-        result.scenario.id
-        for result in report.results
-        if result.verdict == "not-run" or (result.verdict == "skip" and result.scenario.required)
-    ]
-    if failed:
-        detail = f"{len(failed)} failed: {', '.join(failed)}"
+    verdict = report.verdict
+    if report.failed:
+        detail = f"{len(report.failed)} failed: {', '.join(report.failed)}"
+    elif verdict == "not-conformant":
+        deviating = sorted(
+            {label for each in report.unexpected_deviations for label in each.seen_in}
+        )
+        detail = f"deviating: {', '.join(deviating)}"
     elif not report.results:
         detail = "no scenario ran"
-    elif unproven:
-        detail = f"{len(unproven)} required not run or skipped: {', '.join(unproven)}"
+    elif report.unproven:
+        detail = f"{len(report.unproven)} required not run or skipped: {', '.join(report.unproven)}"
     else:
-        detail = f"all {len(report.results)} scenarios passed or were optional skips"
-    return f"verdict: {report.verdict} ({detail})"
+        detail = f"all {len(report.results)} scenarios passed core checks or were optional skips"
+    if report.expectations is not None:
+        judged = [each for result in report.results for each in result.expected]
+        counted = [each for each in judged if each.status is not EntryStatus.UNCHECKED]
+        detail += f"; {len(counted)} known-deviation entries of {report.expectations.source} apply"
+        if report.stale:
+            detail += f", {len(report.stale)} of them stale (exit status 1 until removed)"
+    return f"verdict: {report.verdict_text} ({detail})"
 
 
 def _print_progress(line: str) -> None:
@@ -202,18 +263,27 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
         tags=tuple(options.tags),
         report_dir=options.report_dir,
         jobs=options.jobs,
+        timeout=options.timeout,
+        strict=options.strict,
+        expect=options.expect,
         suite=suite,
     )
     try:
         report = run(settings, progress=(lambda _: None) if options.quiet else _print_progress)
-    except SelectionError as error:
+    except (SelectionError, ExpectationsError) as error:
         parser.error(str(error))
     for problem in report.errors:
         print(f"seenby: {problem}", file=sys.stderr)
-    if not options.quiet:
+    if options.quiet:
+        # Without progress, the discovery problems were not printed yet: they still come first.
+        for problem in report.discovery_problems:
+            print(f"discovery problem: {problem}")
+    else:
         print()
         print(_area_table(report))
         print()
+        for line in _deviation_lines(report) + _expectation_lines(report):
+            print(line)
     print(_verdict_line(report))
     print(f"reports: {settings.report_dir}/ ({_REPORT_FILES})")
     if options.notebook is not None:
@@ -221,7 +291,7 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
 
         summary_path = settings.report_dir / "conformance-summary.json"
         print(f"notebook: {write_results_notebook(summary_path, options.notebook)}")
-    return 0 if report.verdict == "conformant" else 1
+    return 0 if report.succeeded else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -78,15 +78,18 @@ def write_notebook(notebook: NotebookNode, path: str | os.PathLike[str]) -> Path
 def summary_analysis_cells() -> list[NotebookNode]:
     """Cells that load the summary at `summary_path` (a variable set by an earlier cell) into
     pandas and show the verdict, a table and a stacked bar chart by spec area, the failures with
-    their evidence, and the skipped scenarios with their reasons."""
+    their evidence, the strict deviations, the known-deviation entries and the skipped scenarios
+    with their reasons."""
     return [
         markdown("""
 ## Load the summary
 
-`conformance-summary.json` lists every selected scenario with its verdict (`pass`, `fail`,
-`skip` or `not-run`), its spec area and behaviour IDs, and the evidence of a failure. The
-overall verdict is `conformant` only when nothing failed, nothing was left unrun and no required
-scenario was skipped.
+`conformance-summary.json` lists every selected scenario with its verdict (`pass`, `deviate`,
+`fail`, `skip` or `not-run`), its spec area and behaviour IDs, and the evidence of a failure.
+`deviate` means the core checks held but a strict one did not: the target answered correctly,
+not as the reference server does. The overall verdict is `conformant` (or `conformant with N
+strict deviations`) only when nothing failed, nothing was left unrun and no required scenario
+was skipped; a known-deviation file (`--expect`) excuses what it lists.
 """),
         code("""
 import json
@@ -100,8 +103,10 @@ from matplotlib.ticker import MaxNLocator
 
 summary = json.loads(Path(summary_path).read_text(encoding="utf-8"))
 scenarios = pd.DataFrame(summary["scenarios"])
-print(f"verdict: {summary['verdict']}")
+print(f"verdict: {summary['verdict_text']}")
 print(f"target:  {summary['target']}")
+for problem in summary["discovery_problems"]:
+    print(f"discovery problem: {problem}")
 print(f"run:     {summary['started_at']} → {summary['finished_at']}")
 print("counts: ", ", ".join(f"{n} {verdict}" for verdict, n in summary["counts"].items()))
 for problem in summary["errors"]:
@@ -116,7 +121,7 @@ Q pulls, L member lists, M membership, C conversation mark, E errors, X security
 Y event replay), in the spec's order.
 """),
         code("""
-VERDICTS = ["pass", "fail", "skip", "not-run"]
+VERDICTS = ["pass", "deviate", "fail", "skip", "not-run"]
 by_area = (
     scenarios.groupby(["area", "verdict"]).size().unstack(fill_value=0)
     .reindex(index=scenarios["area"].unique(), columns=VERDICTS, fill_value=0)  # spec order
@@ -126,7 +131,10 @@ by_area.insert(0, "name", by_area.index.map({a["area"]: a["name"] for a in summa
 by_area
 """),
         code("""
-VERDICT_COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "skip": "#f9a825", "not-run": "#9e9e9e"}
+VERDICT_COLOURS = {
+    "pass": "#2e7d32", "deviate": "#0277bd", "fail": "#c62828", "skip": "#f9a825",
+    "not-run": "#9e9e9e",
+}
 ax = by_area[VERDICTS].plot.bar(
     stacked=True, color=[VERDICT_COLOURS[v] for v in VERDICTS], figsize=(9, 4), rot=0
 )
@@ -151,6 +159,29 @@ else:
         .style.format(escape="html", na_rep="")
         .hide(axis="index")
         .set_properties(subset=["evidence"], **{"white-space": "pre-wrap", "text-align": "left"})
+    )
+"""),
+        markdown("""
+## Strict deviations and known deviations
+
+Each distinct deviation once: what docs/protocol.md (the section) has the reference server
+answer, what the target answered, and the scenarios it was seen in. Then the entries of the
+known-deviation file, if the run had one: `stale` ones can be removed.
+"""),
+        code("""
+if not summary["deviations"]:
+    print("no strict deviations")
+else:
+    display(
+        pd.DataFrame(summary["deviations"])
+        .assign(seen_in=lambda table: table["seen_in"].str.join(", "))
+        [["section", "check", "reference", "observed", "seen_in", "expected"]]
+        .style.format(escape="html").hide(axis="index")
+    )
+if summary["expectations"] is not None:
+    display(
+        pd.DataFrame(summary["expectations"]["entries"], columns=["id", "row", "status", "advice"])
+        .style.format(escape="html", na_rep="").hide(axis="index")
     )
 """),
         code("""
@@ -182,7 +213,7 @@ def write_results_notebook(
     relative = Path(os.path.relpath(summary_file, out.parent)).as_posix()
     cells = [
         markdown(f"""
-# Conformance results: {summary["verdict"]}
+# Conformance results: {summary["verdict_text"]}
 
 Target: {summary["target"]}, run {summary["started_at"]} → {summary["finished_at"]}.
 Written by `seenby run --notebook`; run all cells to see the charts. To look at another run,

@@ -1,34 +1,52 @@
 """Verdicts and report files of a conformance run.
 
-A scenario's verdict comes from the results of its pytest items (one, or one per Examples row):
-``fail`` if any failed, ``not-run`` if any did not run, ``skip`` if any was skipped, else
-``pass``. The run's verdict is ``conformant`` only when nothing failed, nothing was left unrun
-and no required scenario was skipped; ``not-conformant`` when anything failed; ``incomplete``
-otherwise (an empty selection is incomplete too: it proves nothing).
+A pytest item (a scenario, or one Examples row) is ``fail`` if it failed, ``skip`` if it was
+skipped, ``deviate`` if it passed with at least one strict deviation (``harness.deviations``:
+core held, a reference choice did not), else ``pass``. A scenario's verdict comes from its items:
+``fail`` if any failed, ``not-run`` if any did not run, ``skip`` if any was skipped, ``deviate``
+if any deviated, else ``pass``.
 
-``write_reports`` writes the four files of ``--report-dir``: ``junit.xml`` (pytest's, one
-``<testsuite>`` per pytest pass, with the run's facts as suite properties),
-``cucumber.json`` (pytest-bdd's, merged by feature; presentation only),
+The run's verdict counts only what a known-deviation file (``harness.expectations``) does not
+excuse: a failure is excused by a ``fail`` entry covering its item, a deviation by any entry
+covering its item. Then: ``not-conformant`` when an unexcused failure remains (or, with
+``--strict``, an unexcused deviation); else ``incomplete`` when a scenario did not run, a
+required one was skipped or nothing was selected; else ``conformant-with-deviations`` when an
+unexcused deviation remains; else ``conformant``. Deviations are counted *distinct*: two are the
+same when check, protocol section, reference answer and target answer are all equal, wherever
+(in whichever scenario or call) they were seen, so "N strict deviations" is the number of
+different choices the target made, not how often the suite ran into them.
+
+``write_reports`` writes the four files of ``--report-dir``: ``junit.xml``
+(``harness.report_junit``), ``cucumber.json`` (``harness.report_cucumber``),
 ``conformance-summary.json`` (shape: ``harness/schemas/conformance-summary.json``) and
-``report.html``.
+``report.html`` (``harness.report_html``).
 """
 
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from harness.catalogue import AREA_NAMES, CatalogueScenario, area_order
+from harness.deviations import Deviation
+from harness.expectations import EntryStatus, Expectation, Expectations
+from harness.report_cucumber import write_cucumber
 from harness.report_html import render_report
+from harness.report_junit import write_junit
+
+TRANSCRIPTS_DIR = "transcripts"
+"""The report folder's subfolder holding one wire transcript per scenario item."""
 
 __all__ = [
+    "RUN_VERDICTS",
     "SUMMARY_SCHEMA",
     "VERDICTS",
+    "DistinctDeviation",
+    "ExpectedResult",
     "ItemResult",
     "RunReport",
     "ScenarioResult",
@@ -36,8 +54,15 @@ __all__ = [
 ]
 
 SUMMARY_SCHEMA = "https://seenby.dev/schemas/v1/conformance-summary.json"
-VERDICTS = ("pass", "fail", "skip", "not-run")
+VERDICTS = ("pass", "deviate", "fail", "skip", "not-run")
+"""Scenario verdicts, in the order reports list them."""
+RUN_VERDICTS = ("conformant", "conformant-with-deviations", "not-conformant", "incomplete")
+"""Run verdicts; ``seenby run`` exits 0 on the first two."""
 _OUTCOME_VERDICTS = {"passed": "pass", "failed": "fail", "skipped": "skip"}
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +76,16 @@ class ItemResult:
     reason: str | None
     evidence: str | None
     duration_s: float
+    name: str = ""
+    """The pytest item's name (``test_..._title[row]``)."""
+    deviations: tuple[Deviation, ...] = ()
+    bdd: Mapping[str, Any] | None = None
+    """The scenario as pytest-bdd ran it, with its steps (``harness.reporting``); ``None`` when
+    no step ran (skipped in setup)."""
+    expectation: Expectation | None = None
+    """The known-deviation entry covering this item, if any."""
+    transcript: str | None = None
+    """The file holding the item's wire transcript (``--seenby-transcripts``), if written."""
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ItemResult:
@@ -62,27 +97,89 @@ class ItemResult:
             reason=record["reason"],
             evidence=record["evidence"],
             duration_s=float(record["duration_s"]),
+            name=record["name"],
+            deviations=tuple(Deviation(**fields) for fields in record["deviations"]),
+            bdd=record["bdd"],
+            transcript=record.get("transcript"),
         )
+
+    def transcript_text(self) -> str | None:
+        """The item's rendered transcript, if one was written and is still there."""
+        if self.transcript is None:
+            return None
+        try:
+            return Path(self.transcript).read_text(encoding="utf-8")
+        except OSError:
+            return None
 
     @property
     def verdict(self) -> str:
-        """``pass``, ``fail`` or ``skip``."""
-        return _OUTCOME_VERDICTS[self.outcome]
+        """``pass``, ``deviate``, ``fail`` or ``skip``."""
+        verdict = _OUTCOME_VERDICTS[self.outcome]
+        return "deviate" if verdict == "pass" and self.deviations else verdict
+
+    @property
+    def label(self) -> str:
+        """``RR-R-001`` or ``RR-R-001 [group chat]``."""
+        return self.scenario_id if self.example is None else f"{self.scenario_id} [{self.example}]"
+
+    @property
+    def failure_excused(self) -> bool:
+        """Whether it failed and an entry expects that."""
+        return (
+            self.verdict == "fail"
+            and self.expectation is not None
+            and (self.expectation.excuses_failure())
+        )
+
+    @property
+    def deviations_excused(self) -> bool:
+        """Whether an entry covers its deviations (any entry does)."""
+        return self.expectation is not None
+
+
+@dataclass(frozen=True)
+class ExpectedResult:
+    """A known-deviation entry of a scenario, judged against what its items did."""
+
+    expectation: Expectation
+    status: EntryStatus
+
+    def to_json(self, source: str) -> dict[str, Any]:
+        """The entry in ``conformance-summary.json`` (``source``: the file, for the advice)."""
+        entry = self.expectation
+        return {
+            "id": entry.scenario_id,
+            "row": entry.row,
+            "result": entry.result,
+            "reason": entry.reason,
+            "status": str(self.status),
+            "advice": entry.advice(self.status, source),
+        }
 
 
 @dataclass(frozen=True)
 class ScenarioResult:
-    """A selected scenario with its verdict, skip reason and failure evidence."""
+    """A selected scenario with its verdict, skip reason, failure evidence, deviations and
+    known-deviation entries."""
 
     scenario: CatalogueScenario
     verdict: str
     reason: str | None
     evidence: str | None
     duration_s: float
+    items: tuple[ItemResult, ...] = ()
+    expected: tuple[ExpectedResult, ...] = ()
 
     @classmethod
-    def from_items(cls, scenario: CatalogueScenario, items: Sequence[ItemResult]) -> ScenarioResult:
-        """Combine the results of the scenario's items (see the module docstring)."""
+    def from_items(
+        cls,
+        scenario: CatalogueScenario,
+        items: Sequence[ItemResult],
+        expectations: Expectations | None = None,
+    ) -> ScenarioResult:
+        """Combine the results of the scenario's items (see the module docstring), each matched
+        with the entry of ``expectations`` that covers it."""
 
         def labelled(item: ItemResult, text: str) -> str:
             return f"[{item.example}] {text}" if item.example is not None else text
@@ -105,17 +202,49 @@ class ScenarioResult:
             verdict = "skip"
             reasons = dict.fromkeys(item.reason or "skipped" for item in skipped)
             reason = "; ".join(reasons)
+        elif any(item.deviations for item in items):
+            verdict = "deviate"
         else:
             verdict = "pass"
+        expected: tuple[ExpectedResult, ...] = ()
+        if expectations is not None:
+            items = [
+                replace(item, expectation=expectations.for_item(item.scenario_id, item.example))
+                for item in items
+            ]
+            item_verdicts = {item.example: item.verdict for item in items}
+            expected = tuple(
+                ExpectedResult(
+                    entry,
+                    entry.assess(
+                        expectations.covered_verdicts(entry, item_verdicts, scenario.example_count)
+                    ),
+                )
+                for entry in expectations.for_scenario(scenario.id)
+            )
         return cls(
             scenario=scenario,
             verdict=verdict,
             reason=reason,
             evidence=evidence,
             duration_s=round(sum(item.duration_s for item in items), 6),
+            items=tuple(items),
+            expected=expected,
         )
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def unexpected_failure(self) -> bool:
+        """Whether it failed and not every failing item is expected to fail."""
+        failing = [item for item in self.items if item.verdict == "fail"]
+        excused = bool(failing) and all(item.failure_excused for item in failing)
+        return self.verdict == "fail" and not excused
+
+    @property
+    def stale(self) -> tuple[ExpectedResult, ...]:
+        """Its entries that the target now does better than."""
+        return tuple(judged for judged in self.expected if judged.status is EntryStatus.STALE)
+
+    def to_json(self, expectations_source: str = "") -> dict[str, Any]:
         """The scenario's entry in ``conformance-summary.json``."""
         scenario = self.scenario
         return {
@@ -130,7 +259,59 @@ class ScenarioResult:
             "reason": self.reason,
             "evidence": self.evidence,
             "duration_s": self.duration_s,
+            "deviations": [
+                {"example": item.example, "expected": item.deviations_excused, **asdict(deviation)}
+                for item in self.items
+                for deviation in item.deviations
+            ],
+            "expected": [judged.to_json(expectations_source) for judged in self.expected],
+            "transcripts": [
+                {"example": item.example, "path": _relative_to_reports(item.transcript)}
+                for item in self.items
+                if item.transcript is not None
+            ],
         }
+
+
+@dataclass(frozen=True)
+class DistinctDeviation:
+    """One strict deviation as the run counts it, with every item it was seen in."""
+
+    check: str
+    section: str
+    reference: str
+    observed: str
+    seen_in: tuple[str, ...]
+    """Item labels (``RR-E-004``, ``RR-R-001 [group chat]``), in report order."""
+    expected: bool
+    """Whether a known-deviation entry covers every item it was seen in."""
+
+    def describe(self) -> str:
+        """One line for people: section, check, both answers and where."""
+        return (
+            f"docs/protocol.md {self.section}: {self.check}: the reference answers "
+            f"{self.reference}, the target answered {self.observed} "
+            f"(in {', '.join(self.seen_in)})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The deviation in ``conformance-summary.json``."""
+        return asdict(self) | {"seen_in": list(self.seen_in)}
+
+
+def _distinct(items: Iterable[ItemResult]) -> list[DistinctDeviation]:
+    seen: dict[tuple[str, str, str, str], tuple[list[str], list[bool]]] = {}
+    for item in items:
+        for deviation in item.deviations:
+            key = (deviation.check, deviation.section, deviation.reference, deviation.observed)
+            labels, excused = seen.setdefault(key, ([], []))
+            if item.label not in labels:
+                labels.append(item.label)
+            excused.append(item.deviations_excused)
+    return [
+        DistinctDeviation(*key, seen_in=tuple(labels), expected=all(excused))
+        for key, (labels, excused) in seen.items()
+    ]
 
 
 def _count(verdicts: Sequence[str]) -> dict[str, int]:
@@ -146,7 +327,8 @@ class RunReport:
     target: str
     """The target's URL, or ``"bundled reference server"``."""
     capabilities: Mapping[str, Any] | None
-    """``GET /v1/capabilities`` data; ``None`` when the target did not answer it."""
+    """``GET /v1/capabilities`` data as the target sent it (it may lack fields); ``None`` when
+    the target did not answer it."""
     settings: Mapping[str, Any]
     versions: Mapping[str, str]
     started_at: datetime
@@ -154,6 +336,17 @@ class RunReport:
     results: Sequence[ScenarioResult]
     errors: Sequence[str]
     """Problems of the run itself (collection errors, pytest stopping early, ...)."""
+    discovery_problems: Sequence[str] = ()
+    """What is wrong with ``GET /v1/capabilities`` (or that it failed), one sentence each."""
+    strict: bool = False
+    """``--strict``: an unexcused deviation makes the target not conformant."""
+    expectations: Expectations | None = None
+    """The known-deviation file of ``--expect``."""
+    deviations: tuple[DistinctDeviation, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        items = [item for result in self.results for item in result.items]
+        object.__setattr__(self, "deviations", tuple(_distinct(items)))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -161,15 +354,57 @@ class RunReport:
         return _count([result.verdict for result in self.results])
 
     @property
-    def verdict(self) -> str:
-        """``conformant``, ``not-conformant`` or ``incomplete``."""
-        if any(result.verdict == "fail" for result in self.results):
-            return "not-conformant"
-        unproven = any(
-            result.verdict == "not-run" or (result.verdict == "skip" and result.scenario.required)
+    def unexpected_deviations(self) -> tuple[DistinctDeviation, ...]:
+        """The distinct deviations no entry excuses (what "N strict deviations" counts)."""
+        return tuple(deviation for deviation in self.deviations if not deviation.expected)
+
+    @property
+    def failed(self) -> list[str]:
+        """IDs of the scenarios with a failure no entry expects."""
+        return [result.scenario.id for result in self.results if result.unexpected_failure]
+
+    @property
+    def unproven(self) -> list[str]:
+        """IDs of the scenarios that did not run, or are required and were skipped."""
+        return [
+            result.scenario.id
             for result in self.results
-        )
-        return "incomplete" if unproven or not self.results else "conformant"
+            if result.verdict == "not-run"
+            or (result.verdict == "skip" and result.scenario.required)
+        ]
+
+    @property
+    def stale(self) -> list[ExpectedResult]:
+        """Known-deviation entries the target now does better than (the file can shrink)."""
+        return [judged for result in self.results for judged in result.stale]
+
+    @property
+    def verdict(self) -> str:
+        """One of ``RUN_VERDICTS`` (rule: the module docstring)."""
+        if self.failed or (self.strict and self.unexpected_deviations):
+            return "not-conformant"
+        if self.unproven or not self.results:
+            return "incomplete"
+        return "conformant-with-deviations" if self.unexpected_deviations else "conformant"
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict for people: ``conformant with 2 strict deviations``, ``not conformant
+        under --strict: 1 strict deviation``, ..."""
+        deviations = _plural(len(self.unexpected_deviations), "strict deviation")
+        if self.verdict == "conformant-with-deviations":
+            return f"conformant with {deviations}"
+        if self.verdict == "not-conformant" and not self.failed:
+            return f"not conformant under --strict: {deviations}"
+        return self.verdict.replace("-", " ")
+
+    @property
+    def succeeded(self) -> bool:
+        """What ``seenby run``'s exit status 0 means: the target is conformant (with or
+        without strict deviations) and no known-deviation entry is stale. A stale entry fails
+        the run though the target is no worse: like a strict xfail that passes, it makes the
+        file shrink as the target improves."""
+        return self.verdict in RUN_VERDICTS[:2] and not self.stale
 
     def by_area(self) -> list[dict[str, Any]]:
         """Per spec area (in spec order): its letter, name and counts."""
@@ -187,19 +422,37 @@ class RunReport:
 
     def to_json(self) -> dict[str, Any]:
         """The content of ``conformance-summary.json``."""
+        source = self.expectations.source if self.expectations is not None else ""
         return {
             "$schema": SUMMARY_SCHEMA,
             "verdict": self.verdict,
+            "verdict_text": self.verdict_text,
+            "succeeded": self.succeeded,
             "target": self.target,
             "capabilities": dict(self.capabilities) if self.capabilities is not None else None,
+            "discovery_problems": list(self.discovery_problems),
             "settings": dict(self.settings),
             "versions": dict(self.versions),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "counts": self.counts,
+            "deviation_count": len(self.unexpected_deviations),
+            "deviations": [deviation.to_json() for deviation in self.deviations],
+            "expectations": (
+                {
+                    "file": source,
+                    "entries": [
+                        judged.to_json(source)
+                        for result in self.results
+                        for judged in result.expected
+                    ],
+                }
+                if self.expectations is not None
+                else None
+            ),
             "areas": self.by_area(),
             "errors": list(self.errors),
-            "scenarios": [result.to_json() for result in self.results],
+            "scenarios": [result.to_json(source) for result in self.results],
         }
 
 
@@ -211,87 +464,33 @@ def write_reports(
     report: RunReport,
     report_dir: Path,
     junit_parts: Sequence[Path],
-    cucumber_parts: Sequence[Path],
 ) -> None:
     """Write junit.xml, cucumber.json, conformance-summary.json and report.html to
-    ``report_dir`` (created if needed) from the run and the files of its pytest passes."""
+    ``report_dir`` (created if needed) from the run and the JUnit files of its pytest passes."""
     report_dir.mkdir(parents=True, exist_ok=True)
     summary = report.to_json()
-    _write_junit(report, junit_parts, report_dir / "junit.xml")
-    _write_cucumber(cucumber_parts, report_dir / "cucumber.json")
+    write_junit(report, junit_parts, report_dir / "junit.xml")
+    write_cucumber(report, report_dir / "cucumber.json")
     (report_dir / "conformance-summary.json").write_text(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    (report_dir / "report.html").write_text(render_report(summary), encoding="utf-8")
+    shown = {
+        _relative_to_reports(item.transcript): text
+        for result in report.results
+        for item in result.items
+        if item.transcript is not None and item.verdict in ("fail", "deviate")
+        for text in [item.transcript_text()]
+        if text is not None
+    }
+    (report_dir / "report.html").write_text(render_report(summary, shown), encoding="utf-8")
 
 
-def _suite_properties(report: RunReport) -> list[tuple[str, str]]:
-    properties = [("target", report.target), ("verdict", report.verdict)]
-    if report.capabilities is not None:
-        implementation = report.capabilities["implementation"]
-        properties += [
-            ("target_implementation", f"{implementation['name']} {implementation['version']}"),
-            ("target_protocol", report.capabilities["protocol"]),
-            ("target_features", " ".join(sorted(report.capabilities["features"]))),
-        ]
-    properties.append(("started_at", _iso(report.started_at)))
-    properties += [
-        (f"{name.replace('-', '_')}_version", version) for name, version in report.versions.items()
-    ]
-    return properties
-
-
-def _write_junit(report: RunReport, parts: Sequence[Path], destination: Path) -> None:
-    """One ``<testsuites>`` holding each pass's ``<testsuite>``, each carrying the run's facts
-    as ``<properties>`` (which the JUnit schema wants before the test cases)."""
-    root = ET.Element("testsuites", {"name": "seenby conformance"})
-    suites = [
-        suite
-        for part in parts
-        if part.exists()
-        for suite in ET.parse(part).getroot().iter("testsuite")
-    ]
-    if not suites:
-        suites = [
-            ET.Element(
-                "testsuite",
-                {
-                    "name": "seenby",
-                    "errors": "0",
-                    "failures": "0",
-                    "skipped": "0",
-                    "tests": "0",
-                    "time": "0",
-                    "timestamp": report.started_at.isoformat(),
-                },
-            )
-        ]
-    for suite in suites:
-        properties = suite.find("properties")
-        if properties is None:
-            properties = ET.Element("properties")
-            suite.insert(0, properties)
-        for name, value in _suite_properties(report):
-            ET.SubElement(properties, "property", {"name": name, "value": value})
-        root.append(suite)
-    for attribute in ("tests", "failures", "errors"):
-        root.set(attribute, str(sum(int(suite.get(attribute, "0")) for suite in suites)))
-    root.set("time", f"{sum(float(suite.get('time', '0')) for suite in suites):.3f}")
-    ET.indent(root)
-    ET.ElementTree(root).write(destination, encoding="utf-8", xml_declaration=True)
-
-
-def _write_cucumber(parts: Sequence[Path], destination: Path) -> None:
-    """Concatenate the passes' Cucumber JSON, one entry per feature file."""
-    features: dict[str, dict[str, Any]] = {}
-    for part in parts:
-        if not part.exists():
-            continue
-        for feature in json.loads(part.read_text(encoding="utf-8")):
-            if feature["uri"] in features:
-                features[feature["uri"]]["elements"].extend(feature["elements"])
-            else:
-                features[feature["uri"]] = feature
-    destination.write_text(
-        json.dumps(list(features.values()), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+def _relative_to_reports(path: str) -> str:
+    """A transcript's path as the summary names it: relative to the report folder (the
+    runner writes them to its ``transcripts/`` subfolder)."""
+    transcript = Path(path)
+    return (
+        f"{TRANSCRIPTS_DIR}/{transcript.name}"
+        if transcript.parent.name == TRANSCRIPTS_DIR
+        else path
     )

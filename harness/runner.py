@@ -4,15 +4,21 @@ Theory of operation:
 
 1. The catalogue (the feature files, parsed without pytest) gives every scenario; ``--id`` and
    ``--tag`` select some. The selection is passed to pytest as an ``-m`` expression of
-   scenario IDs, so pytest runs exactly the scenarios the reports list.
+   scenario IDs, so pytest runs exactly the scenarios the reports list. A known-deviation file
+   (``--expect``) is checked first: its IDs against the catalogue and, when it names single
+   Examples rows, its rows against what pytest collects (a ``--collect-only`` run), so that a
+   misspelt entry is a usage error before anything runs.
 2. The target's capabilities are read once for the reports (the bundled server: from a
-   throw-away instance of it; the steps plugin starts its own in each pytest process).
+   throw-away instance of it; the steps plugin starts its own in each pytest process). What is
+   wrong with them (``Capabilities.problems``), or that the call failed, is reported once, at
+   the top: progress, summary and report.html.
 3. pytest runs in a subprocess, with ``harness.reporting`` writing one JSON record per finished
    item to its standard output, which is read line by line: each record is a progress line and
    a result. Against a remote target with ``-n`` > 1, ``@serial`` scenarios (they change global
    settings) run afterwards in a second, serial pass, so they never overlap with others.
 4. Each selected scenario gets a verdict from its items' records (a scenario with no record is
-   ``not-run``), and ``harness.reports`` writes the four report files.
+   ``not-run``), matched with the known-deviation entries, and ``harness.reports`` writes the
+   four report files.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,9 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
+from harness.expectations import Expectations
 from harness.reporting import RECORD_KEY
-from harness.reports import ItemResult, RunReport, ScenarioResult, write_reports
+from harness.reports import TRANSCRIPTS_DIR, ItemResult, RunReport, ScenarioResult, write_reports
 from harness.target import open_target
+from harness.transport import DEFAULT_TIMEOUT
 
 __all__ = [
     "BUNDLED_TARGET",
@@ -103,6 +112,12 @@ class RunSettings:
     tags: tuple[str, ...] = ()
     report_dir: Path = Path("seenby-report")
     jobs: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    """``--timeout``: the time budget of every wait in the suite."""
+    strict: bool = False
+    """``--strict``: a strict deviation counts as a failure."""
+    expect: Path | None = None
+    """``--expect``: the known-deviation file."""
     suite: Suite = field(default_factory=Suite.installed)
 
 
@@ -116,14 +131,20 @@ class _Pass:
 
 
 def selected_scenarios(
-    suite: Suite, ids: Sequence[str] = (), tags: Sequence[str] = ()
+    suite: Suite,
+    ids: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    catalogue: Sequence[CatalogueScenario] | None = None,
 ) -> tuple[CatalogueScenario, ...]:
-    """The suite's scenarios having any of ``ids`` or ``tags`` (all when both are empty).
+    """The suite's scenarios (``catalogue``, read from the suite when not given) having any of
+    ``ids`` or ``tags`` (all when both are empty).
 
     Raises ``CatalogueError`` when the feature files break the tag conventions and
     ``SelectionError`` when an ID or tag matches no scenario.
     """
-    selection = select(load_catalogue(suite.features_dir), ids, tags)
+    if catalogue is None:
+        catalogue = load_catalogue(suite.features_dir)
+    selection = select(catalogue, ids, tags)
     if selection.unmatched:
         raise SelectionError(
             "no scenario matches "
@@ -143,9 +164,58 @@ def suite_versions() -> dict[str, str]:
     }
 
 
-def _read_capabilities(settings: RunSettings) -> dict[str, Any]:
-    with open_target(settings.target_url, settings.admin_key) as target:
-        return dict(target.capabilities.raw)
+def _read_capabilities(settings: RunSettings) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The capabilities payload as the target sent it, and its core problems."""
+    with open_target(settings.target_url, settings.admin_key, timeout=settings.timeout) as target:
+        capabilities = target.capabilities
+        return dict(capabilities.raw), capabilities.problems
+
+
+def _load_expectations(
+    settings: RunSettings, catalogue: Sequence[CatalogueScenario]
+) -> Expectations | None:
+    """Read ``--expect`` and check that every entry names a scenario (and row) of the suite;
+    raises ``ExpectationsError``."""
+    if settings.expect is None:
+        return None
+    expectations = Expectations.load(settings.expect)
+    suite: dict[str, list[str]] = {scenario.id: [] for scenario in catalogue}
+    expectations.check_names(suite, rows=False)
+    collected = _collected_items(settings) if expectations.names_rows() else None
+    if collected is not None:
+        for scenario_id, example in collected:
+            if example is not None:
+                suite.setdefault(scenario_id, []).append(example)
+        expectations.check_names(suite)
+    return expectations
+
+
+def _collected_items(settings: RunSettings) -> list[tuple[str, str | None]] | None:
+    """(scenario ID, Examples row) of every item pytest collects from the suite; ``None`` when
+    the suite cannot be collected (the run then reports why)."""
+    command = [*_pytest_base_command(settings), "--collect-only"]
+    completed = subprocess.run(
+        command,
+        cwd=settings.suite.rootdir,
+        env=_pytest_environment(),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        check=False,
+    )
+    if completed.returncode != 0:
+        return None
+    records = [_parse_record(line) for line in completed.stdout.splitlines()]
+    return [
+        (record["scenario_id"], record["example"])
+        for record in records
+        if record is not None and record[RECORD_KEY] == "collected"
+    ]
+
+
+def _pytest_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name not in _TARGET_ENVIRONMENT}
 
 
 def _plan(settings: RunSettings, scenarios: Sequence[CatalogueScenario]) -> list[_Pass]:
@@ -158,8 +228,9 @@ def _plan(settings: RunSettings, scenarios: Sequence[CatalogueScenario]) -> list
     return [each for each in passes if each.scenarios]
 
 
-def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[str]:
-    command = [
+def _pytest_base_command(settings: RunSettings) -> list[str]:
+    """pytest over the suite, writing result records to standard output."""
+    return [
         sys.executable, "-m", "pytest", *settings.suite.pytest_args,
         "--rootdir", str(settings.suite.rootdir),
         "-p", "harness.reporting", "--seenby-records",
@@ -168,9 +239,16 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
         # Never write a cache into the suite's folder (site-packages, for an installed suite).
         "-p", "no:cacheprovider",
         "--strict-markers",
+    ]  # fmt: skip
+
+
+def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[str]:
+    command = [
+        *_pytest_base_command(settings),
+        # xunit2, pytest's default: harness.report_junit makes the merged file XSD-valid.
+        "-o", "junit_family=xunit2",
         "-o", f"junit_suite_name=seenby-{each.name}",
         "--junitxml", str(work_dir / f"junit-{each.name}.xml"),
-        "--cucumberjson", str(work_dir / f"cucumber-{each.name}.json"),
         "-m", " or ".join(scenario.id for scenario in each.scenarios),
     ]  # fmt: skip
     if settings.target_url is not None:
@@ -180,6 +258,10 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
             command += [f"--seenby-admin-key={settings.admin_key}"]
     if each.jobs > 1:
         command += ["-n", str(each.jobs)]
+    command += [
+        f"--seenby-timeout={settings.timeout}",
+        f"--seenby-transcripts={(settings.report_dir / TRANSCRIPTS_DIR).resolve()}",
+    ]
     return command
 
 
@@ -194,17 +276,22 @@ def _pass_heading(each: _Pass, target: str) -> str:
     return f"running {count} scenario{'s' if count != 1 else ''} against {target}{workers}"
 
 
-def _progress_line(scenario: CatalogueScenario | None, item: ItemResult) -> str:
+def _progress_line(
+    scenario: CatalogueScenario | None, item: ItemResult, expectations: Expectations | None
+) -> str:
     title = scenario.title if scenario is not None else "(not in the catalogue)"
     if item.example is not None:
         title += f" [{item.example}]"
-    line = f"  {item.verdict.upper():<4}  {item.scenario_id:<8}  {title}"
+    line = f"  {item.verdict.upper():<7}  {item.scenario_id:<8}  {title}"
     if item.outcome == "skipped" and item.reason:
         line += f" — {item.reason}"
+    entry = expectations.for_item(item.scenario_id, item.example) if expectations else None
+    if entry is not None:
+        line += f" (known: expected to {entry.result}: {entry.reason})"
+    details = [str(deviation) for deviation in item.deviations]
     if item.outcome == "failed" and item.evidence:
-        detail = "\n".join(f"        {text}" for text in item.evidence.splitlines()[:4])
-        line += f"\n{detail}"
-    return line
+        details += item.evidence.splitlines()[:4]
+    return "\n".join([line, *(f"           {text}" for text in details)])
 
 
 def _run_pass(
@@ -214,15 +301,13 @@ def _run_pass(
     progress: Callable[[str], None],
     items: list[ItemResult],
     errors: list[str],
+    expectations: Expectations | None,
 ) -> None:
     by_id = {scenario.id: scenario for scenario in each.scenarios}
-    environment = {
-        name: value for name, value in os.environ.items() if name not in _TARGET_ENVIRONMENT
-    }
     with subprocess.Popen(
         _pytest_command(settings, each, work_dir),
         cwd=work_dir,
-        env=environment,
+        env=_pytest_environment(),
         stdout=subprocess.PIPE,
         text=True,
         encoding="utf-8",
@@ -237,10 +322,10 @@ def _run_pass(
             elif record[RECORD_KEY] == "collect-error":
                 errors.append(f"collection error in {record['nodeid']}:\n{record['evidence']}")
                 progress(f"  ERROR collecting {record['nodeid']}")
-            elif record.get("scenario_id"):
+            elif record[RECORD_KEY] == "result" and record.get("scenario_id"):
                 item = ItemResult.from_record(record)
                 items.append(item)
-                progress(_progress_line(by_id.get(item.scenario_id), item))
+                progress(_progress_line(by_id.get(item.scenario_id), item, expectations))
     exit_code = pytest_process.returncode
     if exit_code not in (0, 1):
         meaning = _PYTEST_EXIT_MEANINGS.get(exit_code, "unexpected exit")
@@ -257,34 +342,46 @@ def _parse_record(line: str) -> dict[str, Any] | None:
 
 def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: None) -> RunReport:
     """Run the selected scenarios against the target, write the reports to
-    ``settings.report_dir`` and return what was found. ``progress`` receives one line per
-    finished scenario (per Examples row of an outline) and a line per pass.
+    ``settings.report_dir`` and return what was found. ``progress`` receives the discovery
+    problems first (if any), then one line per finished scenario (per Examples row of an
+    outline) and a line per pass.
 
-    Raises what ``selected_scenarios`` raises, before running anything.
+    Raises what ``selected_scenarios`` raises, and ``ExpectationsError`` for a bad
+    ``--expect`` file, before running anything.
     """
     started_at = datetime.now(UTC)
-    selected = selected_scenarios(settings.suite, settings.ids, settings.tags)
+    catalogue = load_catalogue(settings.suite.features_dir)
+    selected = selected_scenarios(settings.suite, settings.ids, settings.tags, catalogue)
+    expectations = _load_expectations(settings, catalogue)
     # Created first, so an unwritable folder is found before the run, not after it.
     settings.report_dir.mkdir(parents=True, exist_ok=True)
+    # Transcripts of an earlier run in the same folder would be mistaken for this run's.
+    shutil.rmtree(settings.report_dir / TRANSCRIPTS_DIR, ignore_errors=True)
     target = settings.target_url or BUNDLED_TARGET
     errors: list[str] = []
     capabilities: dict[str, Any] | None
+    discovery_problems: tuple[str, ...]
     try:
-        capabilities = _read_capabilities(settings)
+        capabilities, discovery_problems = _read_capabilities(settings)
     except Exception as error:  # any failure to talk to the target belongs in the report
         capabilities = None
-        errors.append(f"GET /v1/capabilities failed on {target}: {error}")
-        progress(f"  could not read the target's capabilities: {error}")
+        discovery_problems = (f"GET /v1/capabilities failed on {target}: {error}",)
+    if discovery_problems:
+        progress(f"discovery problems of {target} (GET /v1/capabilities):")
+        for problem in discovery_problems:
+            progress(f"  - {problem}")
     passes = _plan(settings, selected)
     items: list[ItemResult] = []
     with tempfile.TemporaryDirectory(prefix="seenby-run-") as work:
         work_dir = Path(work)
         for each in passes:
             progress(_pass_heading(each, target))
-            _run_pass(settings, each, work_dir, progress, items, errors)
+            _run_pass(settings, each, work_dir, progress, items, errors, expectations)
         results = [
             ScenarioResult.from_items(
-                scenario, [item for item in items if item.scenario_id == scenario.id]
+                scenario,
+                [item for item in items if item.scenario_id == scenario.id],
+                expectations,
             )
             for scenario in selected
         ]
@@ -296,17 +393,21 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
                 "tags": list(settings.tags),
                 "jobs": settings.jobs,
                 "serial_pass": any(each.name == "serial" for each in passes),
+                "strict": settings.strict,
+                "expect": str(settings.expect) if settings.expect is not None else None,
             },
             versions=suite_versions(),
             started_at=started_at,
             finished_at=datetime.now(UTC),
             results=results,
             errors=errors,
+            discovery_problems=discovery_problems,
+            strict=settings.strict,
+            expectations=expectations,
         )
         write_reports(
             report,
             settings.report_dir,
             junit_parts=[work_dir / f"junit-{each.name}.xml" for each in passes],
-            cucumber_parts=[work_dir / f"cucumber-{each.name}.json" for each in passes],
         )
     return report

@@ -18,11 +18,13 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["BODY_LIMIT", "REDACTED", "Entry", "Transcript"]
+__all__ = ["BODY_LIMIT", "REDACTED", "TRANSCRIPT_PROPERTY", "Entry", "Transcript", "entries_of"]
 
 BODY_LIMIT = 4096
 """Bytes of a body kept in a transcript; the rest is cut, with its length said."""
 REDACTED = "<redacted>"
+TRANSCRIPT_PROPERTY = "seenby_transcript"
+"""The ``user_properties`` name of the path of a scenario's transcript file."""
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie", "set-cookie"})
 _SHOWN_HEADERS = frozenset({"content-type", "allow", "connection", "upgrade", "retry-after"})
 
@@ -144,6 +146,17 @@ class Transcript:
     def _add(self, entry: Entry) -> None:
         with self._lock:
             self._entries.append(entry)
+
+
+def entries_of(rendered: str) -> list[tuple[str, list[str]]]:
+    """A rendered transcript back as ``(line, details)`` pairs, for a report to lay out."""
+    entries: list[tuple[str, list[str]]] = []
+    for line in rendered.splitlines():
+        if line.startswith("      ") and entries:
+            entries[-1][1].append(line.strip())
+        elif line.strip():
+            entries.append((line, []))
+    return entries
 
 
 def _headers(headers: Mapping[str, str]) -> str:

@@ -11,6 +11,7 @@ and are also recorded in the target's ``ViolationLog``, so a run can assert none
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 from collections.abc import Mapping
@@ -35,11 +36,24 @@ __all__ = [
     "WireResponse",
     "check_envelope",
     "status_deviation",
+    "time_budget",
 ]
 
 DEFAULT_TIMEOUT = 10.0
 """The default time budget: seconds any single wait may take (an HTTP call, a WebSocket
 handshake, a pushed event). ``seenby run --timeout`` / ``--seenby-timeout`` set it."""
+
+
+def time_budget(text: str) -> float:
+    """A time budget given as text (a command-line option, ``SEENBY_TIMEOUT``): a positive
+    number of seconds, else ``argparse.ArgumentTypeError`` saying so."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 _EMPTY = "common.json#/$defs/empty"
 DATA_SCHEMAS: Mapping[str, str] = {

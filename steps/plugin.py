@@ -1,11 +1,16 @@
-"""The seenby pytest plugin (entry point pytest11: seenby): options, target fixture, markers.
+"""The seenby pytest plugin (entry point pytest11: seenby): options and the report hook, nothing
+more.
 
-It comes with the installed package, so the conformance scenarios run both in this repository
-(``pytest steps``) and from anywhere (``pytest --pyargs steps --seenby-target URL
---seenby-admin-key KEY``). Without a URL the scenarios run against the bundled reference server,
-one per pytest process (so one per xdist worker). Every Gherkin tag of the features is
-registered as a marker, so ``--strict-markers`` stays on; scenarios tagged ``@needs-<feature>``
-are skipped, with the reason, when the target's ``GET /v1/capabilities`` lacks the feature.
+It comes with the installed package, into every pytest session of the environment, so it stays
+out of the way: it adds its options, and nothing else happens until seenby's own scenarios
+(``steps/test_conformance.py``) are collected. That module holds the step definitions and
+fixtures in its own namespace, so they reach no other test and a user's fixture of the same name
+(``world``, say) changes nothing on either side. When the module is about to be collected, the
+plugin registers every Gherkin tag of the features as a marker, so ``--strict-markers`` stays on.
+
+The scenarios run in this repository (``pytest steps``) and from anywhere (``pytest --pyargs
+steps --seenby-target URL --seenby-admin-key KEY``); without a URL, against the bundled reference
+server, one per pytest process (so one per xdist worker).
 """
 
 from __future__ import annotations
@@ -18,28 +23,19 @@ from pathlib import Path
 import pytest
 
 import features
-from harness import DEFAULT_TIMEOUT, Target, open_target
 from harness.deviations import DEVIATION_PROPERTY
-from harness.preflight import Preflight, run_preflight
+from harness.transcript import TRANSCRIPT_PROPERTY
+from harness.transport import DEFAULT_TIMEOUT, time_budget
 from steps.world import WORLD_KEY
 
-pytest_plugins = [
-    "steps.world",
-    "steps.given_world",
-    "steps.messaging",
-    "steps.receipts",
-    "steps.push",
-    "steps.outcomes",
-    "steps.security",
-    "steps.replay",
-]
+# Options and hooks only, like this module: ``--seenby-expect`` (known-deviation files).
+pytest_plugins = ["harness.expectations_plugin"]
 
 FEATURES_DIR = Path(features.__file__).resolve().parent
 """The installed feature files."""
+SCENARIOS_MODULE = Path(__file__).with_name("test_conformance.py")
+"""The module whose collection brings in seenby's scenarios, steps and fixtures."""
 
-NEEDS_PREFIX = "needs-"
-TRANSCRIPT_PROPERTY = "seenby_transcript"
-"""The ``user_properties`` name of the path of a scenario's transcript file."""
 TRANSCRIPT_SECTION = "seenby transcript"
 """The report section that shows a failing or deviating scenario's transcript."""
 _TAG = re.compile(r"@([^\s@]+)")
@@ -71,18 +67,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--seenby-timeout",
         metavar="SECONDS",
-        type=_positive_seconds,
-        default=_positive_seconds(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
+        type=time_budget,
+        default=time_budget(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
         help="the time budget: how long any single wait may take (env SEENBY_TIMEOUT; "
         f"default {DEFAULT_TIMEOUT:g}); raise it for a slow or distant target",
     )
-
-
-def _positive_seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(f"a time budget must be a positive number of seconds, not {text!r}")
-    return value
 
 
 def feature_tags(features_dir: Path = FEATURES_DIR) -> set[str]:
@@ -95,43 +84,14 @@ def feature_tags(features_dir: Path = FEATURES_DIR) -> set[str]:
     return tags
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register every Gherkin tag as a marker."""
-    for tag in sorted(feature_tags()):
-        config.addinivalue_line("markers", f"{tag}: seenby Gherkin tag")
-
-
-@pytest.fixture(scope="session")
-def seenby_target(pytestconfig: pytest.Config) -> Iterator[Target]:
-    """The deployment under test: ``--seenby-target`` or the bundled reference server."""
-    url = pytestconfig.getoption("seenby_target")
-    admin_key = pytestconfig.getoption("seenby_admin_key")
-    timeout = pytestconfig.getoption("seenby_timeout")
-    with open_target(url, admin_key, timeout=timeout) as target:
-        yield target
-
-
-@pytest.fixture(scope="session")
-def seenby_preflight(seenby_target: Target) -> Preflight:
-    """One round trip through each part of the target, before the first scenario of this
-    process (``harness.preflight``)."""
-    return run_preflight(seenby_target)
-
-
-@pytest.fixture
-def seenby_capability_gate(request: pytest.FixtureRequest, seenby_target: Target) -> None:
-    """Skip a scenario tagged ``@needs-<feature>`` when the target does not offer it."""
-    needed = {
-        mark.name.removeprefix(NEEDS_PREFIX)
-        for mark in request.node.iter_markers()
-        if mark.name.startswith(NEEDS_PREFIX)
-    }
-    if not needed:
-        return
-    capabilities = seenby_target.capabilities
-    for feature in sorted(needed):
-        if not capabilities.has(feature):
-            pytest.skip(f"target lacks capability '{feature}' (GET /v1/capabilities)")
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
+    """Register every Gherkin tag as a marker just before seenby's scenarios are collected."""
+    if module_path == SCENARIOS_MODULE:
+        known = set(parent.config.getini("markers"))
+        for tag in sorted(feature_tags()):
+            line = f"{tag}: seenby Gherkin tag"
+            if line not in known:
+                parent.config.addinivalue_line("markers", line)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,13 +1,25 @@
 """Every scenario of the conformance suite (the installed ``features/*.feature``) as a test.
 
-The steps and the target come from the seenby plugin (``steps.plugin``); each scenario first
-passes the capability gate, which skips it when the target lacks an optional part it needs.
+The step definitions and fixtures are imported here, every public name of each step module, so
+that pytest-bdd finds them for these scenarios and for no other test: module-level fixtures
+override a user's conftest fixtures of the same name and leak into no other module. Each
+scenario first passes the capability gate, which skips it when the target lacks an optional
+part it needs.
 """
 
 import pytest
 from pytest_bdd import scenarios
 
+from steps.given_world import *  # noqa: F403
+from steps.messaging import *  # noqa: F403
+from steps.outcomes import *  # noqa: F403
 from steps.plugin import FEATURES_DIR
+from steps.push import *  # noqa: F403
+from steps.receipts import *  # noqa: F403
+from steps.replay import *  # noqa: F403
+from steps.security import *  # noqa: F403
+from steps.session import *  # noqa: F403
+from steps.world import *  # noqa: F403
 
 pytestmark = pytest.mark.usefixtures("seenby_capability_gate")
 

@@ -54,12 +54,17 @@ def test_results_notebook_shows_failures_with_their_evidence(
     evidence = "Then alice is pushed <2 read>\nWaitTimeout: no onRecvMessageReadReceipts in 5 s"
     summary["scenarios"][0] |= {"verdict": "fail", "evidence": evidence}
     summary["verdict"] = "not-conformant"
+    summary["verdict_text"] = "not conformant"
+    summary["deviations"] = [
+        {"check": "HTTP status of code 6017", "section": "§1.2", "reference": "400",
+         "observed": "422", "seen_in": ["RR-Q-001"], "expected": False}
+    ]  # fmt: skip
     summary_path = tmp_path / "edited-summary.json"
     summary_path.write_text(json.dumps(summary), encoding="utf-8")
 
     out = write_results_notebook(summary_path, tmp_path / "notebooks" / "results.ipynb")
     written = nbformat.read(out, as_version=4)
-    assert written.cells[0].source.startswith("# Conformance results: not-conformant")
+    assert written.cells[0].source.startswith("# Conformance results: not conformant")
     assert written.cells[1].source == "summary_path = '../edited-summary.json'"
 
     notebook = execute(out)
@@ -68,3 +73,4 @@ def test_results_notebook_shows_failures_with_their_evidence(
     assert "no failures" not in stream_text(notebook)
     tables = "".join(rich_outputs(notebook, "text/html"))
     assert "Then alice is pushed &lt;2 read&gt;" in tables, "evidence, HTML-escaped"
+    assert "HTTP status of code 6017" in tables and "422" in tables, "the strict deviations"

@@ -11,169 +11,45 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from suite_runs import (
+    FakeTarget,
+    catalogued,
+    check_reports,
+    junit_cases,
+    load_summary,
+    parse_html,
+    run_report,
+    sample_suite,
+    scenario,
+    seenby,
+    serving,
+    suite_properties,
+)
 
 from harness import cli
 from harness.catalogue import (
     CatalogueError,
-    CatalogueScenario,
     default_features_dir,
     load_catalogue,
 )
-from harness.reports import ItemResult, RunReport, ScenarioResult
+from harness.reports import ItemResult, ScenarioResult
 from harness.runner import (
     BUNDLED_TARGET,
     RunSettings,
     SelectionError,
-    Suite,
     run,
     selected_scenarios,
 )
-from harness.validation import validator
-
-RUN_TIMEOUT_S = 180
-REPORT_FILES = ("junit.xml", "cucumber.json", "conformance-summary.json", "report.html")
-
-
-def seenby(command: str, *ids: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the `seenby` command line as a CI job would: `command` split on spaces, then an
-    `--id` option per scenario ID of `ids`."""
-    arguments = command.split() + [arg for scenario_id in ids for arg in ("--id", scenario_id)]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SEENBY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *arguments],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-    )
-
-
-def load_summary(report_dir: Path) -> dict[str, Any]:
-    summary: dict[str, Any] = json.loads((report_dir / "conformance-summary.json").read_text())
-    errors = sorted(validator("conformance-summary.json").iter_errors(summary), key=str)
-    assert not errors, "\n".join(error.message for error in errors)
-    return summary
-
-
-def scenario(summary: dict[str, Any], scenario_id: str) -> dict[str, Any]:
-    [found] = [entry for entry in summary["scenarios"] if entry["id"] == scenario_id]
-    return found
-
-
-def junit_cases(report_dir: Path) -> list[tuple[ET.Element, list[tuple[str, str]]]]:
-    """Every <testcase> of junit.xml with its <property> pairs, checking the JUnit shape:
-    name, classname and time on each case, <properties> first in each suite."""
-    root = ET.parse(report_dir / "junit.xml").getroot()
-    assert root.tag == "testsuites"
-    cases = []
-    for suite in root.iter("testsuite"):
-        assert {"name", "tests", "failures", "errors", "time"} <= set(suite.keys())
-        assert suite[0].tag == "properties", "suite <properties> must come first"
-        for case in suite.iter("testcase"):
-            assert {"name", "classname", "time"} <= set(case.keys()), case.attrib
-            pairs = [(p.get("name", ""), p.get("value", "")) for p in case.iter("property")]
-            cases.append((case, pairs))
-    return cases
-
-
-def suite_properties(report_dir: Path) -> list[dict[str, str]]:
-    root = ET.parse(report_dir / "junit.xml").getroot()
-    return [
-        {p.get("name", ""): p.get("value", "") for p in suite.iter("property")}
-        for suite in root.iter("testsuite")
-        if suite.find("properties") is not None
-    ]
-
-
-def junit_verdict(case: ET.Element) -> str:
-    if case.find("failure") is not None or case.find("error") is not None:
-        return "fail"
-    return "skip" if case.find("skipped") is not None else "pass"
-
-
-class WellFormedHtml(HTMLParser):
-    """Fails on a closing tag that does not match the open one; collects element ids."""
-
-    VOID = frozenset(
-        {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "wbr", "source"}
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.open_tags: list[str] = []
-        self.ids: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.ids.update(value for name, value in attrs if name == "id" and value)
-        if tag not in self.VOID:
-            self.open_tags.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        assert self.open_tags and self.open_tags[-1] == tag, f"</{tag}> closes {self.open_tags}"
-        self.open_tags.pop()
-
-
-def parse_html(report_dir: Path) -> tuple[str, set[str]]:
-    page = (report_dir / "report.html").read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>")
-    parser = WellFormedHtml()
-    parser.feed(page)
-    parser.close()
-    assert parser.open_tags == [], f"unclosed: {parser.open_tags}"
-    for external in ("<link", " src=", "@import", "url("):
-        assert external not in page, f"report.html must be self-contained: {external}"
-    return page, parser.ids
-
-
-def check_reports(report_dir: Path, selected: set[str]) -> dict[str, Any]:
-    """The four files agree with each other and cover exactly the selection."""
-    for name in REPORT_FILES:
-        assert (report_dir / name).is_file(), f"{name} missing"
-    summary = load_summary(report_dir)
-    assert {entry["id"] for entry in summary["scenarios"]} == selected
-    by_scenario: dict[str, list[str]] = {}
-    for case, properties in junit_cases(report_dir):
-        values = dict(properties)
-        assert {"scenario_id", "spec", "doc", "area"} <= values.keys(), properties
-        by_scenario.setdefault(values["scenario_id"], []).append(junit_verdict(case))
-    ran = {entry["id"] for entry in summary["scenarios"] if entry["verdict"] != "not-run"}
-    assert by_scenario.keys() == ran
-    for entry in summary["scenarios"]:
-        if entry["verdict"] == "not-run":
-            continue
-        verdicts = by_scenario[entry["id"]]
-        expected = "fail" if "fail" in verdicts else "skip" if "skip" in verdicts else "pass"
-        assert entry["verdict"] == expected, (entry["id"], verdicts)
-    counted = [entry["verdict"] for entry in summary["scenarios"]]
-    assert summary["counts"] == {
-        "pass": counted.count("pass"),
-        "fail": counted.count("fail"),
-        "skip": counted.count("skip"),
-        "not-run": counted.count("not-run"),
-        "total": len(counted),
-    }
-    assert isinstance(json.loads((report_dir / "cucumber.json").read_text()), list)
-    page, ids = parse_html(report_dir)
-    assert selected <= ids
-    for entry in summary["scenarios"]:
-        assert html.escape(entry["title"]) in page
-    return summary
-
 
 # --- the real suite, against the bundled server and against `seenby serve` ------------------
 
@@ -193,18 +69,23 @@ def test_a_selection_passes_against_the_bundled_server(tmp_path: Path) -> None:
         "tags": [],
         "jobs": 1,
         "serial_pass": False,
+        "strict": False,
+        "expect": None,
     }
     assert summary["errors"] == []
-    cases = junit_cases(tmp_path / "out")
-    outline = [values for _, values in cases if ("scenario_id", "RR-R-001") in values]
-    assert len(outline) == 2, "RR-R-001 is an outline over one-to-one and group chats"
-    assert ("spec", "R-1") in outline[0] and ("doc", "receiver-sends") in outline[0]
+    assert summary["discovery_problems"] == []
+    assert (summary["deviation_count"], summary["deviations"]) == (0, [])
+    names = [case.get("name") for case in junit_cases(tmp_path / "out")]
+    title = scenario(summary, "RR-R-001")["title"]
+    assert f"RR-R-001 {title} [group chat]" in names, names
+    assert f"RR-R-001 {title} [one-to-one chat]" in names, names
     [properties] = suite_properties(tmp_path / "out")
     assert properties["target"] == BUNDLED_TARGET
     assert properties["seenby_version"] == summary["versions"]["seenby"]
     assert properties["verdict"] == "conformant"
-    assert "PASS  RR-R-004" in result.stdout
-    assert "verdict: conformant" in result.stdout
+    assert properties["strict_deviations"] == "0"
+    assert "PASS     RR-R-004" in result.stdout
+    assert "verdict: conformant (" in result.stdout
 
 
 @pytest.fixture
@@ -256,11 +137,14 @@ def test_a_selection_passes_against_a_served_process_by_url(
     suites = ET.parse(tmp_path / "out" / "junit.xml").getroot().findall("testsuite")
     assert [suite.get("name") for suite in suites] == ["seenby-parallel", "seenby-serial"]
     assert admin_key not in (tmp_path / "out" / "conformance-summary.json").read_text()
-    # Both passes' Cucumber JSON, including what xdist workers ran (pytest-bdd alone writes []).
+    # Both passes' Cucumber JSON, including the steps xdist workers ran.
     cucumber = json.loads((tmp_path / "out" / "cucumber.json").read_text())
     tags = {tag["name"] for feature in cucumber for element in feature["elements"]
             for tag in element["tags"]}  # fmt: skip
-    assert selection <= tags
+    assert {f"@{scenario_id}" for scenario_id in selection} <= tags
+    steps = [step for feature in cucumber for element in feature["elements"]
+             for step in element["steps"]]  # fmt: skip
+    assert steps and {step["result"]["status"] for step in steps} == {"passed"}
 
 
 # The command line in-process: argument handling needs no pytest run (and no second interpreter).
@@ -320,61 +204,25 @@ def test_serve_is_the_reference_servers_command(capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().out.startswith("usage: seenby serve")
 
 
-class BrokenTarget(BaseHTTPRequestHandler):
+class BrokenTarget(FakeTarget):
     """Advertises itself correctly, then answers every call with data of the wrong shape."""
 
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        if self.path == "/v1/capabilities":
-            self._answer(
-                200,
-                {
-                    "code": 0,
-                    "desc": "ok",
-                    "data": {
-                        "protocol": "seenby/1",
-                        "implementation": {"name": "broken-fake", "version": "0.0.1"},
-                        "features": ["adminSettings", "onlineUserOnly", "eventReplay"],
-                        "limits": {
-                            "receiptBatchMax": 30,
-                            "memberListCountMax": 100,
-                            "groupReceiptMaxMembers": 200,
-                        },
-                    },
-                },
-            )
-        else:
-            self._answer(404, {"code": 90003, "desc": "unknown route", "data": None})
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self._answer(200, {"code": 0, "desc": "ok", "data": {"surprise": True}})
+    capabilities: ClassVar[dict[str, Any]] = {
+        "protocol": "seenby/1",
+        "implementation": {"name": "broken-fake", "version": "0.0.1"},
+        "features": ["adminSettings", "onlineUserOnly", "eventReplay"],
+        "limits": {"receiptBatchMax": 30, "memberListCountMax": 100, "groupReceiptMaxMembers": 200},
+    }
+    post_answer: ClassVar[tuple[int, dict[str, Any]]] = (
+        200,
+        {"code": 0, "desc": "ok", "data": {"surprise": True}},
+    )
 
 
 @pytest.fixture
 def broken_target() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BrokenTarget)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(BrokenTarget) as url:
+        yield url
 
 
 def test_a_target_that_answers_wrongly_is_not_conformant_with_evidence(
@@ -384,7 +232,7 @@ def test_a_target_that_answers_wrongly_is_not_conformant_with_evidence(
     result = seenby(command, "RR-R-004", cwd=tmp_path)
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.startswith("verdict: not-conformant (1 failed: RR-R-004)")
+    assert result.stdout.startswith("verdict: not conformant (1 failed: RR-R-004)")
     assert "FAIL" not in result.stdout, "--quiet prints no progress"
     summary = check_reports(tmp_path / "out", {"RR-R-004"})
     assert summary["verdict"] == "not-conformant"
@@ -400,87 +248,6 @@ def test_a_target_that_answers_wrongly_is_not_conformant_with_evidence(
 
 # --- verdict rules, on a throw-away sample suite ---------------------------------------------
 
-SAMPLE_FEATURE = """\
-@area-R
-Feature: Sample receipts
-  A throw-away suite for testing seenby run, in the real suite's tag conventions.
-
-  @RR-R-001 @spec-R-1 @doc-receiver-sends
-  Scenario: A scenario that passes
-    Given the number 1
-    Then the number is 1
-
-  @RR-R-002 @spec-R-2 @spec-R-1 @doc-receiver-sends
-  Scenario Outline: An outline that fails on one row
-    Given the number <n>
-    Then the number is 1
-
-    Examples:
-      | n |
-      | 1 |
-      | 2 |
-
-  @RR-R-003 @spec-R-3 @doc-receiver-sends @needs-adminSettings
-  Scenario: A required scenario the target cannot run
-    Given the number 1
-
-  @RR-R-004 @spec-R-4 @doc-receiver-sends @needs-eventReplay @optional
-  Scenario: An optional one with <markup> & "quotes" the target cannot run
-    Given the number 1
-"""
-
-UNBOUND_FEATURE = """\
-@area-P
-Feature: Sample pushes
-  Scenarios that no test module binds, so they never run.
-
-  @RR-P-001 @spec-P-1 @doc-sender-listens
-  Scenario: A scenario nobody runs
-    Given the number 1
-"""
-
-SAMPLE_CONFTEST = """\
-import pathlib, re
-import pytest
-from pytest_bdd import given, parsers, then
-
-def pytest_configure(config):
-    for path in (pathlib.Path(__file__).parent / "features").glob("*.feature"):
-        for tag in set(re.findall(r"@([^\\s@]+)", path.read_text())):
-            config.addinivalue_line("markers", f"{tag}: gherkin tag")
-
-def pytest_runtest_setup(item):
-    for marker in item.iter_markers():
-        if marker.name.startswith("needs-"):
-            pytest.skip(f"target lacks capability {marker.name[6:]!r}")
-
-@given(parsers.parse("the number {n:d}"), target_fixture="number")
-def the_number(n):
-    return n
-
-@then(parsers.parse("the number is {n:d}"))
-def the_number_is(number, n):
-    assert number == n, f"expected {n}, got {number}"
-"""
-
-SAMPLE_TESTS = """\
-from pytest_bdd import scenarios
-
-scenarios("features/sample.feature")
-"""
-
-
-def sample_suite(root: Path, test_module: str = SAMPLE_TESTS) -> Suite:
-    (root / "features").mkdir(parents=True)
-    (root / "features" / "sample.feature").write_text(SAMPLE_FEATURE)
-    (root / "features" / "unbound.feature").write_text(UNBOUND_FEATURE)
-    (root / "conftest.py").write_text(SAMPLE_CONFTEST)
-    (root / "test_sample.py").write_text(test_module)
-    # -p no:seenby: the real suite's plugin (a pytest11 entry point) stays out of the sample.
-    return Suite(
-        features_dir=root / "features", pytest_args=(str(root), "-p", "no:seenby"), rootdir=root
-    )
-
 
 def test_verdicts_evidence_and_reasons_of_every_kind(tmp_path: Path) -> None:
     lines: list[str] = []
@@ -490,7 +257,9 @@ def test_verdicts_evidence_and_reasons_of_every_kind(tmp_path: Path) -> None:
     assert report.verdict == "not-conformant"
     summary = check_reports(tmp_path / "out", {f"RR-R-00{n}" for n in range(1, 5)} | {"RR-P-001"})
     assert summary["verdict"] == "not-conformant"
-    assert summary["counts"] == {"pass": 1, "fail": 1, "skip": 2, "not-run": 1, "total": 5}
+    assert summary["counts"] == {
+        "pass": 1, "deviate": 0, "fail": 1, "skip": 2, "not-run": 1, "total": 5
+    }  # fmt: skip
     assert [(area["area"], area["counts"]["total"]) for area in summary["areas"]] == [
         ("R", 4),
         ("P", 1),
@@ -510,15 +279,30 @@ def test_verdicts_evidence_and_reasons_of_every_kind(tmp_path: Path) -> None:
     page, _ = parse_html(tmp_path / "out")
     assert html.escape(outline["evidence"]) in page
     assert "&lt;markup&gt; &amp; &quot;quotes&quot;" in page and "<markup>" not in page
-    assert any(line.startswith("  FAIL  RR-R-002") for line in lines), lines
+    assert any(line.startswith("  FAIL     RR-R-002") for line in lines), lines
 
-    # pytest-bdd's Cucumber JSON leaves skipped scenarios out: never a source of verdicts.
+    # Cucumber JSON holds the skipped scenarios too, with the reason in a `before` hook.
     [feature] = json.loads((tmp_path / "out" / "cucumber.json").read_text())
-    assert sorted(element["id"] for element in feature["elements"]) == [
+    elements = {element["id"]: element for element in feature["elements"]}
+    assert sorted(elements) == [
+        "test_a_required_scenario_the_target_cannot_run",
         "test_a_scenario_that_passes",
+        "test_an_optional_one_with_markup__quotes_the_target_cannot_run",
         "test_an_outline_that_fails_on_one_row[1]",
         "test_an_outline_that_fails_on_one_row[2]",
     ]
+    [failed_step] = [
+        step
+        for step in elements["test_an_outline_that_fails_on_one_row[2]"]["steps"]
+        if step["result"]["status"] == "failed"
+    ]
+    assert failed_step["name"] == "the number is 1"
+    assert "expected 1, got 2" in failed_step["result"]["error_message"]
+    [gate] = elements["test_a_required_scenario_the_target_cannot_run"]["before"]
+    assert gate["result"] == {
+        "status": "skipped", "duration": 0,
+        "error_message": "target lacks capability 'adminSettings'",
+    }  # fmt: skip
 
 
 def test_a_suite_that_cannot_be_collected_runs_nothing_and_says_why(tmp_path: Path) -> None:
@@ -534,24 +318,6 @@ def test_a_suite_that_cannot_be_collected_runs_nothing_and_says_why(tmp_path: Pa
 
 
 # --- the rules themselves, without running anything -------------------------------------------
-
-
-def entry(scenario_id: str, *, required: bool = True, examples: int = 1) -> CatalogueScenario:
-    area = scenario_id.split("-")[1]
-    return CatalogueScenario(
-        id=scenario_id,
-        title=f"scenario {scenario_id}",
-        feature="sample.feature",
-        line=1,
-        area=area,
-        spec=(f"{area}-1",),
-        doc="protocol",
-        required=required,
-        serial=False,
-        needs=(),
-        tags=frozenset({scenario_id}),
-        example_count=examples,
-    )
 
 
 def item(outcome: str, example: str | None = None, text: str | None = None) -> ItemResult:
@@ -595,14 +361,14 @@ def item(outcome: str, example: str | None = None, text: str | None = None) -> I
 def test_a_scenario_verdict_combines_its_examples(
     items: list[ItemResult], verdict: str, reason: str | None, evidence: str | None
 ) -> None:
-    result = ScenarioResult.from_items(entry("RR-R-001", examples=2), items)
+    result = ScenarioResult.from_items(catalogued("RR-R-001", examples=2), items)
 
     assert (result.verdict, result.reason, result.evidence) == (verdict, reason, evidence)
     assert result.duration_s == 0.5 * len(items)
 
 
 def result(verdict: str, *, required: bool = True) -> ScenarioResult:
-    return ScenarioResult(entry("RR-R-001", required=required), verdict, None, None, 0.0)
+    return ScenarioResult(catalogued("RR-R-001", required=required), verdict, None, None, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -631,19 +397,7 @@ def result(verdict: str, *, required: bool = True) -> ScenarioResult:
     ],
 )  # fmt: skip
 def test_the_run_verdict(results: list[ScenarioResult], verdict: str) -> None:
-    moment = datetime.now(UTC)
-    report = RunReport(
-        target=BUNDLED_TARGET,
-        capabilities=None,
-        settings={},
-        versions={},
-        started_at=moment,
-        finished_at=moment,
-        results=results,
-        errors=[],
-    )
-
-    assert report.verdict == verdict
+    assert run_report(results).verdict == verdict
 
 
 def test_selection_by_id_and_tag(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ every definition must be used by some step.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,7 +18,8 @@ from pytest_bdd.feature import get_features
 from pytest_bdd.parser import Step
 from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
-from steps.plugin import FEATURES_DIR, pytest_plugins
+import steps as steps_package
+from steps.plugin import FEATURES_DIR, SCENARIOS_MODULE
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,15 @@ class ScenarioStep:
 
 
 def suite_definitions() -> list[StepFunctionContext]:
-    """The step definitions of the seenby plugin's step modules."""
-    modules = [importlib.import_module(name) for name in pytest_plugins]
-    names = {module.__name__ for module in modules}
+    """The step definitions of the ``steps`` package's modules (the scenarios module itself,
+    which applies the tags, is not imported)."""
+    names = [
+        f"{steps_package.__name__}.{module.name}"
+        for module in pkgutil.iter_modules(steps_package.__path__)
+        if module.name != SCENARIOS_MODULE.stem
+    ]
+    for name in names:
+        importlib.import_module(name)
     return [
         context
         for context in list(step_function_context_registry.values())
