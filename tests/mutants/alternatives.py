@@ -11,8 +11,8 @@ subclass that makes the other choice on one latitude point and overrides as litt
 It is registered with ``@alternative(NAME, *SECTIONS)``: ``SECTIONS`` are the docs/protocol.md
 sections (``"§1.2"``) whose strict checks the choice should trip, empty when the suite has no
 strict check that can see it; the class docstring says which choice it makes and why the spec
-allows it. ``every_choice`` makes all of them at once (where two choices exclude each other,
-the one registered first).
+allows it. ``every_choice`` makes all of them at once, except one_status_for_every_refusal, which
+excludes own_statuses_for_spec_codes.
 """
 
 from __future__ import annotations

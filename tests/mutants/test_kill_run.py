@@ -14,6 +14,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from harness.catalogue import default_features_dir, load_catalogue
 
 from .alternatives import alternative_named
@@ -25,6 +27,7 @@ from .killrun import (
     KillRun,
     SeenDeviation,
     Verdict,
+    _deviations_of,
     describe,
     run_gallery,
     sections_match,
@@ -114,6 +117,16 @@ def test_a_bug_seen_only_as_a_strict_deviation_is_not_counted_as_caught() -> Non
     assert run.faulty_line() == "caught 0 of 2, 1 more only as a strict deviation"
 
 
+def test_a_summary_without_deviations_or_with_partial_ones_is_read_as_it_is() -> None:
+    scenario = {"id": "RR-E-002", "spec": ["E-1"], "verdict": "pass"}
+    assert _deviations_of(scenario) == []
+    partial = {**scenario, "deviations": [{"section": "§1.2", "check": "HTTP status of 6017"}]}
+    (seen,) = _deviations_of(partial)
+    assert (seen.scenario, seen.section, seen.check, seen.observed) == (
+        "RR-E-002", "§1.2", "HTTP status of 6017", ""
+    )  # fmt: skip
+
+
 def test_sections_match_a_section_and_its_subsections_only() -> None:
     assert sections_match("§5.2", "§5") and sections_match("§5", "§5.2")
     assert sections_match("docs/protocol.md §1.2", "§1.2")
@@ -186,6 +199,12 @@ def test_a_fast_subset_of_the_gallery_is_caught_and_the_correct_server_passes(
     assert not run.survivors, f"{run.summary_line()}:\n{report}"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10 is not done: conformance-summary.json does not list deviations yet (the "
+    "reporting work), seenby run has no --strict yet, and RR-Y-052 fails a target that accepts "
+    "replay positions beyond 2^53 at core",
+)
 def test_the_server_making_every_allowed_choice_passes_with_exactly_its_deviations(
     tmp_path: Path,
 ) -> None:
