@@ -26,6 +26,8 @@ from bench.suite_time import SuiteTime
 from bench.throughput import RATIO_TARGET, ThroughputRow
 
 FINDINGS = Path(__file__).with_name("findings.md")
+LOCUST_SECTION = Path(__file__).with_name("locust.md")
+"""The `seenby load` section, written by `python -m bench.locust_run` (a separate, longer run)."""
 
 
 @dataclass(frozen=True)
@@ -408,6 +410,8 @@ def render_markdown(results: Results) -> str:
     ]
     for title, explanation, headers, rows in _sections(results):
         parts += [f"## {title}", "", explanation, "", _markdown_table(headers, rows), ""]
+    if LOCUST_SECTION.exists():
+        parts += [LOCUST_SECTION.read_text(encoding="utf-8").rstrip(), ""]
     if FINDINGS.exists():
         parts += [FINDINGS.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(parts)

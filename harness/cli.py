@@ -1,5 +1,5 @@
 """The ``seenby`` command: ``seenby run`` checks a target and reports, ``seenby serve`` starts the
-bundled reference server.
+bundled reference server, ``seenby load`` drives a receipt workload (``harness.load``).
 
 ``seenby run`` exits 0 when the target is ``conformant`` or ``conformant with N strict
 deviations`` (and, with ``--expect``, no entry of the known-deviation file is stale); 1 when it
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,18 +25,12 @@ from harness.catalogue import AREA_NAMES, CatalogueError
 from harness.expectations import EntryStatus, ExpectationsError
 from harness.reports import VERDICTS, RunReport
 from harness.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
+from harness.target_options import add_target_options, check_target_options, positive_int
 from harness.transport import DEFAULT_TIMEOUT, time_budget
 
 __all__ = ["main"]
 
 _REPORT_FILES = "junit.xml, cucumber.json, conformance-summary.json, report.html"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -50,6 +45,12 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="run the bundled reference server (`seenby serve --help` for its options)",
         add_help=False,
     )
+    commands.add_parser(
+        "load",
+        help="drive a receipt workload on Locust and check its invariants (`seenby load --help`; "
+        "needs the load extra)",
+        add_help=False,
+    )
     run_parser = commands.add_parser(
         "run",
         help="run the conformance suite against a target and write reports",
@@ -60,20 +61,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
             "1 not conformant, incomplete or a stale --expect entry, 2 usage."
         ),
     )
-    target = run_parser.add_argument_group("target")
-    target.add_argument(
-        "--target",
-        metavar="URL",
-        default=os.environ.get("SEENBY_TARGET"),
-        help="base URL of the deployment to check (env SEENBY_TARGET); "
-        "default: a bundled reference server",
-    )
-    target.add_argument(
-        "--admin-key",
-        metavar="KEY",
-        default=os.environ.get("SEENBY_ADMIN_KEY"),
-        help="the target's admin key (env SEENBY_ADMIN_KEY); needed with --target",
-    )
+    add_target_options(run_parser, "check")
     selection = run_parser.add_argument_group("selection")
     selection.add_argument(
         "--list", action="store_true", help="list the selected scenarios and exit"
@@ -129,7 +117,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     output.add_argument(
         "-n",
         dest="jobs",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="run on N parallel workers (pytest-xdist); default 1",
@@ -248,12 +236,7 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
         except SelectionError as error:
             parser.error(str(error))
         return 0
-    if options.target is not None and not options.target.startswith(("http://", "https://")):
-        parser.error(f"--target must be an http:// or https:// URL, not {options.target!r}")
-    if options.target is not None and options.admin_key is None:
-        parser.error("--target needs --admin-key (the suite creates users and groups)")
-    if options.target is None and options.admin_key is not None:
-        parser.error("--admin-key is only meaningful with --target")
+    check_target_options(parser, options, "the suite")
     if options.notebook is not None and importlib.util.find_spec("nbformat") is None:
         parser.error("--notebook needs nbformat: pip install -e '.[notebooks]'")
     settings = RunSettings(
@@ -294,6 +277,20 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     return 0 if report.succeeded else 1
 
 
+def _load(arguments: list[str]) -> int:
+    """``seenby load``: Locust runs on gevent, which must patch the standard library before
+    anything imports it, so the load runs in a fresh interpreter under ``gevent.monkey``."""
+    if importlib.util.find_spec("locust") is None:
+        print("seenby load needs the load extra: pip install 'seenby[load]'", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "gevent.monkey", "--module", "harness.load", *arguments]
+    with subprocess.Popen(command) as child:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:  # the child got the same Ctrl-C and winds down
+            return child.wait()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seenby`` console script; returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -303,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         exit_status: int = serve(arguments[1:])
         return exit_status
+    if arguments[:1] == ["load"]:
+        return _load(arguments[1:])
     parser, run_parser = _parsers()
     options = parser.parse_args(arguments)
     try:

@@ -55,6 +55,7 @@ def time_budget(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
     return value
 
+_SWITCHING_PROTOCOLS = 101
 _EMPTY = "common.json#/$defs/empty"
 DATA_SCHEMAS: Mapping[str, str] = {
     "admin/getSettings": "settings.json",
@@ -220,6 +221,9 @@ class HttpTransport:
             answer.headers,
             answer.content,
         )
+        if answer.status_code == _SWITCHING_PROTOCOLS:
+            # An upgrade request that was accepted: success, and no envelope follows.
+            return WireResponse(method, answer.status_code, SUCCESS, "upgraded", None, {})
         envelope = check_envelope(
             method,
             answer.status_code,

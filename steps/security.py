@@ -158,9 +158,9 @@ def admin_key(world: World) -> str:
 
 def open_push_channel(world: World, query: str, headers: Mapping[str, str]) -> WireResponse:
     """Ask for ``GET /v1/events<query>`` with a well-formed WebSocket handshake and the given
-    headers, expecting a refusal: its checked envelope. A throwaway target connection is used, so
-    an upgrade that is wrongly accepted (an answer that is no envelope, which fails the step)
-    leaves no upgraded socket in a pool other steps share."""
+    headers: a refusal's checked envelope, or code 0 for an accepted upgrade (HTTP 101). A
+    throwaway target connection is used, so an accepted upgrade leaves no upgraded socket in a
+    pool other steps share."""
     handshake = {
         "Upgrade": "websocket",
         "Connection": "Upgrade",

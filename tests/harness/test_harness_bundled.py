@@ -444,3 +444,20 @@ def test_remote_target_by_url(target: Target) -> None:
         assert keyless.capabilities.protocol == "seenby/1"
         with pytest.raises(RuntimeError, match="no admin key"):
             keyless.users("erin")
+
+
+def test_an_accepted_upgrade_through_a_raw_request_is_a_success_without_envelope(
+    target: Target,
+) -> None:
+    (alice,) = target.users("alice")
+    handshake = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+        "Authorization": f"Bearer {alice.token}",
+    }
+    with RemoteTarget(target.url, None) as bare:
+        answer = bare.request_raw("GET", "/v1/events", b"", handshake)
+    assert (answer.http_status, answer.code, answer.data) == (101, 0, None)
+    assert target.violations == []

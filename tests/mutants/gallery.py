@@ -142,15 +142,19 @@ _PIECES = {
 }
 
 
-def variant(name: str, *breaks: str) -> Callable[[Piece], Piece]:
-    """Register the decorated subclass of a server piece as the variant ``name``."""
+def variant(
+    name: str, *breaks: str, into: list[Variant] | None = None
+) -> Callable[[Piece], Piece]:
+    """Register the decorated subclass of a server piece as the variant ``name``, in
+    ``GALLERY`` or in the list ``into`` (another gallery, e.g. the load variants')."""
 
     def register(piece: Piece) -> Piece:
         (field,) = [field for base, field in _PIECES.items() if issubclass(piece, base)]
         # __doc__, not inspect.getdoc: a variant must not inherit its piece's docstring.
         bug = piece.__doc__
         assert bug, f"variant {name} needs a docstring saying what went wrong"
-        GALLERY.append(Variant(name, breaks, " ".join(bug.split()), **{field: piece}))
+        gallery = GALLERY if into is None else into
+        gallery.append(Variant(name, breaks, " ".join(bug.split()), **{field: piece}))
         return piece
 
     return register

@@ -1,9 +1,10 @@
-"""Serve one variant of a gallery in this process: ``python -m tests.mutants.serve NAME``.
+"""Serve one variant of a gallery (or of the load variants) in this process:
+``python -m tests.mutants.serve NAME``.
 
 Prints one JSON line ``{"url": ..., "admin_key": ...}`` once the server accepts requests, then
 serves until its standard input closes (the kill run holds the other end, so the server never
-outlives the run that started it) or it is sent SIGTERM. ``NAME`` is a faulty variant, a correct
-alternative or ``reference``, the correct server.
+outlives the run that started it) or it is sent SIGTERM. ``NAME`` is a load variant, a faulty
+variant, a correct alternative or ``reference``, the correct server.
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ import threading
 from types import FrameType
 
 from .alternatives import server_named
+from .gallery import Variant
+from .load_variants import LOAD_VARIANTS
+
+
+def _named(name: str) -> Variant:
+    """The load variant ``name``, or the faulty variant, correct alternative or reference of
+    that name."""
+    for each in LOAD_VARIANTS:
+        if each.name == name:
+            return each
+    return server_named(name)
 
 
 def main(argv: list[str]) -> int:
@@ -23,7 +35,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m tests.mutants.serve NAME", file=sys.stderr)
         return 2
     try:
-        chosen = server_named(argv[0])
+        chosen = _named(argv[0])
     except KeyError as error:
         print(error.args[0], file=sys.stderr)
         return 2

@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -41,8 +40,7 @@ from .workload import (
     PlannedMessage,
     Population,
     Workers,
-    check_feed,
-    check_pulled_state,
+    check_against_truth,
     make_plan,
     send_sentinels,
     wait_for_message,
@@ -159,7 +157,7 @@ def run_crash(folder: Path, size: LoadSize, seed: int) -> CrashResult:
     wire = Wire(server.url)
     population = Population.create(wire, admin_key, size, rng)
     plan = make_plan(population, size, rng)
-    ledger = Ledger()
+    ledger = Ledger(population, plan)
     streams = {
         user_id: EventStream(server.url, user.token, since=0)
         for user_id, user in population.users.items()
@@ -182,11 +180,11 @@ def run_crash(folder: Path, size: LoadSize, seed: int) -> CrashResult:
     server = ServerProcess(db, admin_key, log)
     wire = Wire(server.url)
     found_sends = _find_unacknowledged_sends(wire, population, plan, ledger, result.problems)
-    result.problems.extend(check_pulled_state(wire, population, plan, ledger))
+    for index, msg_id in found_sends.items():  # stored, so the send happened after all
+        ledger.truth.acknowledge_send(plan.messages[index].text, msg_id)
     applied_reads = _check_in_flight_reads(wire, population, ledger, result.problems)
-    msg_ids = {**ledger.msg_ids, **found_sends}
-    readers = _stored_reader_counts(wire, population, plan, msg_ids)
-    sentinels = send_sentinels(wire, admin_key, population)
+    sentinels = send_sentinels(wire, admin_key, ledger)
+    feeds: dict[str, list[tuple[int, list[dict[str, Any]]]]] = {}
     for user_id, user in population.users.items():
         with EventStream(server.url, user.token, since=0) as replay:
             after = wait_for_message(replay, sentinels[user_id])
@@ -197,11 +195,8 @@ def run_crash(folder: Path, size: LoadSize, seed: int) -> CrashResult:
                     f"{user_id}: event seq {frame['seq']} pushed before the crash is not the "
                     f"same after the restart"
                 )
-        result.problems.extend(
-            check_feed(
-                user_id, after, plan, msg_ids, readers, Counter([sentinels[user_id]]), Counter()
-            )
-        )
+        feeds[user_id] = [(0, after)]
+    result.problems.extend(check_against_truth(server.url, ledger, feeds))
     wire.close()
     status = server.stop()
     if status != 0:
@@ -216,7 +211,7 @@ def run_crash(folder: Path, size: LoadSize, seed: int) -> CrashResult:
     result.in_flight_at_kill = len(ledger.unknown_sends) + len(ledger.unknown_reads)
     result.in_flight_applied = len(found_sends) + applied_reads
     result.messages = len(ledger.msg_ids)
-    result.receipts = ledger.receipts(plan)
+    result.receipts = ledger.truth.receipts()
     result.events_before_kill = sum(len(frames) for frames in before.values())
     result.total_s = time.monotonic() - started
     return result
@@ -313,35 +308,6 @@ def _has_read(
     body = {"msgID": msg_id, "filter": 0, "nextSeq": 0, "count": 100}
     page = wire.must("getGroupMessageReadMemberList", body, token)
     return reader in {member["userID"] for member in page["memberInfoList"]}
-
-
-def _stored_reader_counts(
-    wire: Wire, population: Population, plan: Plan, msg_ids: dict[int, str]
-) -> dict[int, int]:
-    """Readers per existing receipt-needing message, as the server now counts them."""
-    by_sender: dict[str, list[PlannedMessage]] = defaultdict(list)
-    for message in plan.messages:
-        if message.index in msg_ids and message.need_read_receipt:
-            by_sender[message.sender].append(message)
-    readers: dict[int, int] = {}
-    for sender, messages in by_sender.items():
-        token = population.users[sender].token
-        by_conversation: dict[str, list[PlannedMessage]] = defaultdict(list)
-        for message in messages:
-            by_conversation[message.conversation_of(sender)].append(message)
-        for batch_source in by_conversation.values():
-            for start in range(0, len(batch_source), 30):
-                batch = batch_source[start : start + 30]
-                receipts = wire.must(
-                    "getMessageReadReceipts", {"msgIDs": [msg_ids[m.index] for m in batch]}, token
-                )
-                for message, receipt in zip(batch, receipts, strict=True):
-                    readers[message.index] = (
-                        receipt["readCount"]
-                        if "readCount" in receipt
-                        else int(receipt["isPeerRead"])
-                    )
-    return readers
 
 
 def _integrity_check(db: Path) -> str:

@@ -28,8 +28,7 @@ from .workload import (
     Plan,
     Population,
     Workers,
-    check_feed,
-    check_pulled_state,
+    check_against_truth,
     make_plan,
     send_sentinels,
     wait_for_message,
@@ -79,7 +78,7 @@ def run_load(base_url: str, admin_key: str, size: LoadSize, seed: int) -> LoadRe
     result = LoadResult()
     population = Population.create(wire, admin_key, size, rng)
     plan = make_plan(population, size, rng)
-    ledger = Ledger()
+    ledger = Ledger(population, plan)
     feeds = {user_id: Feed(base_url, user) for user_id, user in population.users.items()}
     twins = {
         user_id: EventStream(base_url, population.users[user_id].token, since=0)
@@ -95,7 +94,7 @@ def run_load(base_url: str, admin_key: str, size: LoadSize, seed: int) -> LoadRe
     result.problems.extend(ledger.errors)
 
     marks = _mark_conversations(wire, population, plan, ledger, rng)
-    sentinels = send_sentinels(wire, admin_key, population)
+    sentinels = send_sentinels(wire, admin_key, ledger)
 
     logs: dict[str, list[dict[str, Any]]] = {}
     for user_id, feed in feeds.items():
@@ -107,33 +106,18 @@ def run_load(base_url: str, admin_key: str, size: LoadSize, seed: int) -> LoadRe
         twin.close()
         if frames != logs[user_id]:
             result.problems.append(f"{user_id}: second connection saw a different feed")
-
-    marks_by_peer: dict[str, Counter[str]] = defaultdict(Counter)
-    for reader, peer in marks:
-        marks_by_peer[peer][reader] += 1
-    readers = {m.index: len(ledger.readers_of(m)) for m in plan.messages}
     for user_id, log in logs.items():
-        result.problems.extend(
-            check_feed(
-                user_id,
-                log,
-                plan,
-                ledger.msg_ids,
-                readers,
-                Counter([sentinels[user_id]]),
-                marks_by_peer[user_id],
-            )
-        )
         with EventStream(base_url, population.users[user_id].token, since=0) as replay:
             if wait_for_message(replay, sentinels[user_id]) != log:
                 result.problems.append(f"{user_id}: replay from since=0 differs from live feed")
-    result.problems.extend(check_pulled_state(wire, population, plan, ledger))
+    feeds_seen = {user_id: feed.connections for user_id, feed in feeds.items()}
+    result.problems.extend(check_against_truth(base_url, ledger, feeds_seen))
     result.problems.extend(_check_conversations(wire, population, plan, ledger, marks))
 
     result.users = len(population.users)
     result.groups = len(population.groups)
     result.messages = len(ledger.msg_ids)
-    result.receipts = ledger.receipts(plan)
+    result.receipts = ledger.truth.receipts()
     result.receipt_calls = ledger.read_calls
     result.calls = ledger.acked_calls + len(marks) + len(sentinels)
     result.reconnects = sum(feed.reconnects for feed in feeds.values())
@@ -169,7 +153,9 @@ def _mark_conversations(
     )
     marks = rng.sample(pairs, min(MARKS, len(pairs)))
     for reader, peer in marks:
+        ledger.truth.begin_mark(reader, peer)
         wire.must("markC2CMessageAsRead", {"userID": peer}, population.users[reader].token)
+        ledger.truth.acknowledge_mark(reader, peer)
     return marks
 
 

@@ -7,10 +7,12 @@ one conversation (sometimes with the reader's own message, which must be skipped
 sometimes a second time, which must change nothing [R-5]). Reads are queued a round after the
 sends they refer to and wait, with a deadline, for those sends to be acknowledged.
 
-The `Ledger` records only what the server acknowledged with code 0, and, separately, calls whose
-outcome is unknown because the connection broke (the crash run). Every check compares the
-server's state, and every frame pushed to every user, with the ledger: exact where nothing was
-in flight, bracketed (acknowledged <= stored <= acknowledged + in flight) where something was.
+The `Ledger` records what the server acknowledged with code 0 and, separately, calls whose
+outcome is unknown because the connection broke (the crash run), in the ground truth that
+``seenby load`` keeps too (`harness.load.Ledger`). The checks are that command's verdict
+(`harness.load.verdict`, via `check_against_truth`): the server's state and every frame pushed
+to every user against the truth, exact where nothing was in flight, bracketed (acknowledged <=
+stored <= acknowledged + in flight) where something was.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ import queue
 import random
 import threading
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from harness.load.ledger import Connection, Send, frame_of
+from harness.load.ledger import Ledger as Truth
+from harness.load.verdict import judge, pull_state, seq_ranges
 
 from .sizes import LoadSize
 from .wire import CallFailed, EventStream, Wire
@@ -228,29 +234,42 @@ def _order_calls(messages: Sequence[PlannedMessage], rng: random.Random) -> list
     return tasks
 
 
-@dataclass
 class Ledger:
-    """What the server acknowledged (and what was in flight when calls broke off)."""
+    """The run's ground truth — the shared `harness.load.Ledger` in ``truth``, messages known
+    by their text — seen by plan index, with the waits the plan's workers need."""
 
-    msg_ids: dict[int, str] = field(default_factory=dict)
-    reads: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
-    unknown_sends: set[int] = field(default_factory=set)
-    unknown_reads: list[ReadTask] = field(default_factory=list)
-    acked_calls: int = 0
-    read_calls: int = 0
-    errors: list[str] = field(default_factory=list)
-    _changed: threading.Condition = field(default_factory=threading.Condition)
+    def __init__(self, population: Population, plan: Plan) -> None:
+        self.truth = Truth()
+        for user in population.users.values():
+            self.truth.add_user(user.user_id, user.token)
+        self.msg_ids: dict[int, str] = {}
+        self.unknown_sends: set[int] = set()
+        self.unknown_reads: list[ReadTask] = []
+        self.acked_calls = 0
+        self.read_calls = 0
+        self.errors: list[str] = []
+        self._changed = threading.Condition()
 
-    def begin_send(self, index: int) -> None:
-        """Planned message ``index`` is being sent: in flight until acknowledged."""
+    def begin_send(self, message: PlannedMessage) -> None:
+        """``message`` is being sent: in flight until acknowledged."""
         with self._changed:
-            self.unknown_sends.add(index)
+            self.unknown_sends.add(message.index)
+            self.truth.begin_send(
+                Send(
+                    message.text,
+                    message.sender,
+                    message.recipients,
+                    message.group_id,
+                    message.need_read_receipt,
+                )
+            )
 
-    def record_send(self, index: int, msg_id: str) -> None:
-        """The server acknowledged planned message ``index`` as ``msg_id``."""
+    def record_send(self, message: PlannedMessage, msg_id: str) -> None:
+        """The server acknowledged ``message`` as ``msg_id``."""
         with self._changed:
-            self.unknown_sends.discard(index)
-            self.msg_ids[index] = msg_id
+            self.unknown_sends.discard(message.index)
+            self.msg_ids[message.index] = msg_id
+            self.truth.acknowledge_send(message.text, msg_id)
             self.acked_calls += 1
             self._changed.notify_all()
 
@@ -258,16 +277,19 @@ class Ledger:
         """The read batch ``task`` is being sent: in flight until acknowledged."""
         with self._changed:
             self.unknown_reads.append(task)
+            self.truth.begin_read(task.reader, self._ids(task))
 
     def record_read(self, task: ReadTask) -> None:
         """The server acknowledged the read batch ``task``."""
         with self._changed:
             self.unknown_reads.remove(task)
-            for message in task.messages:
-                self.reads[message.index].add(task.reader)
+            self.truth.acknowledge_read(task.reader, self._ids(task))
             self.acked_calls += 1
             self.read_calls += 1
             self._changed.notify_all()
+
+    def _ids(self, task: ReadTask) -> list[str]:
+        return [self.msg_ids[m.index] for m in task.messages]
 
     def wait_sent(self, indexes: Iterable[int], stop: threading.Event) -> dict[int, str]:
         """msgIDs of ``indexes`` once all are acknowledged; those still missing at the deadline
@@ -284,25 +306,9 @@ class Ledger:
         with self._changed:
             return self._changed.wait_for(lambda: self.acked_calls >= calls, timeout)
 
-    def receipts(self, plan: Plan) -> int:
-        """Acknowledged receipts that count: (message, reader) pairs the server must have."""
-        return sum(
-            len(self.reads[m.index] & set(m.recipients))
-            for m in plan.messages
-            if m.need_read_receipt and m.index in self.msg_ids
-        )
-
     def readers_of(self, message: PlannedMessage) -> set[str]:
-        """Recipients whose acknowledged batch held ``message``."""
-        return self.reads.get(message.index, set()) & set(message.recipients)
-
-    def maybe_readers_of(self, message: PlannedMessage) -> set[str]:
-        """Recipients whose in-flight batch held ``message``."""
-        return {
-            task.reader
-            for task in self.unknown_reads
-            if any(m.index == message.index for m in task.messages)
-        } & set(message.recipients)
+        """Recipients whose acknowledged batch held ``message`` (which must exist)."""
+        return self.truth.sure_readers(self.truth.sends[message.text])
 
 
 class Workers:
@@ -383,9 +389,9 @@ class Workers:
         else:
             body["receiver"] = message.receiver
         token = self.population.users[message.sender].token
-        self.ledger.begin_send(message.index)
+        self.ledger.begin_send(message)
         data = wire.must("sendMessage", body, token)
-        self.ledger.record_send(message.index, data["msgID"])
+        self.ledger.record_send(message, data["msgID"])
 
     def _read(self, wire: Wire, task: ReadTask) -> None:
         sent = self.ledger.wait_sent((m.index for m in task.messages), self.stop)
@@ -402,13 +408,15 @@ class Workers:
 class Feed:
     """One user's push feed, kept whole across reconnects with ``since``.
 
-    Each connection's frames must continue exactly where the previous connection's stopped.
+    Each connection's frames must continue exactly where the previous connection's stopped;
+    ``connections`` keeps each one's ``since`` and frames for the shared verdict.
     """
 
     def __init__(self, base_url: str, user: User) -> None:
         self.base_url = base_url
         self.user = user
         self.log: list[dict[str, Any]] = []
+        self.connections: list[tuple[int, list[dict[str, Any]]]] = []
         self.problems: list[str] = []
         self.reconnects = 0
         self.current = EventStream(base_url, user.token, since=0)
@@ -439,210 +447,42 @@ class Feed:
         if seqs != expected:
             self.problems.append(
                 f"{self.user.user_id}: connection with since={self._since} got seqs "
-                f"{_ranges(seqs)}, expected {_ranges(expected)}"
+                f"{seq_ranges(seqs)}, expected {seq_ranges(expected)}"
             )
+        self.connections.append((self._since, frames))
         self.log.extend(frames)
         if frames:
             self._since = frames[-1]["seq"]
 
 
-def _ranges(seqs: Sequence[int]) -> str:
-    if not seqs:
-        return "[]"
-    parts: list[str] = []
-    start = previous = seqs[0]
-    for seq in [*seqs[1:], None]:
-        if seq is not None and seq == previous + 1:
-            previous = seq
-            continue
-        parts.append(str(start) if start == previous else f"{start}..{previous}")
-        if seq is not None:
-            start = previous = seq
-    return "[" + ", ".join(parts) + "]"
-
-
-def check_feed(
-    user_id: str,
-    log: Sequence[dict[str, Any]],
-    plan: Plan,
-    msg_ids: dict[int, str],
-    readers: dict[int, int],
-    extra_messages: Counter[str],
-    marks_by_peer: Counter[str],
+def check_against_truth(
+    base_url: str, ledger: Ledger, feeds: dict[str, list[tuple[int, list[dict[str, Any]]]]]
 ) -> list[str]:
-    """Compare one user's whole feed with what the server holds.
-
-    ``msg_ids`` maps plan indexes to the msgIDs of messages that exist; ``readers`` gives each
-    receipt-needing one's number of readers. The feed must hold:
-
-    - seq 1..n, each once;
-    - one ``onRecvNewMessage`` per message sent to the user (plus ``extra_messages``), no other;
-    - receipt pushes only about the user's own messages [P-4]; per group message the pushed
-      ``readCount``s, in seq order, exactly 1..N for its N readers (each receipt pushed once,
-      counts never go backwards [P-3]); per C2C message one push iff the receiver read it;
-    - one ``onRecvC2CReadReceipt`` per acknowledged conversation mark of each peer.
-    """
-    problems: list[str] = []
-    seqs = [frame["seq"] for frame in log]
-    if seqs != list(range(1, len(log) + 1)):
-        problems.append(f"{user_id}: seqs {_ranges(seqs)} are not 1..{len(log)}")
-    by_msg_id = {msg_ids[m.index]: m for m in plan.messages if m.index in msg_ids}
-    delivered: Counter[str] = Counter()
-    pushed_counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    marks: Counter[str] = Counter()
-    for frame in log:
-        if frame["event"] == "onRecvNewMessage":
-            delivered[frame["data"]["msgID"]] += 1
-        elif frame["event"] == "onRecvMessageReadReceipts":
-            for receipt in frame["data"]:
-                message = by_msg_id.get(receipt["msgID"])
-                if message is None or message.sender != user_id:
-                    problems.append(f"{user_id}: pushed a receipt of another's message: {receipt}")
-                elif message.group_id is not None:
-                    pushed_counts[receipt["msgID"]].append(
-                        (receipt["readCount"], receipt["unreadCount"])
-                    )
-                else:
-                    pushed_counts[receipt["msgID"]].append((1, 0))
-        elif frame["event"] == "onRecvC2CReadReceipt":
-            marks.update(receipt["userID"] for receipt in frame["data"])
-        else:
-            problems.append(f"{user_id}: unexpected {frame['event']} at seq {frame['seq']}")
-    expected_delivered = Counter(
-        msg_ids[m.index] for m in plan.messages if user_id in m.recipients and m.index in msg_ids
-    )
-    expected_delivered.update(extra_messages)
-    if delivered != expected_delivered:
-        missing = expected_delivered - delivered
-        surplus = delivered - expected_delivered
-        problems.append(
-            f"{user_id}: onRecvNewMessage missing {len(missing)} {list(missing)[:3]}, "
-            f"duplicated or unknown {len(surplus)} {list(surplus)[:3]}"
-        )
-    for message in plan.messages:
-        if message.sender != user_id or message.index not in msg_ids:
-            continue
-        msg_id = msg_ids[message.index]
-        read_by = readers.get(message.index, 0) if message.need_read_receipt else 0
-        recipients = len(message.recipients)
-        if message.group_id is not None:
-            expected = [(n, recipients - n) for n in range(1, read_by + 1)]
-        else:
-            expected = [(1, 0)] * read_by
-        if pushed_counts.get(msg_id, []) != expected:
-            problems.append(
-                f"{user_id}: receipt pushes for {msg_id} ({read_by} readers of {recipients}) "
-                f"were {pushed_counts.get(msg_id, [])}, expected {expected}"
-            )
-    if marks != marks_by_peer:
-        problems.append(f"{user_id}: conversation marks pushed {marks}, expected {marks_by_peer}")
-    return problems
+    """The shared verdict (`harness.load.verdict`): the server's final counts and member lists,
+    and each user's whole feed (``(since, frames)`` per connection, ending with its sentinel),
+    against the ledger's truth. One line per breach kept, naming its invariant."""
+    for user_id, connections in feeds.items():
+        for since, frames in connections:
+            logged = [frame_of(f["event"], f["seq"], f["data"]) for f in frames]
+            ledger.truth.connections.append(Connection(user_id, since, logged, settled=True))
+    verdict = judge(ledger.truth, pull_state(base_url, ledger.truth))
+    return verdict.problems()
 
 
-def check_pulled_state(
-    wire: Wire, population: Population, plan: Plan, ledger: Ledger, *, walk_members: bool = True
-) -> list[str]:
-    """Pull every sender's receipts and every group message's member lists; compare to ledger.
-
-    Where calls were in flight, a message's readers must lie between the acknowledged readers and
-    those plus the in-flight ones; and the two member lists must always partition the snapshot
-    and agree with ``readCount`` / ``unreadCount``.
-    """
-    problems: list[str] = []
-    own: dict[tuple[str, str], list[PlannedMessage]] = defaultdict(list)
-    for message in plan.messages:
-        if message.index in ledger.msg_ids:
-            own[(message.sender, message.conversation_of(message.sender))].append(message)
-    for (sender, _conversation), messages in own.items():
-        token = population.users[sender].token
-        for start in range(0, len(messages), 30):
-            batch = messages[start : start + 30]
-            receipts = wire.must(
-                "getMessageReadReceipts",
-                {"msgIDs": [ledger.msg_ids[m.index] for m in batch]},
-                token,
-            )
-            by_id = {receipt["msgID"]: receipt for receipt in receipts}
-            for message in batch:
-                problems.extend(_check_receipt(wire, token, message, ledger, by_id, walk_members))
-    return problems
-
-
-def _check_receipt(
-    wire: Wire,
-    token: str,
-    message: PlannedMessage,
-    ledger: Ledger,
-    by_id: dict[str, dict[str, Any]],
-    walk_members: bool,
-) -> list[str]:
-    msg_id = ledger.msg_ids[message.index]
-    receipt = by_id.get(msg_id)
-    if not message.need_read_receipt:
-        return [f"{msg_id}: plain message has receipt info {receipt}"] if receipt else []
-    if receipt is None:
-        return [f"{msg_id}: no receipt info returned"]
-    sure = ledger.readers_of(message)
-    maybe = ledger.maybe_readers_of(message)
-    recipients = len(message.recipients)
-    if message.group_id is None:
-        read = bool(receipt["isPeerRead"])
-        if (read and not sure | maybe) or (not read and sure):
-            return [f"{msg_id}: isPeerRead {read}, acknowledged readers {sorted(sure)}"]
-        if read != (receipt["timestamp"] > 0):
-            return [f"{msg_id}: isPeerRead {read} with timestamp {receipt['timestamp']}"]
-        return []
-    count, unread = receipt["readCount"], receipt["unreadCount"]
-    problems: list[str] = []
-    if not len(sure) <= count <= len(sure | maybe) or count + unread != recipients:
-        problems.append(
-            f"{msg_id}: readCount {count} unreadCount {unread}; acknowledged readers {len(sure)},"
-            f" in flight {len(maybe - sure)}, recipients {recipients}"
-        )
-    if walk_members:
-        read_list = walk_member_list(wire, token, msg_id, 0)
-        unread_list = walk_member_list(wire, token, msg_id, 1)
-        everyone = read_list + unread_list
-        if len(read_list) != count or len(unread_list) != unread:
-            problems.append(
-                f"{msg_id}: member lists hold {len(read_list)} read / {len(unread_list)} unread,"
-                f" counts say {count} / {unread}"
-            )
-        if sorted(everyone) != sorted(message.recipients):
-            problems.append(f"{msg_id}: member lists are not the recipient snapshot")
-        if not sure <= set(read_list) <= sure | maybe:
-            problems.append(
-                f"{msg_id}: read list {sorted(read_list)} vs acknowledged {sorted(sure)}"
-            )
-    return problems
-
-
-def walk_member_list(wire: Wire, token: str, msg_id: str, read_filter: int) -> list[str]:
-    """Every userID of one member list, following ``nextSeq`` (at most 1,000 pages)."""
-    members: list[str] = []
-    next_seq = 0
-    for _ in range(1_000):
-        page = wire.must(
-            "getGroupMessageReadMemberList",
-            {"msgID": msg_id, "filter": read_filter, "nextSeq": next_seq, "count": 100},
-            token,
-        )
-        members.extend(member["userID"] for member in page["memberInfoList"])
-        if page["isFinished"]:
-            return members
-        next_seq = page["nextSeq"]
-    raise AssertionError(f"member list of {msg_id} did not finish in 1,000 pages")
-
-
-def send_sentinels(wire: Wire, admin_key: str, population: Population) -> dict[str, str]:
+def send_sentinels(wire: Wire, admin_key: str, ledger: Ledger) -> dict[str, str]:
     """One last C2C message to every user, from a user made for it: once a feed holds its
     sentinel, it holds every earlier event of that user (per-user seq order)."""
-    closer_id = "closer-" + next(iter(population.users)).split("-", 1)[1]
+    users = [u for u in ledger.truth.tokens if not u.startswith("closer-")]
+    closer_id = "closer-" + users[0].split("-", 1)[1]
     token = wire.must("admin/createUser", {"userID": closer_id}, admin_key)["token"]
+    ledger.truth.add_user(closer_id, token)
     sentinels = {}
-    for user_id in population.users:
-        body = {"receiver": user_id, "elem": {"elemType": "text", "text": "sentinel"}}
+    for user_id in users:
+        text = f"sentinel {user_id}"
+        ledger.truth.begin_send(Send(text, closer_id, (user_id,), None, False))
+        body = {"receiver": user_id, "elem": {"elemType": "text", "text": text}}
         sentinels[user_id] = wire.must("sendMessage", body, token)["msgID"]
+        ledger.truth.acknowledge_send(text, sentinels[user_id])
     return sentinels
 
 

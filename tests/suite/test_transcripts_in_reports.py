@@ -5,10 +5,8 @@ transcript (checked in headless Chromium, in the DOM it renders), JUnit carries 
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from suite_runs import load_summary, scenario, seenby
 
 from reference_server import RunningServer
 from reference_server.model import NewUser
@@ -44,25 +43,20 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
         "recording", ("P-4",), "pushes receipts to members", service=TokenRecordingServer
     )
     with variant.start() as server:
-        finished = subprocess.run(
-            [
-                sys.executable, "-m", "harness.cli", "run", "--quiet",
-                f"--target={server.url}", f"--admin-key={server.admin_key}",
-                "--id", FAILING, "--id", "RR-E-001", "--report-dir", str(reports),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )  # fmt: skip
+        finished = seenby(
+            f"run --quiet --target={server.url} --admin-key={server.admin_key} "
+            f"--report-dir {reports}",
+            FAILING,
+            "RR-E-001",
+            cwd=reports,
+        )
         assert finished.returncode == 1, finished.stdout + finished.stderr
         yield reports, server
 
 
 def test_the_summary_names_each_items_transcript(faulty_run: tuple[Path, RunningServer]) -> None:
     reports, _ = faulty_run
-    summary = json.loads((reports / "conformance-summary.json").read_text(encoding="utf-8"))
-    (failing,) = [s for s in summary["scenarios"] if s["id"] == FAILING]
+    failing = scenario(load_summary(reports), FAILING)
     assert failing["verdict"] == "fail"
     for transcript in failing["transcripts"]:
         text = (reports / transcript["path"]).read_text(encoding="utf-8")

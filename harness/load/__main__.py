@@ -1,0 +1,7 @@
+"""``python -m gevent.monkey --module harness.load ARGS``: what ``seenby load ARGS`` runs."""
+
+import sys
+
+from harness.load.cli import main
+
+sys.exit(main())

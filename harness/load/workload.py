@@ -1,0 +1,517 @@
+"""The receipt workload as Locust users: send, receive by push, read after a delay, pull, walk.
+
+Theory of operation. Each process (the local runner, or each Locust worker) has one `World`.
+Simulated users claim identities from it; identities come in *blocks* created on demand: a
+block is ``group_size`` users of the target and one group holding them all, and a user's C2C
+peers are the other users of its block. Identities of a block nobody claimed stay offline
+members (they are recipients who never read). Groups never change, so a group message's
+recipients are known exactly: the block minus the sender.
+
+Every user holds a push connection. What it receives goes into its ledger `Connection` frame by
+frame, and new receipt-needing messages into its inbox; after a random reading delay the user
+sends receipts for them in batches of one conversation, sometimes with one of its own messages
+(skipped [R-4]) or a message it already read (a repeat, changing nothing [R-5]). Users also pull
+counts of their own messages, walk member lists, mark C2C conversations read, and drop or close
+their connection and resume with ``since`` = the last seq seen.
+
+Every call goes through `ReceiptUser.call`: it reports to Locust's statistics (by method name)
+and answers None when the outcome is unknown, which leaves the ledger entry in doubt. Push
+latencies are reported to Locust as request type ``PUSH``. When the users have stopped,
+`World.settle` sends every connected user one last message and waits for it, so each feed is
+complete before the verdict reads it.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from argparse import Namespace
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import requests
+import websocket
+from locust import User, task
+from locust.env import Environment
+
+from harness.models import Event
+from harness.push import PushStream
+from harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
+
+from .ledger import Connection, Ledger, Send, frame_of
+from .timeline import Timeline
+
+__all__ = ["LoadSettings", "ReceiptUser", "World"]
+
+GROUP_TYPES = ("Work", "Public", "Meeting")
+BLOCK_CREATION_CALLS = 8
+"""Users of a new block are created this many at a time."""
+OFFLINE_MAX_S = 1.0
+"""A reconnecting user stays offline up to this long."""
+PUSH = "PUSH"
+"""Locust request type of push latencies (name: the event)."""
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """What the workload does; the master sends these to its workers with Locust's options."""
+
+    admin_key: str
+    group_size: int = 12
+    c2c_share: float = 0.3
+    """Share of sends that go to a C2C peer; the rest go to the block's group."""
+    custom_share: float = 0.2
+    """Share of messages with a custom element instead of text."""
+    plain_share: float = 0.1
+    """Share of messages sent without ``needReadReceipt``."""
+    think_s: float = 1.0
+    """Mean pause between a user's actions (uniform over 0.5x .. 1.5x)."""
+    reading_delay_s: float = 2.0
+    """A received message is read after a uniform delay up to this."""
+    seed: int = 1
+    call_timeout_s: float = DEFAULT_TIMEOUT
+    settle_timeout_s: float = 60.0
+
+    @classmethod
+    def from_options(cls, options: Namespace) -> LoadSettings:
+        """The settings carried in Locust's ``parsed_options`` (``seenby_*`` attributes)."""
+        given = {
+            name: getattr(options, f"seenby_{name}", None) for name in cls.__dataclass_fields__
+        }
+        return cls(**{name: value for name, value in given.items() if value is not None})
+
+    def to_options(self) -> dict[str, Any]:
+        """``seenby_*`` attributes for Locust's ``parsed_options``."""
+        return {f"seenby_{name}": value for name, value in vars(self).items()}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A user of the target and the block it belongs to."""
+
+    user_id: str
+    token: str
+    peers: tuple[str, ...]
+    group_id: str
+    seat: str
+    """``block-index``: the same seat gets the same random choices in every run of one seed."""
+
+
+class World:
+    """One process's share of the workload: identities, ledger, timeline, connected users."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.ledger = Ledger()
+        self.timeline = Timeline()
+        self.violations = ViolationLog()
+        self.tag = uuid.uuid4().hex[:8]
+        self.settings: LoadSettings | None = None
+        self.base_url = ""
+        self.batch_max = 30
+        self.users: dict[str, ReceiptUser] = {}
+        self.sent_at: dict[str, float] = {}
+        """ref → when its sendMessage began (for delivery latency)."""
+        self.receipt_started: dict[str, list[float]] = defaultdict(list)
+        """msgID → when each new receipt's call began, oldest first (for push latency)."""
+        self._free: list[Identity] = []
+        self._blocks = 0
+        self._lock = threading.Lock()
+        self._admin: HttpTransport | None = None
+
+    def configure(self, base_url: str, settings: LoadSettings) -> None:
+        """Point the world at the target (on a worker: once the master's options arrived)."""
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings
+        self._admin = HttpTransport(
+            self.base_url,
+            settings.admin_key,
+            violations=self.violations,
+            timeout=settings.call_timeout_s,
+        )
+        limits = self._admin.raise_for_code(self._admin.get("capabilities"))["limits"]
+        self.batch_max = int(limits.get("receiptBatchMax", 30))
+
+    @property
+    def admin(self) -> HttpTransport:
+        """The administrator's transport (after ``configure``)."""
+        if self._admin is None:
+            raise RuntimeError("the workload was not configured with a target")
+        return self._admin
+
+    def claim(self) -> Identity:
+        """A free identity, creating a new block when none is left."""
+        with self._lock:
+            if not self._free:
+                self._free = self._new_block()
+            return self._free.pop(0)
+
+    def _new_block(self) -> list[Identity]:
+        settings = self.current_settings()
+        number = self._blocks
+        self._blocks += 1
+        members = [f"load-{self.tag}-{number}-{index}" for index in range(settings.group_size)]
+
+        def create(user_id: str) -> str:
+            data = self.admin.invoke("admin/createUser", {"userID": user_id, "nickName": user_id})
+            token: str = data["token"]
+            return token
+
+        with ThreadPoolExecutor(BLOCK_CREATION_CALLS) as pool:  # greenlets, under gevent
+            tokens = dict(zip(members, pool.map(create, members), strict=True))
+        for user_id, token in tokens.items():
+            self.ledger.add_user(user_id, token)
+        group_id = f"load-{self.tag}-{number}"
+        self.admin.invoke(
+            "admin/createGroup",
+            {
+                "groupID": group_id,
+                "groupType": GROUP_TYPES[number % len(GROUP_TYPES)],
+                "ownerID": members[0],
+                "memberIDs": members[1:],
+            },
+        )
+        return [
+            Identity(
+                user_id, token, tuple(m for m in members if m != user_id), group_id, f"{number}-{i}"
+            )
+            for i, (user_id, token) in enumerate(tokens.items())
+        ]
+
+    def current_settings(self) -> LoadSettings:
+        """The settings (after ``configure``)."""
+        if self.settings is None:
+            raise RuntimeError("the workload was not configured with a target")
+        return self.settings
+
+    def settle(self) -> None:
+        """Send each connected user one last message and wait for it on its connection, then
+        close every connection and add the contract violations seen to the ledger."""
+        settings = self.current_settings()
+        closer = f"load-{self.tag}-closer"
+        token = self.admin.invoke("admin/createUser", {"userID": closer})["token"]
+        self.ledger.add_user(closer, token)
+        transport = HttpTransport(
+            self.base_url, token, violations=self.violations, timeout=settings.call_timeout_s
+        )
+        sentinels: dict[str, str] = {}
+        for user_id, user in self.users.items():
+            user.ensure_connected()
+            ref = f"{self.tag}-settle-{user_id}"
+            self.ledger.begin_send(Send(ref, closer, (user_id,), None, False))
+            body = {"receiver": user_id, "elem": {"elemType": "text", "text": ref}}
+            try:
+                response = transport.call("sendMessage", body)
+            except (requests.RequestException, OSError, AssertionError) as error:
+                user.note_unsettled(f"its sentinel could not be sent: {error}")
+                continue
+            if response.ok:
+                self.ledger.acknowledge_send(ref, response.data["msgID"])
+                sentinels[user_id] = response.data["msgID"]
+            else:
+                self.ledger.forget_send(ref)
+                user.note_unsettled(f"its sentinel was refused: {response.code} {response.desc}")
+        transport.close()
+        deadline = time.monotonic() + settings.settle_timeout_s
+        for user_id, msg_id in sentinels.items():
+            self.users[user_id].wait_settled(msg_id, max(0.0, deadline - time.monotonic()))
+        for user in self.users.values():
+            user.disconnect()
+        self.admin.close()
+        self.ledger.faults.extend(str(violation) for violation in self.violations.snapshot())
+
+
+@dataclass
+class _Inbound:
+    msg_id: str
+    ready_at: float
+
+
+class ReceiptUser(User):
+    """One simulated chat user (see the module docstring for what it does)."""
+
+    world: ClassVar[World]
+    """The world of this process; set by the runner before any user starts."""
+
+    def wait_time(self) -> float:
+        """A pause around the configured mean think time."""
+        mean = self.world.current_settings().think_s
+        return self.rng.uniform(0.5 * mean, 1.5 * mean)
+
+    def on_start(self) -> None:
+        """Claim an identity and open the push connection (since=0: the whole feed)."""
+        world = self.world
+        self.me = world.claim()
+        self.settings = world.current_settings()
+        worker = getattr(self.environment.runner, "worker_index", 0)
+        self.rng = random.Random(f"{self.settings.seed}-{worker}-{self.me.seat}")
+        self.http = HttpTransport(
+            world.base_url,
+            self.me.token,
+            violations=world.violations,
+            timeout=self.settings.call_timeout_s,
+        )
+        self.inbox: dict[str, list[_Inbound]] = defaultdict(list)
+        self.read: dict[str, list[str]] = defaultdict(list)
+        self.own: dict[str, list[str]] = defaultdict(list)
+        self.own_group: list[str] = []
+        self.c2c_peers_heard: set[str] = set()
+        self.sent = 0
+        self._stream: PushStream | None = None
+        self._connection: Connection | None = None
+        # Registered before connecting: a user stopped while connecting is still settled.
+        world.users[self.me.user_id] = self
+        self._connect(0)
+
+    # -- the push connection -----------------------------------------------------------------
+
+    def _connect(self, since: int) -> None:
+        connection = self.world.ledger.open_connection(self.me.user_id, since)
+        self._stream, self._connection = None, connection
+        try:
+            stream = PushStream(
+                self.world.base_url,
+                self.me.token,
+                owner=self.me.user_id,
+                violations=self.world.violations,
+                since=since,
+                timeout=self.settings.call_timeout_s,
+            )
+        except (OSError, websocket.WebSocketException, AssertionError) as error:
+            self._fire(PUSH, "connect", 0.0, error)
+            return
+        # The reader starts with the stream, and a replay arrives at once: frames may be in
+        # before the listener. Under gevent nothing runs between these two lines, so each
+        # frame reaches ``_on_event`` exactly once. (``_close`` logs the stream's frames whole.)
+        stream.add_listener(self._on_event)
+        for event in stream.events:
+            self._on_event(event)
+        self._stream = stream
+
+    def _close(self, *, abrupt: bool) -> None:
+        """Close (or drop) the connection and log every frame it received in the ledger."""
+        stream, connection = self._stream, self._connection
+        if stream is None or connection is None:
+            return
+        if abrupt:
+            stream.drop()
+        else:
+            stream.close()
+        connection.frames = [frame_of(e.name, e.seq, e.data) for e in stream.events]
+        self._stream = None
+
+    def _last_seq(self) -> int:
+        """The seq of the last frame logged (after ``_close``), else the connection's since."""
+        assert self._connection is not None
+        frames = self._connection.frames
+        return frames[-1].seq if frames else self._connection.since
+
+    def ensure_connected(self) -> None:
+        """Reconnect (resuming after the last seq seen) if the connection is gone."""
+        if self._stream is None or self._stream.closed:
+            self._close(abrupt=False)
+            self._connect(self._last_seq())
+
+    def disconnect(self) -> None:
+        """Close the connection politely and log its frames."""
+        self._close(abrupt=False)
+
+    def note_unsettled(self, because: str) -> None:
+        """Say why this user's connection will not settle."""
+        if self._connection is not None:
+            self._connection.unsettled_because = because
+
+    def wait_settled(self, msg_id: str, timeout: float) -> None:
+        """Wait until the settle sentinel ``msg_id`` arrived; then the connection is settled."""
+        stream, connection = self._stream, self._connection
+        if connection is None:
+            return
+        if stream is None:
+            connection.unsettled_because = "the push connection could not be opened"
+            return
+        try:
+            stream.wait_for(
+                lambda e: e.name == "onRecvNewMessage" and e.data["msgID"] == msg_id,
+                timeout,
+                f"the settle sentinel {msg_id}",
+            )
+        except AssertionError as error:
+            connection.unsettled_because = str(error).splitlines()[0]
+            return
+        connection.settled = True
+
+    def _on_event(self, event: Event) -> None:
+        now = time.time()
+        world = self.world
+        if event.name == "onRecvNewMessage":
+            data = event.data
+            elem = data["elem"]
+            started = world.sent_at.get(elem.get("text", elem.get("data", "")))
+            if started is not None:
+                self._fire(PUSH, event.name, (now - started) * 1000, None)
+            if "groupID" not in data:
+                self.c2c_peers_heard.add(data["sender"])
+            if data["needReadReceipt"] and not data["isSelf"]:
+                if "groupID" in data:
+                    conversation = f"group_{data['groupID']}"
+                else:
+                    conversation = f"c2c_{data['sender']}"
+                delay = self.rng.uniform(0, self.settings.reading_delay_s)
+                self.inbox[conversation].append(_Inbound(data["msgID"], now + delay))
+        elif event.name == "onRecvMessageReadReceipts":
+            for receipt in event.data:
+                begun = world.receipt_started.get(receipt["msgID"])
+                if begun:
+                    latency = (now - begun.pop(0)) * 1000
+                    world.timeline.add_push_latency(now, latency)
+                    self._fire(PUSH, event.name, latency, None)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def call(self, method: str, body: dict[str, Any]) -> WireResponse | None:
+        """One call, reported to Locust; None when its outcome is unknown (in doubt)."""
+        started = time.perf_counter()
+        try:
+            response = self.http.call(method, body)
+        except (requests.RequestException, OSError, AssertionError) as error:
+            # AssertionError: a 5xx or a contract break, already in the violation log.
+            self._fire("POST", method, (time.perf_counter() - started) * 1000, error)
+            return None
+        failure = None if response.ok else RuntimeError(f"code {response.code}: {response.desc}")
+        self._fire("POST", method, (time.perf_counter() - started) * 1000, failure)
+        return response
+
+    def _fire(self, kind: str, name: str, ms: float, error: BaseException | None) -> None:
+        self.environment.events.request.fire(
+            request_type=kind,
+            name=name,
+            response_time=ms,
+            response_length=0,
+            exception=error,
+            context={},
+        )
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    @task(6)
+    def send_message(self) -> None:
+        """Send a message to a C2C peer or to the block's group."""
+        self.ensure_connected()
+        rng, me = self.rng, self.me
+        self.sent += 1
+        ref = f"{self.world.tag}-{me.user_id}-{self.sent}"
+        need = rng.random() >= self.settings.plain_share
+        if rng.random() < self.settings.custom_share:
+            elem = {"elemType": "custom", "data": ref, "desc": "load"}
+        else:
+            elem = {"elemType": "text", "text": ref}
+        body: dict[str, Any] = {"elem": elem, "needReadReceipt": need}
+        if rng.random() < self.settings.c2c_share:
+            peer = rng.choice(me.peers)
+            body["receiver"] = peer
+            send = Send(ref, me.user_id, (peer,), None, need)
+        else:
+            body["groupID"] = me.group_id
+            send = Send(ref, me.user_id, me.peers, me.group_id, need)
+        ledger = self.world.ledger
+        ledger.begin_send(send)
+        self.world.sent_at[ref] = time.time()
+        response = self.call("sendMessage", body)
+        if response is None:
+            return
+        if not response.ok:
+            ledger.forget_send(ref)
+            return
+        msg_id = response.data["msgID"]
+        ledger.acknowledge_send(ref, msg_id)
+        if need:
+            self.own[send.conversation_of(me.user_id)].append(msg_id)
+            if send.group_id is not None:
+                self.own_group.append(msg_id)
+
+    @task(8)
+    def send_message_read_receipts(self) -> None:
+        """Receipt the messages of one conversation whose reading delay is over."""
+        self.ensure_connected()
+        now = time.time()
+        ready = [c for c, waiting in self.inbox.items() if waiting and waiting[0].ready_at <= now]
+        if not ready:
+            return
+        rng = self.rng
+        conversation = rng.choice(sorted(ready))
+        waiting = self.inbox[conversation]
+        room = self.world.batch_max - 2
+        fresh = [m.msg_id for m in waiting[:room] if m.ready_at <= now]
+        del waiting[: len(fresh)]
+        batch = list(fresh)
+        if self.own[conversation] and rng.random() < 0.1:
+            batch.append(rng.choice(self.own[conversation]))  # skipped by the server [R-4]
+        if self.read[conversation] and rng.random() < 0.15:
+            batch.append(rng.choice(self.read[conversation]))  # a repeat: changes nothing [R-5]
+        batch = list(dict.fromkeys(batch))
+        world, reader = self.world, self.me.user_id
+        world.ledger.begin_read(reader, batch)
+        began = time.time()
+        for msg_id in fresh:
+            world.receipt_started[msg_id].append(began)
+        response = self.call("sendMessageReadReceipts", {"msgIDs": batch})
+        if response is None or not response.ok:
+            # Refused: no push will come. In doubt: one may or may not; either way the call's
+            # start cannot be paired with a push.
+            for msg_id in fresh:
+                if began in world.receipt_started[msg_id]:
+                    world.receipt_started[msg_id].remove(began)
+        if response is None:
+            return
+        if not response.ok:
+            world.ledger.forget_read(reader, batch)
+            return
+        world.ledger.acknowledge_read(reader, batch)
+        world.timeline.add_receipts(time.time(), len(fresh))
+        self.read[conversation].extend(fresh)
+
+    @task(3)
+    def get_message_read_receipts(self) -> None:
+        """Pull the counts of up to a batch of the user's latest messages in one conversation."""
+        conversations = sorted(c for c, ids in self.own.items() if ids)
+        if conversations:
+            own = self.own[self.rng.choice(conversations)]
+            self.call("getMessageReadReceipts", {"msgIDs": own[-self.world.batch_max :]})
+
+    @task(1)
+    def walk_member_lists(self) -> None:
+        """Walk the READ or UNREAD list of a recent group message, in small pages."""
+        if not self.own_group:
+            return
+        msg_id = self.rng.choice(self.own_group[-10:])
+        body = {"msgID": msg_id, "filter": self.rng.randint(0, 1), "nextSeq": 0}
+        for _ in range(100):
+            body["count"] = self.rng.randint(1, 8)
+            response = self.call("getGroupMessageReadMemberList", body)
+            if response is None or not response.ok or response.data["isFinished"]:
+                return
+            body["nextSeq"] = response.data["nextSeq"]
+
+    @task(2)
+    def mark_c2c_message_as_read(self) -> None:
+        """Mark the C2C conversation with a peer who wrote to this user read."""
+        if not self.c2c_peers_heard:
+            return
+        peer = self.rng.choice(sorted(self.c2c_peers_heard))
+        ledger, reader = self.world.ledger, self.me.user_id
+        ledger.begin_mark(reader, peer)
+        response = self.call("markC2CMessageAsRead", {"userID": peer})
+        if response is not None:
+            ledger.acknowledge_mark(reader, peer, acknowledged=response.ok)
+
+    @task(1)
+    def reconnect(self) -> None:
+        """Close or drop the push connection, stay offline a moment, and resume with since =
+        the last seq seen (events of the offline moment come as replay)."""
+        self._close(abrupt=self.rng.random() < 0.5)
+        time.sleep(self.rng.uniform(0, OFFLINE_MAX_S))
+        self._connect(self._last_seq())

@@ -1,0 +1,1 @@
+"""Tests of ``seenby load``: the verdict on hand-made ledgers, and short runs end to end."""
