@@ -609,14 +609,20 @@ def _sections_cell(sections: Sequence[str]) -> str:
 
 
 def _seen_cell(verdict: AlternativeVerdict) -> str:
+    """Each section the run reported deviations in, with how many scenarios and the first few."""
     by_section: dict[str, list[str]] = {}
     for seen in verdict.core.deviations:
         scenarios = by_section.setdefault(seen.section or "(no section)", [])
         if seen.scenario not in scenarios:
             scenarios.append(seen.scenario)
-    return "; ".join(f"{section}: {', '.join(ids)}" for section, ids in by_section.items()) or (
-        "none"
-    )
+    cells = []
+    for section, ids in sorted(by_section.items()):
+        shown = ", ".join(ids[:_SEEN_IDS_SHOWN]) + (", …" if len(ids) > _SEEN_IDS_SHOWN else "")
+        cells.append(f"{section} in {len(ids)} ({shown})")
+    return "; ".join(cells) or "none"
+
+
+_SEEN_IDS_SHOWN = 3
 
 
 def write_report(run: KillRun, path: Path) -> None:

@@ -201,9 +201,8 @@ def test_a_fast_subset_of_the_gallery_is_caught_and_the_correct_server_passes(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 10 is not done: conformance-summary.json does not list deviations yet (the "
-    "reporting work), seenby run has no --strict yet, and RR-Y-052 fails a target that accepts "
-    "replay positions beyond 2^53 at core",
+    reason="issue 10: RR-Y-052 fails, at core, a target that accepts replay positions beyond "
+    "2^53 (replay_positions_up_to_2_64); an unexpected pass means it is fixed: drop this mark",
 )
 def test_the_server_making_every_allowed_choice_passes_with_exactly_its_deviations(
     tmp_path: Path,
