@@ -13,9 +13,9 @@ the same way:
    deviations it reports are exactly those it declares, and ``seenby run --strict`` over the
    scenarios that deviated exits 1 (with none declared and none seen, the strict run is the core
    run: nothing more to count). "Exactly" is judged by docs/protocol.md section: every section
-   declared is reported by at least one deviation, and every deviation is in a section declared,
-   where ``§5`` matches ``§5.2`` and the other way round (a section and its subsections), but
-   ``§1.2`` does not match ``§1.3``.
+   declared is reported by at least one deviation in it, and every deviation is in a section
+   declared, where a section holds its subsections (``§5.2`` is in a declared ``§5``; ``§6`` is not
+   in a declared ``§6.1``, nor ``§1.3`` in ``§1.2``).
 
 Servers run in parallel, ``jobs`` at a time, each in its own processes. The summary's
 ``deviations`` per scenario and its ``deviate`` verdict are read where present and taken as
@@ -104,12 +104,13 @@ class SeenDeviation:
 
 def sections_match(reported: str, declared: str) -> bool:
     """Whether a deviation reported at ``reported`` is one declared at ``declared``: the same
-    section, or one holds the other (``§5`` and ``§5.2``); ``§1.2`` and ``§1.3`` differ."""
+    section or one of its subsections (``§5.2`` is within a declared ``§5``; ``§6`` is not
+    within a declared ``§6.1``, nor ``§1.3`` within ``§1.2``)."""
     found = _SECTION.search(reported)
     if found is None:
         return False
-    a, b = found.group().split("."), declared.split(".")
-    return a[: len(b)] == b or b[: len(a)] == a
+    parts, within = found.group().split("."), declared.split(".")
+    return parts[: len(within)] == within
 
 
 @dataclass(frozen=True)
@@ -691,8 +692,8 @@ def write_report(run: KillRun, path: Path) -> None:
         "and `seenby run --strict` over the scenarios that deviated exits 1 (with nothing "
         "declared and nothing seen, the core run is the strict one). Deviations are matched by "
         "docs/protocol.md section: each declared section is reported at least once, and each "
-        "deviation falls in a declared section (a section matches its subsections, `§5` ~ "
-        "`§5.2`).",
+        "deviation falls in a declared section (a section holds its subsections: `§5.2` is in "
+        "`§5`, `§6` is not in `§6.1`).",
         "",
         "| alternative | layers | the choice | declared deviations | deviations seen "
         "| `seenby run` | `--strict` | verdict |",
