@@ -186,7 +186,7 @@ class _AnswersItsOwnWay(RequestHandler):
         data: JsonValue,
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
-        envelope = {"code": self.wire_code(code), "desc": desc, "data": data}
+        envelope: JsonObject = {"code": self.wire_code(code), "desc": desc, "data": data}
         body = json.dumps(
             self.wire_envelope(envelope), ensure_ascii=False, separators=(",", ":")
         ).encode()

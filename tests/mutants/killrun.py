@@ -699,20 +699,19 @@ def write_report(run: KillRun, path: Path) -> None:
         "| `seenby run` | `--strict` | verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for verdict in run.alternatives:
-        each = verdict.alternative
+    for judged in run.alternatives:
+        chosen = judged.alternative
         lines.append(
-            f"| `{each.name}` | {', '.join(each.layers)} | {each.choice} "
-            f"| {_sections_cell(each.deviates)} | {_seen_cell(verdict)} "
-            f"| exit {verdict.core.exit_status} | exit {verdict.strict_exit_status} "
-            f"| {_escaped(verdict.headline())} |"
+            f"| `{chosen.name}` | {', '.join(chosen.layers)} | {chosen.choice} "
+            f"| {_sections_cell(chosen.deviates)} | {_seen_cell(judged)} "
+            f"| exit {judged.core.exit_status} | exit {judged.strict_exit_status} "
+            f"| {_escaped(judged.headline())} |"
         )
-    rejected = [verdict for verdict in run.alternatives if not verdict.passes]
-    if rejected:
+    if run.rejected:
         lines += ["", "### Why alternatives are rejected", ""]
-        for verdict in rejected:
-            lines.append(f"- `{verdict.alternative.name}`:")
-            lines += [f"  - {_one_line(reason)}" for reason in verdict.reasons()]
+        for judged in run.rejected:
+            lines.append(f"- `{judged.alternative.name}`:")
+            lines += [f"  - {_one_line(reason)}" for reason in judged.reasons()]
     runs = [control, *run.verdicts]
     runs += [v for a in run.alternatives for v in (a.core, a.strict) if v is not None]
     problems = [v for v in runs if v.problems]

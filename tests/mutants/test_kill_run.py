@@ -203,6 +203,7 @@ def test_the_server_making_every_allowed_choice_passes_with_exactly_its_deviatio
 ) -> None:
     every_choice = alternative_named("every_choice")
     run = run_gallery((), [every_choice], jobs=2, focused=True, work_dir=tmp_path)
-    report = "\n".join(describe(verdict) for verdict in (run.control, *run.alternatives))
+    verdicts: list[Verdict | AlternativeVerdict] = [run.control, *run.alternatives]
+    report = "\n".join(describe(verdict) for verdict in verdicts)
     assert run.control.passed_cleanly, f"the correct server fails:\n{report}"
     assert not run.rejected, f"{run.summary_line()}:\n{report}"
