@@ -8,16 +8,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.big_send import measure_big_send
 from bench.client_process import ClientProcess
 from bench.push_latency import measure_push_latency
-from bench.report import Machine, Results, render_markdown, render_text, write_json
+from bench.report import Machine, Previous, Results, render_markdown, render_text, write_json
 from bench.scale import measure_scale
 from bench.sizes import FULL, QUICK, TINY
 from bench.suite_time import measure_suite_time
 from bench.throughput import measure_throughput
 
-BENCHMARKS = ("throughput", "push", "scale", "suite")
+BENCHMARKS = ("throughput", "push", "scale", "bigsend", "suite")
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+DOC_FIGURES = DOC.with_suffix(".json")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         throughput = measure_throughput(client, sizes, workdir) if "throughput" in selected else []
         push = measure_push_latency(client, sizes, workdir) if "push" in selected else []
         scale = measure_scale(sizes, workdir) if "scale" in selected else None
+        big_send = measure_big_send(client, sizes, workdir) if "bigsend" in selected else None
         suite = (
             measure_suite_time(sizes.suite_runs, workdir)
             if "suite" in selected and sizes.suite_runs
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         throughput=tuple(throughput),
         push=tuple(push),
         scale=scale,
+        big_send=big_send,
         suite=suite,
         wall_seconds=time.perf_counter() - started,
     )
@@ -74,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     if options.json is not None:
         write_json(results, options.json)
     if not options.no_write:
-        DOC.write_text(render_markdown(results), encoding="utf-8")
-        print(f"wrote {DOC}")
+        DOC.write_text(render_markdown(results, Previous.load(DOC_FIGURES)), encoding="utf-8")
+        write_json(results, DOC_FIGURES)
+        print(f"wrote {DOC} and {DOC_FIGURES.name}")
     return 0
 
 

@@ -4,13 +4,15 @@ Runs the whole conformance suite against the bundled reference server many times
 (default 20 runs) and on two workers (default 5 runs), each as ``seenby run`` in a subprocess,
 and reports every scenario that ever ended in anything but ``pass``, with the runs it did so
 in. The target is none: a flaky scenario would teach QA teams to ignore red. The figures go to
-``docs/performance.md`` (its "Flakiness" section) and, with ``--json``, to a file.
+``bench/flakiness.md``, which ``python -m bench`` copies into ``docs/performance.md``, and, with
+``--json``, to a file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 _RUN_TIMEOUT_SECONDS = 900.0
+SECTION = Path(__file__).with_name("flakiness.md")
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {scenario_id}: {', '.join(where)}")
     if options.json is not None:
         options.json.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
+    SECTION.write_text(render_section(report), encoding="utf-8")
     return 1 if report.not_passed else 0
+
+
+def render_section(report: FlakeReport) -> str:
+    """The "Flakiness" section of ``docs/performance.md``."""
+    rows = [
+        f"| {mode} | {runs} | {statistics.median(report.seconds[mode]):.1f} s "
+        f"({min(report.seconds[mode]):.1f}..{max(report.seconds[mode]):.1f}) |"
+        for mode, runs in report.runs.items()
+        if runs
+    ]
+    failed = [
+        f"- `{scenario_id}`: {', '.join(where)}"
+        for scenario_id, where in sorted(report.not_passed.items())
+    ] or ["- none: every scenario passed every run"]
+    return "\n".join(
+        [
+            "## 8. Flakiness of the suite",
+            "",
+            "The whole suite against the bundled server, again and again (`python -m "
+            "bench.flakiness`, written "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); target: no scenario ever "
+            "fails a correct server.",
+            "",
+            "| mode | runs | wall time, median (range) |",
+            "|---|---|---|",
+            *rows,
+            "",
+            f"Scenarios that did not pass in some run: {report.flaky_scenarios}",
+            "",
+            *failed,
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from bench.report import Machine
 from bench.servers import ServerProcess
 
 SECTION = Path(__file__).with_name("locust.md")
-LOAD = [sys.executable, "-m", "gevent.monkey", "--module", "harness.load"]
+LOAD = [sys.executable, "-m", "gevent.monkey", "--module", "seenby.harness.load"]
 """What `seenby load` runs, started directly so that its CPU time is this process's."""
 METHODS = (
     "sendMessage",
@@ -93,7 +93,7 @@ def render_section(
     held = "every invariant held" if verdict["holds"] else "BROKEN: " + ", ".join(verdict["broken"])
     rows = {(m["type"], m["name"]): m for m in summary["methods"]}
     lines = [
-        "## 6. Receipts under load (Locust, master and workers)",
+        "## 7. Receipts under load (Locust, master and workers)",
         "",
         f"`seenby load` with one master and {summary['workers']} worker processes on this machine"
         f" against a reference server process (also on it), {summary['users']} simulated users"

@@ -30,12 +30,12 @@ from pathlib import Path
 
 import websocket
 
-import reference_server
 from bench.client_process import ClientProcess
 from bench.population import Admin
 from bench.sizes import Sizes
 from bench.stats import Figure, percentile
 from bench.wire import KeepAliveConnection, encode_call
+from seenby import reference_server
 
 P99_TARGET_SECONDS = 0.020
 _DEADLINE_SECONDS = 30.0

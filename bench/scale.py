@@ -35,6 +35,7 @@ from bench.stats import Figure
 from bench.wire import KeepAliveConnection
 
 FLATNESS_TARGET = 1.5
+BYTES_PER_RECIPIENT_TARGET = 200
 PAGE_SIZE = 100
 _READ, _UNREAD = 0, 1
 
@@ -82,6 +83,11 @@ class Footprint:
     rss_kib: int
     peak_rss_kib: int
     setup_seconds: float
+
+    @property
+    def meets_target(self) -> bool:
+        """Whether the median growth per recipient is at most `BYTES_PER_RECIPIENT_TARGET`."""
+        return self.bytes_per_recipient.median <= BYTES_PER_RECIPIENT_TARGET
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The reference server as a separate process, so its memory can be read and its GIL is its own.
 
-`ServerProcess` runs `python -m reference_server --port 0 --db FILE --admin-key KEY`, waits for
-its `listening on http://HOST:PORT` line, and reads the process's resident memory from
+`ServerProcess` runs `python -m seenby.reference_server --port 0 --db FILE --admin-key KEY`, waits
+for its `listening on http://HOST:PORT` line, and reads the process's resident memory from
 `/proc/PID/status` (Linux).
 """
 
@@ -30,7 +30,7 @@ class ServerProcess:
                 [
                     sys.executable,
                     "-m",
-                    "reference_server",
+                    "seenby.reference_server",
                     "--host",
                     "127.0.0.1",
                     "--port",

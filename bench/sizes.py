@@ -24,6 +24,8 @@ class Sizes:
     """Recipients of the groups of the scale benchmark (smallest first)."""
     calls_per_point: int
     """Calls per group size and operation in each round of the scale benchmark."""
+    big_send_recipients: int
+    """Recipients of the group that bystanders' calls must not notice (benchmark 5)."""
     suite_runs: int
     """Runs of the conformance suite (0: not measured)."""
 
@@ -37,6 +39,7 @@ FULL = Sizes(
     push_samples=200,
     group_recipients=(10, 1_000, 10_000, 100_000),
     calls_per_point=30,
+    big_send_recipients=100_000,
     suite_runs=5,
 )
 QUICK = Sizes(
@@ -48,6 +51,7 @@ QUICK = Sizes(
     push_samples=50,
     group_recipients=(10, 1_000, 10_000),
     calls_per_point=5,
+    big_send_recipients=10_000,
     suite_runs=0,
 )
 TINY = Sizes(
@@ -57,8 +61,9 @@ TINY = Sizes(
     run_seconds=0.05,
     push_users=(3, 5),
     push_samples=4,
-    group_recipients=(3, 40),
+    group_recipients=(3, 400),
     calls_per_point=2,
+    big_send_recipients=2_000,
     suite_runs=0,
 )
 PROFILES = {sizes.name: sizes for sizes in (FULL, QUICK, TINY)}

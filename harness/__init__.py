@@ -3,7 +3,7 @@
 Typical use (``open_target()`` starts the bundled reference server; ``open_target(url,
 admin_key)`` reaches a deployment)::
 
-    from harness import open_target
+    from seenby.harness import open_target
 
     with open_target() as target:
         alice, bob = target.users("alice", "bob")
@@ -12,16 +12,16 @@ admin_key)`` reaches a deployment)::
         alice.get_message_read_receipts([msg])
 """
 
-from contract.vocabulary import (
+from seenby.contract.vocabulary import (
     DEFAULT_LIMITS,
     Level,
     code_named,
     http_status,
     is_refusal_status,
 )
-from harness.client import WALK_MAX_PAGES, AdminClient, UserClient
-from harness.deviations import Deviation, DeviationLog
-from harness.models import (
+from seenby.harness.client import WALK_MAX_PAGES, AdminClient, UserClient
+from seenby.harness.deviations import Deviation, DeviationLog
+from seenby.harness.models import (
     Capabilities,
     Conversation,
     Event,
@@ -34,9 +34,9 @@ from harness.models import (
     ResultList,
     Settings,
 )
-from harness.push import PushStream, SeqGap, UnexpectedEvent, WaitTimeout
-from harness.target import BundledTarget, RemoteTarget, Target, open_target
-from harness.transport import (
+from seenby.harness.push import PushStream, SeqGap, UnexpectedEvent, WaitTimeout
+from seenby.harness.target import BundledTarget, RemoteTarget, Target, open_target
+from seenby.harness.transport import (
     DEFAULT_TIMEOUT,
     ApiError,
     ProtocolViolation,
@@ -44,7 +44,7 @@ from harness.transport import (
     WireResponse,
     status_deviation,
 )
-from harness.validation import SchemaViolation
+from seenby.harness.validation import SchemaViolation
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -3,8 +3,10 @@
 The suite's tags follow fixed conventions (one ``@RR-<AREA>-<NNN>`` ID, ``@spec-<ID>`` behaviours,
 one ``@doc-<section>``, ``@needs-<capability>``, ``@optional``, ``@serial``, and a feature-level
 ``@area-<AREA>``). ``decode_tags`` turns a scenario's tags into what they mean; ``load_catalogue``
-parses the feature files with pytest-bdd's own Gherkin parser, without running pytest, so
-``seenby run --list`` and the reports see exactly the scenarios pytest will collect.
+reads the feature files with gherkin-official, the parser pytest-bdd itself builds on, through its
+public API (``Parser`` and the pickles ``Compiler``), without running pytest, so ``seenby run
+--list`` and the reports see exactly the scenarios pytest will collect: one pickle per Scenario and
+per Examples row of an outline, as pytest-bdd makes one test item of each.
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-from pytest_bdd.parser import FeatureParser
+from gherkin.errors import CompositeParserException, ParserException
+from gherkin.parser import Parser
+from gherkin.pickles.compiler import Compiler
+
+if TYPE_CHECKING:  # gherkin-official's types, present in its newer releases only
+    from gherkin.parser_types import RuleEnvelope, Scenario, ScenarioEnvelope
+    from gherkin.pickles.compiler import Pickle
 
 __all__ = [
     "AREA_NAMES",
@@ -65,7 +74,8 @@ _SPEC_ID = re.compile(r"(?P<area>[A-Z])-(?P<number>\d+)")
 
 
 class CatalogueError(Exception):
-    """The feature files break the tag conventions (no ID, two IDs, an ID used twice, ...)."""
+    """The feature files break the tag conventions (no ID, two IDs, an ID used twice, ...) or the
+    Gherkin syntax; the message names each problem's file and line."""
 
 
 @dataclass(frozen=True)
@@ -153,41 +163,89 @@ class CatalogueScenario:
 
 def default_features_dir() -> Path:
     """The features shipped with seenby (the ``features`` package folder)."""
-    import features
+    from seenby import features
 
     return Path(features.__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class _ParsedScenario:
+    """A Scenario (or Scenario Outline) of one feature file and the pickles compiled from it."""
+
+    scenario: Scenario
+    pickles: list[Pickle]
+
+
+def _parse_feature(path: Path, relative: str) -> list[_ParsedScenario]:
+    """Every scenario of one feature file with its pickles, in file order.
+
+    A Gherkin syntax error becomes a ``CatalogueError`` naming the file and line.
+    """
+    try:
+        document = Parser().parse(path.read_text(encoding="utf-8"))
+    except CompositeParserException as error:
+        raise CatalogueError(
+            "\n".join(_located(relative, problem) for problem in error.errors)
+        ) from error
+    except ParserException as error:
+        raise CatalogueError(_located(relative, error)) from error
+    feature = document.get("feature")
+    if feature is None:
+        return []
+    scenarios: dict[str, _ParsedScenario] = {}
+    for child in feature["children"]:
+        members = cast("RuleEnvelope", child)["rule"]["children"] if "rule" in child else [child]
+        for member in members:
+            if "scenario" in member:
+                scenario = cast("ScenarioEnvelope", member)["scenario"]
+                scenarios[scenario["id"]] = _ParsedScenario(scenario, [])
+    for pickle in Compiler().compile({**document, "uri": relative}):
+        # A pickle's first AST node is its scenario; an outline row's second is its row.
+        scenarios[pickle["astNodeIds"][0]].pickles.append(pickle)
+    return list(scenarios.values())
+
+
+def _located(relative: str, error: ParserException) -> str:
+    """``file:line: message`` for one Gherkin syntax error."""
+    message = str(error).split("): ", 1)[-1]
+    return f"{relative}:{error.location['line']}: {message}"
 
 
 def load_catalogue(features_dir: Path) -> list[CatalogueScenario]:
     """Every scenario under ``features_dir``, ordered by spec area, then ID.
 
     Raises ``CatalogueError`` naming the file and line of each scenario whose tags break the
-    conventions, and of each ID used twice.
+    conventions, of each ID used twice, of each outline without Examples rows, and of a Gherkin
+    syntax error.
     """
     scenarios: list[CatalogueScenario] = []
     problems: list[str] = []
     for path in sorted(features_dir.rglob("*.feature")):
         relative = path.relative_to(features_dir).as_posix()
-        feature = FeatureParser(basedir=str(features_dir), filename=relative).parse()
-        for template in feature.scenarios.values():
-            rule_tags = template.rule.tags if template.rule is not None else set()
-            example_tags = {tag for examples in template.examples for tag in examples.tags}
-            tags = frozenset(template.tags | feature.tags | rule_tags | example_tags)
+        for parsed in _parse_feature(path, relative):
+            template = parsed.scenario
+            line = template["location"]["line"]
+            if not parsed.pickles:
+                problems.append(f"{relative}:{line} ({template['name']!r}): has no Examples rows")
+                continue
+            # Pickles carry the feature's, the rule's, the scenario's and the Examples' tags.
+            tags = frozenset(
+                tag["name"].lstrip("@") for pickle in parsed.pickles for tag in pickle["tags"]
+            )
             decoded = decode_tags(tags)
-            where = f"{relative}:{template.line_number} ({template.name!r})"
+            where = f"{relative}:{line} ({template['name']!r})"
             if decoded.id is None:
                 problems.append(f"{where}: needs exactly one @RR-<AREA>-<NNN> tag")
                 continue
             if decoded.doc is None:
                 problems.append(f"{where}: needs exactly one @doc-<section> tag")
                 continue
-            rows = sum(len(examples.examples) for examples in template.examples)
             scenarios.append(
                 CatalogueScenario(
                     id=decoded.id,
-                    title=template.name,
+                    title=template["name"],
                     feature=relative,
-                    line=template.line_number,
+                    line=line,
                     area=decoded.area or decoded.id.split("-")[1],
                     spec=decoded.spec,
                     doc=decoded.doc,
@@ -195,7 +253,7 @@ def load_catalogue(features_dir: Path) -> list[CatalogueScenario]:
                     serial=decoded.serial,
                     needs=decoded.needs,
                     tags=tags,
-                    example_count=max(rows, 1),
+                    example_count=len(parsed.pickles),
                 )
             )
     seen: dict[str, CatalogueScenario] = {}

@@ -1,5 +1,5 @@
 """The ``seenby`` command: ``seenby run`` checks a target and reports, ``seenby serve`` starts the
-bundled reference server, ``seenby load`` drives a receipt workload (``harness.load``).
+bundled reference server, ``seenby load`` drives a receipt workload (``seenby.harness.load``).
 
 ``seenby run`` exits 0 when the target is ``conformant`` or ``conformant with N strict
 deviations`` (and, with ``--expect``, no entry of the known-deviation file is stale); 1 when it
@@ -21,12 +21,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.catalogue import AREA_NAMES, CatalogueError
-from harness.expectations import EntryStatus, ExpectationsError
-from harness.reports import VERDICTS, RunReport
-from harness.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
-from harness.target_options import add_target_options, check_target_options, positive_int
-from harness.transport import DEFAULT_TIMEOUT, time_budget
+from seenby.harness.catalogue import AREA_NAMES, CatalogueError
+from seenby.harness.expectations import EntryStatus, ExpectationsError
+from seenby.harness.reports import VERDICTS, RunReport
+from seenby.harness.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
+from seenby.harness.target_options import add_target_options, check_target_options, positive_int
+from seenby.harness.transport import DEFAULT_TIMEOUT, time_budget
 
 __all__ = ["main"]
 
@@ -270,7 +270,7 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     print(_verdict_line(report))
     print(f"reports: {settings.report_dir}/ ({_REPORT_FILES})")
     if options.notebook is not None:
-        from harness.notebook import write_results_notebook  # nbformat: the notebooks extra
+        from seenby.harness.notebook import write_results_notebook  # nbformat: the notebooks extra
 
         summary_path = settings.report_dir / "conformance-summary.json"
         print(f"notebook: {write_results_notebook(summary_path, options.notebook)}")
@@ -283,7 +283,7 @@ def _load(arguments: list[str]) -> int:
     if importlib.util.find_spec("locust") is None:
         print("seenby load needs the load extra: pip install 'seenby[load]'", file=sys.stderr)
         return 2
-    command = [sys.executable, "-m", "gevent.monkey", "--module", "harness.load", *arguments]
+    command = [sys.executable, "-m", "gevent.monkey", "--module", "seenby.harness.load", *arguments]
     with subprocess.Popen(command) as child:
         try:
             return child.wait()
@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["serve"]:
         # The harness touches the reference server only to start it.
-        from reference_server.cli import main as serve
+        from seenby.reference_server.cli import main as serve
 
         exit_status: int = serve(arguments[1:])
         return exit_status

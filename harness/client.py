@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from harness.models import (
+from seenby.harness.models import (
     Conversation,
     Event,
     Group,
@@ -29,8 +29,8 @@ from harness.models import (
     ResultList,
     Settings,
 )
-from harness.push import PushStream
-from harness.transport import (
+from seenby.harness.push import PushStream
+from seenby.harness.transport import (
     DEFAULT_TIMEOUT,
     HttpTransport,
     ProtocolViolation,

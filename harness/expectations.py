@@ -2,7 +2,7 @@
 
 A vendor lists them once, with a reason each, and CI goes red only on what is new (the
 web-platform-tests expectation pattern). ``seenby run --expect FILE`` and the pytest option
-``--seenby-expect FILE`` (``harness.expectations_plugin``) read the same TOML file::
+``--seenby-expect FILE`` (``seenby.harness.expectations_plugin``) read the same TOML file::
 
     # ACME Chat 2.3 against seenby
     [[expect]]

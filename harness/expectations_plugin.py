@@ -1,5 +1,6 @@
-"""pytest plugin for ``--seenby-expect FILE``: a known-deviation file (``harness.expectations``)
-when the suite runs under pytest itself (``pytest --pyargs steps --seenby-expect FILE``).
+"""pytest plugin for ``--seenby-expect FILE``: a known-deviation file
+(``seenby.harness.expectations``)
+when the suite runs under pytest itself (``pytest --pyargs seenby.steps --seenby-expect FILE``).
 
 - At collection, before ``-m``/``-k`` deselect anything, every entry must name a collected
   scenario (and Examples row); otherwise pytest stops with a usage error (exit status 4).
@@ -24,10 +25,10 @@ from typing import Any
 
 import pytest
 
-from harness.catalogue import decode_tags
-from harness.deviations import DEVIATION_PROPERTY
-from harness.expectations import EntryStatus, Expectations, ExpectationsError
-from harness.reporting import example_of
+from seenby.harness.catalogue import decode_tags
+from seenby.harness.deviations import DEVIATION_PROPERTY
+from seenby.harness.expectations import EntryStatus, Expectations, ExpectationsError
+from seenby.harness.reporting import example_of
 
 __all__ = ["KnownDeviations"]
 

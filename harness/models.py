@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from contract.vocabulary import DEFAULT_LIMITS
-from harness.deviations import Deviation
+from seenby.contract.vocabulary import DEFAULT_LIMITS
+from seenby.harness.deviations import Deviation
 
 __all__ = [
     "Capabilities",
@@ -259,7 +259,7 @@ class Capabilities(Record):
     """``GET /v1/capabilities``: protocol, implementation, optional features, current limits.
 
     Read tolerantly, so that one bad field cannot stop a run: a missing or malformed limit takes
-    the spec's default (``contract.vocabulary.DEFAULT_LIMITS``), missing features are absent,
+    the spec's default (``seenby.contract.vocabulary.DEFAULT_LIMITS``), missing features are absent,
     and what was wrong is kept in ``problems`` (core violations, one sentence each) and
     ``deviations`` (strict ones), for the discovery scenario and the top of the report.
     """

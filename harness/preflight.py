@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from contract.vocabulary import ON_RECV_MESSAGE_READ_RECEIPTS, ON_RECV_NEW_MESSAGE
-from harness.push import WaitTimeout
-from harness.target import Target
-from harness.transport import ApiError, ProtocolViolation
+from seenby.contract.vocabulary import ON_RECV_MESSAGE_READ_RECEIPTS, ON_RECV_NEW_MESSAGE
+from seenby.harness.push import WaitTimeout
+from seenby.harness.target import Target
+from seenby.harness.transport import ApiError, ProtocolViolation
 
 __all__ = ["BLOCKING_PARTS", "PUSH_PARTS", "Preflight", "run_preflight"]
 

@@ -23,16 +23,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import websocket
 
-from contract.vocabulary import ON_RECV_NEW_MESSAGE, ON_REPLAY_GAP
-from harness.models import Event
-from harness.transport import (
+from seenby.contract.vocabulary import ON_RECV_NEW_MESSAGE, ON_REPLAY_GAP
+from seenby.harness.models import Event
+from seenby.harness.transport import (
     DEFAULT_TIMEOUT,
     ApiError,
     ProtocolViolation,
     ViolationLog,
     check_envelope,
 )
-from harness.validation import PayloadContext, SchemaViolation, check
+from seenby.harness.validation import PayloadContext, SchemaViolation, check
 
 __all__ = ["EventInbox", "PushStream", "SeqGap", "UnexpectedEvent", "WaitTimeout"]
 

@@ -28,10 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from harness.reporting import example_of
+from seenby.harness.reporting import example_of
 
 if TYPE_CHECKING:
-    from harness.reports import ItemResult, RunReport, ScenarioResult
+    from seenby.harness.reports import ItemResult, RunReport, ScenarioResult
 
 __all__ = ["write_junit"]
 

@@ -1,12 +1,12 @@
 """Verdicts and report files of a conformance run.
 
 A pytest item (a scenario, or one Examples row) is ``fail`` if it failed, ``skip`` if it was
-skipped, ``deviate`` if it passed with at least one strict deviation (``harness.deviations``:
+skipped, ``deviate`` if it passed with at least one strict deviation (``seenby.harness.deviations``:
 core held, a reference choice did not), else ``pass``. A scenario's verdict comes from its items:
 ``fail`` if any failed, ``not-run`` if any did not run, ``skip`` if any was skipped, ``deviate``
 if any deviated, else ``pass``.
 
-The run's verdict counts only what a known-deviation file (``harness.expectations``) does not
+The run's verdict counts only what a known-deviation file (``seenby.harness.expectations``) does not
 excuse: a failure is excused by a ``fail`` entry covering its item, a deviation by any entry
 covering its item. Then: ``not-conformant`` when an unexcused failure remains (or, with
 ``--strict``, an unexcused deviation); else ``incomplete`` when a scenario did not run, a
@@ -17,9 +17,9 @@ same when check, protocol section, reference answer and target answer are all eq
 different choices the target made, not how often the suite ran into them.
 
 ``write_reports`` writes the four files of ``--report-dir``: ``junit.xml``
-(``harness.report_junit``), ``cucumber.json`` (``harness.report_cucumber``),
+(``seenby.harness.report_junit``), ``cucumber.json`` (``seenby.harness.report_cucumber``),
 ``conformance-summary.json`` (shape: ``harness/schemas/conformance-summary.json``) and
-``report.html`` (``harness.report_html``).
+``report.html`` (``seenby.harness.report_html``).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.catalogue import AREA_NAMES, CatalogueScenario, area_order
-from harness.deviations import Deviation
-from harness.expectations import EntryStatus, Expectation, Expectations
-from harness.report_cucumber import write_cucumber
-from harness.report_html import render_report
-from harness.report_junit import write_junit
+from seenby.harness.catalogue import AREA_NAMES, CatalogueScenario, area_order
+from seenby.harness.deviations import Deviation
+from seenby.harness.expectations import EntryStatus, Expectation, Expectations
+from seenby.harness.report_cucumber import write_cucumber
+from seenby.harness.report_html import render_report
+from seenby.harness.report_junit import write_junit
 
 TRANSCRIPTS_DIR = "transcripts"
 """The report folder's subfolder holding one wire transcript per scenario item."""
@@ -80,8 +80,8 @@ class ItemResult:
     """The pytest item's name (``test_..._title[row]``)."""
     deviations: tuple[Deviation, ...] = ()
     bdd: Mapping[str, Any] | None = None
-    """The scenario as pytest-bdd ran it, with its steps (``harness.reporting``); ``None`` when
-    no step ran (skipped in setup)."""
+    """The scenario as pytest-bdd ran it, with its steps (``seenby.harness.reporting``); ``None``
+    when no step ran (skipped in setup)."""
     expectation: Expectation | None = None
     """The known-deviation entry covering this item, if any."""
     transcript: str | None = None
@@ -89,7 +89,7 @@ class ItemResult:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ItemResult:
-        """Build from a ``harness.reporting`` result record."""
+        """Build from a ``seenby.harness.reporting`` result record."""
         return cls(
             scenario_id=record["scenario_id"],
             example=record["example"],

@@ -12,12 +12,13 @@ Theory of operation:
    throw-away instance of it; the steps plugin starts its own in each pytest process). What is
    wrong with them (``Capabilities.problems``), or that the call failed, is reported once, at
    the top: progress, summary and report.html.
-3. pytest runs in a subprocess, with ``harness.reporting`` writing one JSON record per finished
+3. pytest runs in a subprocess, with ``seenby.harness.reporting`` writing one JSON record per
+finished
    item to its standard output, which is read line by line: each record is a progress line and
    a result. Against a remote target with ``-n`` > 1, ``@serial`` scenarios (they change global
    settings) run afterwards in a second, serial pass, so they never overlap with others.
 4. Each selected scenario gets a verdict from its items' records (a scenario with no record is
-   ``not-run``), matched with the known-deviation entries, and ``harness.reports`` writes the
+   ``not-run``), matched with the known-deviation entries, and ``seenby.harness.reports`` writes the
    four report files.
 """
 
@@ -38,12 +39,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
-from harness.expectations import Expectations
-from harness.reporting import RECORD_KEY
-from harness.reports import TRANSCRIPTS_DIR, ItemResult, RunReport, ScenarioResult, write_reports
-from harness.target import open_target
-from harness.transport import DEFAULT_TIMEOUT
+from seenby.harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
+from seenby.harness.expectations import Expectations
+from seenby.harness.reporting import RECORD_KEY
+from seenby.harness.reports import (
+    TRANSCRIPTS_DIR,
+    ItemResult,
+    RunReport,
+    ScenarioResult,
+    write_reports,
+)
+from seenby.harness.target import open_target
+from seenby.harness.transport import DEFAULT_TIMEOUT
 
 __all__ = [
     "BUNDLED_TARGET",
@@ -93,11 +100,11 @@ class Suite:
 
     @classmethod
     def installed(cls) -> Suite:
-        """seenby's own suite: the ``features`` package, collected by ``--pyargs steps``."""
+        """seenby's own suite: the ``features`` package, collected by ``--pyargs seenby.steps``."""
         return cls(
             features_dir=default_features_dir(),
-            pytest_args=("--pyargs", "steps"),
-            rootdir=_package_dir("steps").parent,
+            pytest_args=("--pyargs", "seenby.steps"),
+            rootdir=_package_dir("seenby.steps").parent,
         )
 
 
@@ -197,7 +204,7 @@ def _collected_items(settings: RunSettings) -> list[tuple[str, str | None]] | No
     completed = subprocess.run(
         command,
         cwd=settings.suite.rootdir,
-        env=_pytest_environment(),
+        env=_pytest_environment(settings),
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -214,8 +221,16 @@ def _collected_items(settings: RunSettings) -> list[tuple[str, str | None]] | No
     ]
 
 
-def _pytest_environment() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if name not in _TARGET_ENVIRONMENT}
+def _pytest_environment(settings: RunSettings) -> dict[str, str]:
+    """The caller's environment without its target, with the run's time budget and transcript
+    folder, which the steps plugin reads as its options' defaults (a suite without the plugin,
+    such as a test's sample suite, is not handed options it does not know)."""
+    environment = {
+        name: value for name, value in os.environ.items() if name not in _TARGET_ENVIRONMENT
+    }
+    environment["SEENBY_TIMEOUT"] = str(settings.timeout)
+    environment["SEENBY_TRANSCRIPTS"] = str((settings.report_dir / TRANSCRIPTS_DIR).resolve())
+    return environment
 
 
 def _plan(settings: RunSettings, scenarios: Sequence[CatalogueScenario]) -> list[_Pass]:
@@ -233,7 +248,7 @@ def _pytest_base_command(settings: RunSettings) -> list[str]:
     return [
         sys.executable, "-m", "pytest", *settings.suite.pytest_args,
         "--rootdir", str(settings.suite.rootdir),
-        "-p", "harness.reporting", "--seenby-records",
+        "-p", "seenby.harness.reporting", "--seenby-records",
         # The records are the run's output; pytest's own terminal report would only interleave.
         "-p", "no:terminal",
         # Never write a cache into the suite's folder (site-packages, for an installed suite).
@@ -258,10 +273,6 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
             command += [f"--seenby-admin-key={settings.admin_key}"]
     if each.jobs > 1:
         command += ["-n", str(each.jobs)]
-    command += [
-        f"--seenby-timeout={settings.timeout}",
-        f"--seenby-transcripts={(settings.report_dir / TRANSCRIPTS_DIR).resolve()}",
-    ]
     return command
 
 
@@ -307,7 +318,7 @@ def _run_pass(
     with subprocess.Popen(
         _pytest_command(settings, each, work_dir),
         cwd=work_dir,
-        env=_pytest_environment(),
+        env=_pytest_environment(settings),
         stdout=subprocess.PIPE,
         text=True,
         encoding="utf-8",

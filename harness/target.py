@@ -21,17 +21,23 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from harness.client import AdminClient, UserClient, UserRef
-from harness.deviations import DeviationLog
-from harness.models import Capabilities, Group
-from harness.transcript import Transcript
-from harness.transport import DEFAULT_TIMEOUT, ApiError, HttpTransport, ViolationLog, WireResponse
-from harness.validation import PayloadContext, SchemaViolation, check
+from seenby.harness.client import AdminClient, UserClient, UserRef
+from seenby.harness.deviations import DeviationLog
+from seenby.harness.models import Capabilities, Group
+from seenby.harness.transcript import Transcript
+from seenby.harness.transport import (
+    DEFAULT_TIMEOUT,
+    ApiError,
+    HttpTransport,
+    ViolationLog,
+    WireResponse,
+)
+from seenby.harness.validation import PayloadContext, SchemaViolation, check
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    import reference_server
+    from seenby import reference_server
 
 __all__ = ["BundledTarget", "RemoteTarget", "Target", "WireTarget", "open_target", "unique_id"]
 
@@ -41,6 +47,9 @@ _CODE_USER_EXISTS = 90007
 _CODE_GROUP_ID_IN_USE = 10021
 _UNIQUE_ATTEMPTS = 3
 _NAME_MAX = 48  # leaves room for "-" + 8 hex digits within the 64-character ID limit
+
+CAPABILITIES_SCHEMA = "capabilities.json"
+"""The schema ``WireTarget.capabilities`` checks the discovery payload against."""
 
 _T = TypeVar("_T")
 
@@ -203,7 +212,7 @@ class WireTarget(Target):
         context = PayloadContext("capabilities response data", self._url)
         deviations = DeviationLog()
         try:
-            check("capabilities.json", data, context=context, deviations=deviations)
+            check(CAPABILITIES_SCHEMA, data, context=context, deviations=deviations)
         except SchemaViolation as violation:
             problems: tuple[str, ...] = (str(violation),)
         else:
@@ -311,7 +320,7 @@ class BundledTarget(WireTarget):
     """
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        import reference_server  # the harness imports the server only to start it
+        from seenby import reference_server  # the harness imports the server only to start it
 
         self._data_dir = tempfile.TemporaryDirectory(prefix="seenby-bundled-")
         self._db = str(Path(self._data_dir.name) / "seenby.sqlite3")
@@ -333,7 +342,7 @@ class BundledTarget(WireTarget):
         return True
 
     def restart(self) -> None:
-        import reference_server
+        from seenby import reference_server
 
         server = self._running()
         server.stop()

@@ -20,10 +20,10 @@ from typing import Any
 
 import requests
 
-from contract.vocabulary import SUCCESS, code_named, is_refusal_status
-from harness.deviations import Deviation, DeviationLog
-from harness.transcript import Transcript
-from harness.validation import PayloadContext, SchemaViolation, check
+from seenby.contract.vocabulary import SUCCESS, code_named, is_refusal_status
+from seenby.harness.deviations import Deviation, DeviationLog
+from seenby.harness.transcript import Transcript
+from seenby.harness.validation import PayloadContext, SchemaViolation, check
 
 __all__ = [
     "DATA_SCHEMAS",

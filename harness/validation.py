@@ -28,9 +28,9 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from contract.vocabulary import Level
-from harness.deviations import Deviation, DeviationLog
-from harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
+from seenby.contract.vocabulary import Level
+from seenby.harness.deviations import Deviation, DeviationLog
+from seenby.harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
 
 __all__ = [
     "SCHEMA_SECTIONS",
@@ -107,8 +107,9 @@ class SchemaViolation(AssertionError):
 
 
 def schema_names() -> list[str]:
-    """The file names of every schema in the package folder, sorted."""
-    return sorted(path.name for path in SCHEMA_DIR.glob("*.json"))
+    """The paths of every schema in the package folder (``requests/`` included), relative to
+    it, sorted."""
+    return sorted(path.relative_to(SCHEMA_DIR).as_posix() for path in SCHEMA_DIR.rglob("*.json"))
 
 
 def strict_layer(schema: Any) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from harness.notebook import (
+from seenby.harness.notebook import (
     code,
     markdown,
     notebook_from_cells,
@@ -47,8 +47,8 @@ deployment, set `target_url` and `admin_key` below (or pass them with `papermill
             code("""
 import queue
 
-import harness
-from harness import ReadFilter
+from seenby import harness
+from seenby.harness import ReadFilter
 
 target = harness.open_target(target_url, admin_key)
 target.capabilities
@@ -177,7 +177,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-command = [sys.executable, "-m", "harness.cli", "run", "--report-dir", str(report_dir)]
+command = [sys.executable, "-m", "seenby.harness.cli", "run", "--report-dir", str(report_dir)]
 if target_url:
     command += ["--target", target_url]
 if admin_key:
@@ -251,7 +251,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import harness
+from seenby import harness
 
 %matplotlib inline
 

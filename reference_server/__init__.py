@@ -5,7 +5,7 @@
     with reference_server.start(port=0, db=":memory:") as server:
         print(server.url, server.admin_key)
 
-``seenby serve`` (``reference_server.cli``) runs the same server as a process.
+``seenby serve`` (``seenby.reference_server.cli``) runs the same server as a process.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import threading
 from dataclasses import dataclass
 from types import TracebackType
 
-from reference_server.domain import ReceiptService
-from reference_server.http_api import ReceiptHTTPServer, Timeouts
-from reference_server.model import EVENT_RETENTION
-from reference_server.push import IDLE_TIMEOUT, PING_INTERVAL, QUEUE_SIZE, PushHub
-from reference_server.storage import SqliteStorage
+from seenby.reference_server.domain import ReceiptService
+from seenby.reference_server.http_api import ReceiptHTTPServer, Timeouts
+from seenby.reference_server.model import EVENT_RETENTION
+from seenby.reference_server.push import IDLE_TIMEOUT, PING_INTERVAL, QUEUE_SIZE, PushHub
+from seenby.reference_server.storage import SqliteStorage
 
 __all__ = ["RunningServer", "Tuning", "start"]
 

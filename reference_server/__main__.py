@@ -1,5 +1,5 @@
-"""``python -m reference_server``: the same as ``seenby serve``."""
+"""``python -m seenby.reference_server``: the same as ``seenby serve``."""
 
-from reference_server.cli import main
+from seenby.reference_server.cli import main
 
 raise SystemExit(main())

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from reference_server import start
+from seenby.reference_server import start
 
 DEFAULT_DB = "seenby-data/seenby.sqlite3"
 

@@ -7,18 +7,13 @@ protocol's code when it refuses a call. Storage, push and presence are interface
 Theory of operation
 -------------------
 
-*One call, one savepoint; one batch, one transaction.* Calls are serialised: the reference
-server favours obviously-correct ordering over parallel writes. Each call queues its work; the
-first in the queue is the leader and runs up to ``GROUP_COMMIT_MAX`` queued works, in queue
-order, in one storage transaction, each inside a savepoint of its own, then commits once: the
-batch shares one ``fsync`` instead of paying one per call (group commit). A work that raises is
-rolled back to its savepoint alone and its caller gets the exception, so an error never changes
-anything (all of a receipt batch applies or none of it [R-3]); the works after it see exactly
-the effects of the works before it, as if the calls had run one at a time in queue order. Only
-after the commit does the leader publish each work's events and answer the callers, so a
-``code: 0`` answer always means a durable change; if the commit fails, every call of the batch
-that had not already failed gets that error and nothing is published. The next leader starts
-after that, so batches never overlap. With one caller at a time a batch is that one call.
+*Serialised calls.* Every call runs as one *work* through group commit
+(``group_commit.py``): works run one at a time in queue order, each in its own savepoint, so an
+error never changes anything (all of a receipt batch applies or none of it [R-3]), and a call
+returns only once its transaction is durable and its events are published: a ``code: 0`` answer
+always means a durable change. The reference server favours obviously-correct ordering over
+parallel writes; what keeps one big call from stalling everyone is that no work is big (see
+*Big sends* below).
 
 *The recipient snapshot* [M-1, M-2]. When a needReadReceipt message is sent, its recipients are
 fixed: the C2C receiver, or the group's members except the sender at that moment (only those
@@ -52,6 +47,31 @@ works after it, so nothing is lost or repeated. A connection counts as online [S
 on: an onlineUserOnly message in the same batch was concurrent with the connection's opening
 (neither had been answered) and is ordered before it.
 
+*Big sends* [M-1, M-2]. Writing a needReadReceipt message to 100,000 recipients (a snapshot
+row, an event and an unread counter each) takes over a second; as one work, every other call
+would wait that long. So a send to more than ``SEND_CHUNK`` recipients is several works, each
+short, with other calls' works queued between them:
+
+1. The first work checks the call, reads the members (the snapshot is taken here, at one
+   moment, and kept in memory by the sending call), stores the message with the first chunk of
+   its snapshot, and *hides* it: no query finds a hidden message, so nobody can see, receipt or
+   list it, and counts and pages never meet half a snapshot.
+2. One work per further chunk of snapshot rows, numbered on in snapshot order.
+3. One work makes the message visible (and moves the sender's conversation); from here on its
+   counts and member lists are exact, because the whole snapshot is there.
+4. One work per chunk of recipients delivers it: each gets its ``onRecvNewMessage`` event (seq
+   numbered and published like any other work's, so per-user seq order holds) and, for history
+   messages, its unread count. A member removed meanwhile keeps its snapshot row [M-2] but is
+   not told, and gets no conversation back [R-7]. Each chunk records how far delivery got.
+
+Only then is the sender answered, so ``code: 0`` still means the whole message is durable. A
+crash leaves the whole message or nothing: on start, the service deletes a message still hidden
+(nobody saw it, nobody was answered) and finishes delivering a visible one from its recorded
+progress (some recipients may already have been told; none is told twice). The cost: while a
+big send runs, messages sent later can become visible before it, so it lands in history at its
+own, earlier place (conversation activity never moves back), and recipients learn of it up to
+the send's duration apart, as they would behind any server fan-out.
+
 *Tokens.* Tokens never change and users are never deleted, so ``identify`` keeps each token's
 user in memory after its first lookup and answers later requests without the queue or a
 transaction. An unknown token is looked up every time: the user may be created later.
@@ -59,19 +79,19 @@ transaction. An unknown token is looked up every time: the user may be created l
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
 import string
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import islice
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Protocol, TypeVar
 
-from contract import vocabulary
-from reference_server.model import (
+from seenby.contract import vocabulary
+from seenby.reference_server.group_commit import EventSink, GroupCommit
+from seenby.reference_server.model import (
     GROUP_TYPES,
     C2CReceipt,
     Capabilities,
@@ -102,7 +122,7 @@ from reference_server.model import (
     conversation_key,
     now_ms,
 )
-from reference_server.storage import Storage
+from seenby.reference_server.storage import Storage
 
 T = TypeVar("T")
 
@@ -113,15 +133,8 @@ ON_REPLAY_GAP = vocabulary.ON_REPLAY_GAP
 
 _GENERATED_GROUP_ID_ALPHABET = string.ascii_uppercase + string.digits
 
-GROUP_COMMIT_MAX = 256
-"""The most calls one transaction holds, so that no caller waits behind an unbounded batch."""
-
-
-class EventSink(Protocol):
-    """Where committed events go: the push hub delivers them to live connections."""
-
-    def publish(self, events: Sequence[Event]) -> None:
-        """Deliver events (in order) to their users' open connections; must not block."""
+SEND_CHUNK = 250
+"""Recipients one work of a big send writes or delivers, so that no other call waits long."""
 
 
 class Presence(Protocol):
@@ -146,30 +159,6 @@ class Admin:
 Credential = Caller | Admin
 
 
-class _QueuedCall(Generic[T]):
-    """One call's work in the group-commit queue, and its outcome once its batch is done."""
-
-    def __init__(
-        self,
-        work: Callable[[list[Event]], T],
-        after_commit: Callable[[], None] | None,
-        wakeup: threading.Condition,
-    ) -> None:
-        self.work = work
-        self.after_commit = after_commit
-        self.wakeup = wakeup
-        self.outbox: list[Event] = []
-        self.result: T | None = None
-        self.error: BaseException | None = None
-        self.done = False
-
-    def outcome(self) -> T:
-        """The work's result, or its exception raised again."""
-        if self.error is not None:
-            raise self.error
-        return cast(T, self.result)
-
-
 class ReceiptService:
     """All of seenby's receipt rules, over a storage, an event sink and a presence oracle."""
 
@@ -183,13 +172,12 @@ class ReceiptService:
     ) -> None:
         self._storage = storage
         self._admin_key = admin_key.encode()
-        self._sink = sink
         self._presence = presence
         self._clock = clock
-        self._queue_lock = threading.Lock()
-        self._queue: deque[_QueuedCall[Any]] = deque()
+        self._group_commit = GroupCommit(storage, sink)
         self._token_lock = threading.Lock()
         self._users_by_token: dict[str, str] = {}
+        self._finish_interrupted_sends()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -199,56 +187,8 @@ class ReceiptService:
         *,
         after_commit: Callable[[], None] | None = None,
     ) -> T:
-        """Run ``work`` in a group-committed transaction (see above); return its result once
-        the transaction is durable and the events of ``work`` are published.
-
-        ``after_commit`` runs after that publication, at the call's place in the order of
-        publication, and only if the work and the commit succeeded.
-        """
-        call = _QueuedCall(work, after_commit, threading.Condition(self._queue_lock))
-        with self._queue_lock:
-            self._queue.append(call)
-            while not call.done and self._queue[0] is not call:
-                call.wakeup.wait()
-            batch = [] if call.done else list(islice(self._queue, GROUP_COMMIT_MAX))
-        if batch:  # this call leads: the batch starts with it
-            try:
-                self._commit_batch(batch)
-            finally:
-                with self._queue_lock:
-                    for queued in batch:
-                        self._queue.popleft()
-                        queued.done = True
-                        queued.wakeup.notify()
-                    if self._queue:
-                        self._queue[0].wakeup.notify()
-        return call.outcome()
-
-    def _commit_batch(self, batch: Sequence[_QueuedCall[Any]]) -> None:
-        """Run each work in its savepoint, commit once, then publish in order (see above)."""
-        try:
-            with self._storage.transaction():
-                for call in batch:
-                    try:
-                        with self._storage.savepoint():
-                            call.result = call.work(call.outbox)
-                    except BaseException as error:  # the caller gets whatever its work raised
-                        call.error = error
-        except BaseException as error:  # BEGIN or COMMIT failed: no work of the batch applied
-            for call in batch:
-                if call.error is None:
-                    call.error = error
-            return
-        for call in batch:
-            if call.error is not None:
-                continue
-            try:
-                if call.outbox:
-                    self._sink.publish(call.outbox)
-                if call.after_commit is not None:
-                    call.after_commit()
-            except BaseException as error:
-                call.error = error
+        """Run ``work`` as one group-committed work (see ``GroupCommit.run``)."""
+        return self._group_commit.run(work, after_commit=after_commit)
 
     def _emit(
         self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue
@@ -381,7 +321,7 @@ class ReceiptService:
     ) -> MessageView:
         """``sendMessage`` [S-1, S-2, S-4, A-1..A-4, M-1]: the message as the sender sees it."""
 
-        def work(outbox: list[Event]) -> MessageView:
+        def work(outbox: list[Event]) -> tuple[Message, list[str]]:
             settings = self._storage.settings()
             if need_read_receipt and not settings.has_receipts:
                 raise _edition_error()
@@ -399,6 +339,7 @@ class ReceiptService:
                 if online_user_only
                 else audience
             )
+            staged = need_read_receipt and len(recipients) > SEND_CHUNK
             message = self._storage.insert_message(
                 NewMessage(
                     msg_id=secrets.token_hex(16),
@@ -411,23 +352,94 @@ class ReceiptService:
                     online_user_only=online_user_only,
                     recipient_count=len(recipients) if need_read_receipt else 0,
                 ),
-                recipients if need_read_receipt else (),
+                recipients[:SEND_CHUNK] if staged else recipients if need_read_receipt else (),
             )
-            if not online_user_only:
-                # Only history messages count as activity and unread [S-4].
-                self._storage.record_activity([(caller.user_id, chat)], message.pos, 0)
-                self._storage.record_activity(
-                    [(u, _chat_seen_by(u, message)) for u in audience], message.pos, 1
-                )
-            self._emit(
-                outbox,
-                recipients,
-                ON_RECV_NEW_MESSAGE,
-                MessageView(message, is_self=False).to_json(),
-            )
-            return MessageView(message, is_self=True)
+            if staged:
+                self._storage.hide_message(message)
+                return message, recipients
+            self._record_sent(message)
+            self._deliver(outbox, message, recipients)
+            return message, []
 
-        return self._run(work)
+        message, snapshot = self._run(work)
+        if snapshot:
+            self._send_in_chunks(message, snapshot)
+        return MessageView(message, is_self=True)
+
+    def _record_sent(self, message: Message) -> None:
+        """The sender's side of a send: its conversation moves up (history messages only)."""
+        if not message.online_user_only:
+            self._storage.record_activity(
+                [(message.sender, _chat_seen_by(message.sender, message))], message.pos, 0
+            )
+
+    def _deliver(self, outbox: list[Event], message: Message, user_ids: Sequence[str]) -> None:
+        """Tell recipients about a message: its event, and their unread count [S-4]."""
+        if not message.online_user_only:
+            # Only history messages count as activity and unread [S-4].
+            self._storage.record_activity(
+                [(u, _chat_seen_by(u, message)) for u in user_ids], message.pos, 1
+            )
+        self._emit(
+            outbox, user_ids, ON_RECV_NEW_MESSAGE, MessageView(message, is_self=False).to_json()
+        )
+
+    def _send_in_chunks(self, message: Message, snapshot: Sequence[str]) -> None:
+        """Finish a big send (see *Big sends*): the rest of the snapshot while the message is
+        hidden, then make it visible, then deliver it; one short work per chunk."""
+
+        def stage(start: int) -> Callable[[list[Event]], None]:
+            chunk = snapshot[start : start + SEND_CHUNK]
+            return lambda _: self._storage.add_recipients(message, start + 1, chunk)
+
+        try:
+            for start in range(SEND_CHUNK, len(snapshot), SEND_CHUNK):
+                self._run(stage(start))
+        except BaseException:
+            with contextlib.suppress(Exception):  # if this fails too, the next start discards it
+                self._discard(message)
+            raise
+
+        def show(_: list[Event]) -> None:
+            self._storage.show_message(message)
+            self._record_sent(message)
+
+        self._run(show)
+        self._deliver_from(message, 0)
+
+    def _deliver_from(self, message: Message, delivered: int) -> None:
+        """Deliver a visible message to its snapshot after index ``delivered``, chunk by chunk;
+        each chunk records its progress, so a restart resumes where a crash stopped it."""
+        group_id = message.group_id
+        assert group_id is not None
+
+        def deliver_chunk(after: int) -> Callable[[list[Event]], int | None]:
+            def work(outbox: list[Event]) -> int | None:
+                rows = self._storage.recipients(message, after, SEND_CHUNK)
+                # A member removed meanwhile has lost the group [R-7]; it is not told.
+                members = self._storage.members_among(group_id, [user for _, user in rows])
+                self._deliver(outbox, message, members)
+                last = rows[-1][0] if len(rows) == SEND_CHUNK else None
+                self._storage.set_delivered(message, last)
+                return last
+
+            return work
+
+        progress: int | None = delivered
+        while progress is not None:
+            progress = self._run(deliver_chunk(progress))
+
+    def _finish_interrupted_sends(self) -> None:
+        """After a crash: discard hidden messages, finish delivering visible ones."""
+        for pending in self._run(lambda _: self._storage.pending_sends()):
+            if pending.visible:
+                self._deliver_from(pending.message, pending.delivered)
+            else:
+                self._discard(pending.message)
+
+    def _discard(self, message: Message) -> None:
+        """Delete a hidden message: its send never happened."""
+        self._run(lambda _: self._storage.discard_message(message))
 
     def get_history_message_list(
         self, caller: Caller, chat: Chat, count: int, last_msg_id: str | None = None

@@ -7,11 +7,16 @@ an envelope here and nowhere else; any other exception is a 90500 whose tracebac
 server log. Timeouts bound every read: a keep-alive connection idle for 60 s is closed, and a
 request (head and body, or a WebSocket handshake) must arrive whole within 10 s of its first
 byte or the connection is dropped.
+
+Per receipt, ``http.server``'s own request handling cost more than the receipt rules: the
+request head is read by ``http_head`` instead of the ``email`` package, the ``Date`` header is
+formatted once per second, and an answer's head and body leave in one write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -22,17 +27,19 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from contract import vocabulary
-from reference_server.domain import Admin, Caller, Credential, ReceiptService
-from reference_server.methods import METHODS, AdminMethod
-from reference_server.model import Code, JsonObject, JsonValue, ReceiptError
-from reference_server.push import PushHub, UpgradeRequest
+from seenby.contract import vocabulary
+from seenby.reference_server.domain import Admin, Caller, Credential, ReceiptService
+from seenby.reference_server.http_head import HeadError, read_headers
+from seenby.reference_server.methods import METHODS, AdminMethod
+from seenby.reference_server.model import Code, JsonObject, JsonValue, ReceiptError
+from seenby.reference_server.push import PushHub, UpgradeRequest
 
-log = logging.getLogger("reference_server")
+log = logging.getLogger("seenby.reference_server")
 
 MAX_BODY_BYTES = vocabulary.BODY_MAX_BYTES.value
 MAX_JSON_DEPTH = vocabulary.NESTING_MAX.value
@@ -264,7 +271,53 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Per-request lines go to the debug log, so the server is quiet by default."""
-        log.debug("%s %s", self.address_string(), format % args)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s", self.address_string(), format % args)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header's value, formatted once per second."""
+        if timestamp is not None:
+            return formatdate(timestamp, usegmt=True)
+        return _http_date(int(time.time()))
+
+    def parse_request(self) -> bool:
+        """The request line as ``http.server`` reads it, then the head by ``http_head``.
+
+        Returns whether the request can be answered; if not, the answer has been sent.
+        """
+        self.command = ""
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
+            return False
+        if len(words) == 3:
+            version = words[2]
+            number = _http_version(version)
+            if number is None:
+                self.send_error(400, f"Bad request version ({version!r})")
+                return False
+            if number >= (2, 0):
+                self.send_error(505, f"Invalid HTTP version ({version})")
+                return False
+            self.close_connection = number < (1, 1)
+            self.request_version = version
+        elif len(words) != 2 or words[0] != "GET":  # two words: an HTTP/0.9 GET
+            self.send_error(400, f"Bad request syntax ({self.requestline!r})")
+            return False
+        self.command, self.path = words[0], words[1]
+        try:
+            self.headers = read_headers(self.rfile)  # type: ignore[assignment]
+        except HeadError as error:
+            self.send_error(400, str(error))
+            return False
+        connection = (self.headers.get("Connection") or "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        return True
 
     def handle_one_request(self) -> None:
         """Wait (idle timeout) for a request, then read and answer it (request timeout)."""
@@ -364,7 +417,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 Code.BODY_TOO_LARGE,
                 f"the body is {length} bytes; at most {MAX_BODY_BYTES} are accepted",
             )
-        if self.headers.get("Expect", "").lower() == "100-continue":
+        if (self.headers.get("Expect") or "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         raw = self.rfile.read(length)
         if len(raw) != length:
@@ -439,16 +492,21 @@ class RequestHandler(BaseHTTPRequestHandler):
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
-        self.send_response(vocabulary.http_status(code))
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers or []:
-            self.send_header(name, value)
+        status = vocabulary.http_status(code)
+        self.log_request(status, len(body))
+        head = [
+            f"{self.protocol_version} {status} {self.responses[status][0]}\r\n"
+            f"Server: {self.version_string()}\r\n"
+            f"Date: {self.date_time_string()}\r\n"
+            "Content-Type: application/json; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n"
+        ]
+        head += [f"{name}: {value}\r\n" for name, value in headers or []]
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+            head.append("Connection: close\r\n")
+        head.append("\r\n")
+        answer = "".join(head).encode("latin-1")
+        self.wfile.write(answer if self.command == "HEAD" else answer + body)
         self.wfile.flush()
 
     def _linger(self) -> None:
@@ -464,6 +522,21 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self.connection.settimeout(remaining)
                 if not self.rfile.read1(65_536):
                     break
+
+
+def _http_version(text: str) -> tuple[int, int] | None:
+    """``HTTP/major.minor`` as numbers (at most 10 digits each), or ``None``."""
+    if not text.startswith("HTTP/"):
+        return None
+    numbers = text[5:].split(".")
+    if len(numbers) != 2 or not all(n.isdigit() and n.isascii() and len(n) <= 10 for n in numbers):
+        return None
+    return int(numbers[0]), int(numbers[1])
+
+
+@functools.lru_cache(maxsize=2)
+def _http_date(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 def _as_user(credential: Credential) -> Caller:

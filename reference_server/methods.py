@@ -12,9 +12,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
-from contract import vocabulary
-from reference_server.domain import Caller, ReceiptService
-from reference_server.model import (
+from seenby.contract import vocabulary
+from seenby.reference_server.domain import Caller, ReceiptService
+from seenby.reference_server.model import (
     ADMIN_ID_LIST_MAX,
     EDITIONS,
     ELEM_BODY_MAX_BYTES,

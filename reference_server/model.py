@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal, TypeAlias
 
-from contract import vocabulary
+from seenby.contract import vocabulary
 
 JsonValue: TypeAlias = (
     "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -43,7 +43,8 @@ EVENT_RETENTION = vocabulary.REPLAY_RETAINED_EVENTS.value
 
 class Code(IntEnum):
     """Every envelope code of docs/protocol.md §1.2, by the name the server's code uses; the
-    values and their HTTP statuses are ``contract.vocabulary.CODES`` (a test holds them equal)."""
+    values and their HTTP statuses are ``seenby.contract.vocabulary.CODES`` (a test holds them
+    equal)."""
 
     OK = 0
     INVALID_PARAMETERS = 6017

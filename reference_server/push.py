@@ -30,10 +30,10 @@ from wsproto.events import AcceptConnection, CloseConnection, Message, Ping, Req
 from wsproto.events import Event as WsEvent
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from reference_server.domain import Caller
-from reference_server.model import Code, Event, ReceiptError, Replay
+from seenby.reference_server.domain import Caller
+from seenby.reference_server.model import Code, Event, ReceiptError, Replay
 
-log = logging.getLogger("reference_server")
+log = logging.getLogger("seenby.reference_server")
 
 QUEUE_SIZE = 1_024
 PING_INTERVAL = 20.0

@@ -3,7 +3,9 @@
 The domain calls these methods inside :meth:`Storage.transaction`, each protocol call inside a
 :meth:`Storage.savepoint` of its own (several calls may share one transaction: group commit, see
 ``domain.py``), so a call is applied entirely or not at all. File databases run in WAL mode with
-``synchronous=FULL``: once a transaction commits, it survives a crash or power loss.
+``synchronous=FULL``: once a transaction commits, it survives a crash or power loss. Committed
+pages are copied from the WAL into the database file by a thread of its own (``_Checkpointer``),
+never inside a call's COMMIT.
 
 Layout, in the terms of ``domain.py``'s theory of operation:
 
@@ -16,21 +18,30 @@ Layout, in the terms of ``domain.py``'s theory of operation:
   page is a keyset range scan whose cost does not depend on where it is in the list.
 - ``conversations`` holds, per (user, conversation), the stored unread counter, the position of
   the latest activity and, for C2C, the read mark.
-- ``events`` holds each user's newest events for replay; ``users.event_seq`` is the last seq
-  handed out, so numbering continues across pruning and restarts.
+- ``events`` holds each user's newest events for replay, as (user, seq, payload):
+  ``users.event_seq`` is the last seq handed out, so numbering continues across pruning and
+  restarts. What an event says is stored once in ``event_payloads`` however many users get it
+  (a group message's ``onRecvNewMessage`` is one payload for all its recipients); a payload
+  counts the events that point to it and goes when the last of them is pruned.
+- ``pending_sends`` lists the needReadReceipt messages whose send is still in progress (see
+  *Big sends* in ``domain.py``): ``visible = 0`` while the recipient snapshot is written (the
+  message is hidden from every query), ``1`` while it is delivered, ``delivered`` being the
+  snapshot index delivered up to.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import logging
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reference_server.model import (
+from seenby.reference_server.model import (
     EVENT_RETENTION,
     READ,
     Chat,
@@ -51,7 +62,9 @@ from reference_server.model import (
     TextElem,
 )
 
-SCHEMA_VERSION = 1
+log = logging.getLogger("seenby.reference_server")
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
@@ -126,15 +139,39 @@ CREATE TABLE IF NOT EXISTS conversations (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversations_by_activity ON conversations (user_id, last_pos)
     WHERE last_pos IS NOT NULL;
-CREATE TABLE IF NOT EXISTS events (
-    user_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS event_payloads (
+    id INTEGER PRIMARY KEY,
     event TEXT NOT NULL,
     data TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
+    refs INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    user_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload INTEGER NOT NULL,
     PRIMARY KEY (user_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_sends (
+    pos INTEGER PRIMARY KEY,
+    visible INTEGER NOT NULL,
+    delivered INTEGER NOT NULL
+);
 """
+
+# Version 1 stored every event's payload in its own row.
+_MIGRATE_FROM_V1 = """
+ALTER TABLE events RENAME TO events_v1;
+{schema}
+INSERT INTO event_payloads (id, event, data, created_ms, refs)
+    SELECT row_number() OVER (ORDER BY user_id, seq), event, data, created_ms, 1 FROM events_v1;
+INSERT INTO events (user_id, seq, payload)
+    SELECT user_id, seq, row_number() OVER (ORDER BY user_id, seq) FROM events_v1;
+DROP TABLE events_v1;
+"""
+
+# A message is hidden while its recipient snapshot is being written.
+_VISIBLE = "pos NOT IN (SELECT pos FROM pending_sends WHERE visible = 0)"
 
 # INDEXED BY makes the plan part of the contract: SQLite refuses the query rather than scan.
 READ_PAGE_SQL = """
@@ -205,6 +242,9 @@ class Storage(Protocol):
     def member_ids(self, group_id: str) -> list[str]:
         """The group's current members in join order."""
 
+    def members_among(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Those of ``user_ids`` that are current members of the group, in the given order."""
+
     def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
         """Add the users that are not members yet (at the end of the join order); return them."""
 
@@ -213,6 +253,27 @@ class Storage(Protocol):
 
     def insert_message(self, message: NewMessage, recipients: Sequence[str]) -> Message:
         """Store a message in server order, with its recipient snapshot (snapshot order)."""
+
+    def hide_message(self, message: Message) -> None:
+        """Keep a just-inserted message out of every query until ``show_message``."""
+
+    def add_recipients(self, message: Message, first_idx: int, user_ids: Sequence[str]) -> None:
+        """Append to a hidden message's snapshot, numbering from ``first_idx``."""
+
+    def show_message(self, message: Message) -> None:
+        """Make a hidden message visible; its delivery is pending from snapshot index 0."""
+
+    def recipients(self, message: Message, after_idx: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` (snapshot index, user) of the snapshot, after ``after_idx``."""
+
+    def set_delivered(self, message: Message, idx: int | None) -> None:
+        """Record delivery up to snapshot index ``idx``; ``None``: the send is complete."""
+
+    def pending_sends(self) -> list[PendingSend]:
+        """The sends in progress (after a crash: the interrupted ones), oldest first."""
+
+    def discard_message(self, message: Message) -> None:
+        """Delete a hidden message and its snapshot, as if it had never been sent."""
 
     def messages(self, msg_ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among ``msg_ids``, by ID."""
@@ -266,6 +327,51 @@ class Storage(Protocol):
         """The user's retained events with seq > ``since``, in order."""
 
 
+CHECKPOINT_INTERVAL = 0.2
+"""Seconds between two checkpoints of the WAL into the database file."""
+
+
+class _Checkpointer:
+    """Checkpoints a WAL database from a connection and thread of its own.
+
+    SQLite's automatic checkpoint runs inside whichever COMMIT takes the WAL past 1,000 pages:
+    that call, and every call queued behind it, waits while pages are copied and the database
+    file is synced (tens to hundreds of milliseconds during a big send). A PASSIVE checkpoint
+    from another connection takes no write lock, so commits go on meanwhile; durability does
+    not depend on it (a commit is durable once its WAL frames are synced).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="seenby-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(CHECKPOINT_INTERVAL):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:  # e.g. a full disk: the next round tries again
+                log.warning("WAL checkpoint failed", exc_info=True)
+
+    def close(self) -> None:
+        """Stop checkpointing and close the connection (the last close checkpoints fully)."""
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+
+
+@dataclass(frozen=True)
+class PendingSend:
+    """A needReadReceipt send in progress: hidden (snapshot being written) or being delivered."""
+
+    message: Message
+    visible: bool
+    delivered: int
+    """Snapshot index delivered up to (0: none yet)."""
+
+
 class SqliteStorage:
     """:class:`Storage` on one SQLite connection, shared by threads behind a lock.
 
@@ -280,12 +386,17 @@ class SqliteStorage:
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._closed = False
+        # Every call reads the settings; only save_settings changes them, and a rollback may
+        # undo that, so the cache is dropped on both.
+        self._settings: Settings | None = None
         self._open_schema(path)
+        self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
 
     def _open_schema(self, path: str) -> None:
         conn = self._conn
         if path != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # see _Checkpointer
         conn.execute("PRAGMA synchronous = FULL")
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
@@ -295,9 +406,10 @@ class SqliteStorage:
                 f" ({SCHEMA_VERSION}); upgrade the server"
             )
         defaults = Settings()
+        schema = _MIGRATE_FROM_V1.format(schema=_SCHEMA) if version == 1 else _SCHEMA
         try:
             conn.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"
+                f"BEGIN IMMEDIATE; {schema} PRAGMA user_version = {SCHEMA_VERSION};"
             )
             conn.execute(
                 "INSERT OR IGNORE INTO settings VALUES (1, ?, ?, ?, ?)",
@@ -325,11 +437,13 @@ class SqliteStorage:
             try:
                 yield
             except BaseException:
+                self._settings = None
                 self._conn.execute("ROLLBACK")
                 raise
             try:
                 self._conn.execute("COMMIT")
             except BaseException:
+                self._settings = None
                 # A COMMIT that fails (e.g. SQLITE_BUSY) can leave the transaction open; the
                 # next BEGIN would then fail for good.
                 if self._conn.in_transaction:
@@ -350,6 +464,7 @@ class SqliteStorage:
         try:
             yield
         except BaseException:
+            self._settings = None
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK TO call")
                 self._conn.execute("RELEASE call")
@@ -361,20 +476,25 @@ class SqliteStorage:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
                 self._conn.close()
 
     # -- settings ------------------------------------------------------------------------------
 
     def settings(self) -> Settings:
-        """The current settings."""
-        row = self._conn.execute(
-            "SELECT edition, group_receipt_types, group_receipt_max_members, receipt_batch_max"
-            " FROM settings WHERE id = 1"
-        ).fetchone()
-        return Settings(row[0], tuple(json.loads(row[1])), row[2], row[3])
+        """The current settings (read once, then kept until they change or a rollback)."""
+        if self._settings is None:
+            row = self._conn.execute(
+                "SELECT edition, group_receipt_types, group_receipt_max_members,"
+                " receipt_batch_max FROM settings WHERE id = 1"
+            ).fetchone()
+            self._settings = Settings(row[0], tuple(json.loads(row[1])), row[2], row[3])
+        return self._settings
 
     def save_settings(self, settings: Settings) -> None:
         """Replace the settings."""
+        self._settings = None
         self._conn.execute(
             "UPDATE settings SET edition = ?, group_receipt_types = ?,"
             " group_receipt_max_members = ?, receipt_batch_max = ? WHERE id = 1",
@@ -458,6 +578,18 @@ class SqliteStorage:
             )
         ]
 
+    def members_among(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Those of ``user_ids`` that are current members of the group, in the given order."""
+        members = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT user_id FROM group_members WHERE group_id = ?"
+                " AND user_id IN (SELECT value FROM json_each(?))",
+                (group_id, json.dumps(list(user_ids))),
+            )
+        }
+        return [user_id for user_id in user_ids if user_id in members]
+
     def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
         """Add the users that are not members yet (at the end of the join order); return them."""
         added = [u for u in dict.fromkeys(user_ids) if not self.is_member(group_id, u)]
@@ -519,10 +651,7 @@ class SqliteStorage:
         )
         pos = cursor.lastrowid
         assert pos is not None
-        self._conn.executemany(
-            "INSERT INTO recipients (pos, snapshot_idx, user_id) VALUES (?, ?, ?)",
-            [(pos, idx, user_id) for idx, user_id in enumerate(recipients, 1)],
-        )
+        self._insert_recipients(pos, 1, recipients)
         return Message(
             pos=pos,
             msg_id=message.msg_id,
@@ -537,13 +666,68 @@ class SqliteStorage:
             read_count=0,
         )
 
+    def _insert_recipients(self, pos: int, first_idx: int, user_ids: Sequence[str]) -> None:
+        self._conn.executemany(
+            "INSERT INTO recipients (pos, snapshot_idx, user_id) VALUES (?, ?, ?)",
+            [(pos, idx, user_id) for idx, user_id in enumerate(user_ids, first_idx)],
+        )
+
+    def hide_message(self, message: Message) -> None:
+        """Keep a just-inserted message out of every query until ``show_message``."""
+        self._conn.execute("INSERT INTO pending_sends VALUES (?, 0, 0)", (message.pos,))
+
+    def add_recipients(self, message: Message, first_idx: int, user_ids: Sequence[str]) -> None:
+        """Append to a hidden message's snapshot, numbering from ``first_idx``."""
+        self._insert_recipients(message.pos, first_idx, user_ids)
+
+    def show_message(self, message: Message) -> None:
+        """Make a hidden message visible; its delivery is pending from snapshot index 0."""
+        self._conn.execute("UPDATE pending_sends SET visible = 1 WHERE pos = ?", (message.pos,))
+
+    def recipients(self, message: Message, after_idx: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` (snapshot index, user) of the snapshot, after ``after_idx``."""
+        rows = self._conn.execute(
+            "SELECT snapshot_idx, user_id FROM recipients WHERE pos = ? AND snapshot_idx > ?"
+            " ORDER BY snapshot_idx LIMIT ?",
+            (message.pos, after_idx, limit),
+        )
+        return [(idx, user_id) for idx, user_id in rows]
+
+    def set_delivered(self, message: Message, idx: int | None) -> None:
+        """Record delivery up to snapshot index ``idx``; ``None``: the send is complete."""
+        if idx is None:
+            self._conn.execute("DELETE FROM pending_sends WHERE pos = ?", (message.pos,))
+        else:
+            self._conn.execute(
+                "UPDATE pending_sends SET delivered = ? WHERE pos = ?", (idx, message.pos)
+            )
+
+    def pending_sends(self) -> list[PendingSend]:
+        """The sends in progress (after a crash: the interrupted ones), oldest first."""
+        rows = self._conn.execute(
+            f"SELECT p.visible, p.delivered, {_MESSAGE_COLUMNS} FROM pending_sends AS p"
+            " JOIN messages USING (pos) ORDER BY pos"
+        )
+        return [PendingSend(_message_from_row(row[2:]), bool(row[0]), row[1]) for row in rows]
+
+    def discard_message(self, message: Message) -> None:
+        """Delete a hidden message and its snapshot, as if it had never been sent."""
+        for table in ("recipients", "pending_sends", "messages"):
+            self._conn.execute(f"DELETE FROM {table} WHERE pos = ?", (message.pos,))
+
     def messages(self, msg_ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among ``msg_ids``, by ID."""
-        rows = self._conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-            " WHERE msg_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(msg_ids)),),
-        )
+        if len(msg_ids) == 1:  # the common case, without encoding a JSON array
+            rows = self._conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE msg_id = ? AND {_VISIBLE}",
+                (msg_ids[0],),
+            )
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+                f" WHERE msg_id IN (SELECT value FROM json_each(?)) AND {_VISIBLE}",
+                (json.dumps(list(msg_ids)),),
+            )
         found = (_message_from_row(row) for row in rows)
         return {message.msg_id: message for message in found}
 
@@ -573,7 +757,7 @@ class SqliteStorage:
         self._conn.execute(
             "UPDATE messages SET read_count = ? WHERE pos = ?", (read_count, message.pos)
         )
-        return dataclasses.replace(message, read_count=read_count)
+        return _with_read_count(message, read_count)
 
     def receipt_time(self, message: Message) -> int | None:
         """When the (single) recipient of a C2C message receipted it, or ``None``."""
@@ -586,7 +770,7 @@ class SqliteStorage:
         """Up to ``limit`` stored-in-history messages before ``before_pos``, newest first."""
         rows = self._conn.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-            " WHERE conversation = ? AND online_user_only = 0 AND pos < ?"
+            f" WHERE conversation = ? AND online_user_only = 0 AND pos < ? AND {_VISIBLE}"
             " ORDER BY pos DESC LIMIT ?",
             (conversation, before_pos if before_pos is not None else 2**63 - 1, limit),
         )
@@ -605,12 +789,15 @@ class SqliteStorage:
     def record_activity(
         self, entries: Sequence[tuple[str, Chat]], pos: int, unread_increment: int
     ) -> None:
-        """Move each (user, conversation) to activity ``pos``; add to its unread counter."""
+        """Move each (user, conversation) to activity ``pos``; add to its unread counter.
+
+        Activity never moves back: a big send is delivered after messages sent later.
+        """
         self._conn.executemany(
             "INSERT INTO conversations (user_id, chat_type, chat_id, unread_count, last_pos)"
             " VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT DO UPDATE SET unread_count = unread_count + excluded.unread_count,"
-            " last_pos = excluded.last_pos",
+            " last_pos = max(ifnull(last_pos, 0), excluded.last_pos)",
             [(user_id, *_chat_key(chat), unread_increment, pos) for user_id, chat in entries],
         )
 
@@ -664,22 +851,36 @@ class SqliteStorage:
         per event appended.
         """
         encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        payload = self._conn.execute(
+            "INSERT INTO event_payloads (event, data, created_ms, refs) VALUES (?, ?, ?, ?)",
+            (name, encoded, created_ms, len(user_ids)),
+        ).lastrowid
+        assert payload is not None
         events = []
+        pruned: Counter[int] = Counter()
         for user_id in user_ids:
             (seq,) = self._conn.execute(
                 "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ? RETURNING event_seq",
                 (user_id,),
             ).fetchone()
-            self._conn.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                (user_id, seq, name, encoded, created_ms),
-            )
+            self._conn.execute("INSERT INTO events VALUES (?, ?, ?)", (user_id, seq, payload))
             if seq > self._retention:
-                self._conn.execute(
-                    "DELETE FROM events WHERE user_id = ? AND seq <= ?",
-                    (user_id, seq - self._retention),
+                pruned.update(
+                    row[0]
+                    for row in self._conn.execute(
+                        "DELETE FROM events WHERE user_id = ? AND seq <= ? RETURNING payload",
+                        (user_id, seq - self._retention),
+                    )
                 )
             events.append(Event(user_id, seq, name, data))
+        for payload_id, count in pruned.items():
+            # Most payloads belong to one event: then one statement frees them.
+            if not self._conn.execute(
+                "DELETE FROM event_payloads WHERE id = ? AND refs = ?", (payload_id, count)
+            ).rowcount:
+                self._conn.execute(
+                    "UPDATE event_payloads SET refs = refs - ? WHERE id = ?", (count, payload_id)
+                )
         return events
 
     def event_bounds(self, user_id: str) -> tuple[int, int]:
@@ -695,7 +896,9 @@ class SqliteStorage:
     def events_after(self, user_id: str, since: int) -> list[Event]:
         """The user's retained events with seq > ``since``, in order."""
         rows = self._conn.execute(
-            "SELECT seq, event, data FROM events WHERE user_id = ? AND seq > ? ORDER BY seq",
+            "SELECT e.seq, p.event, p.data FROM events AS e"
+            " JOIN event_payloads AS p ON p.id = e.payload"
+            " WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq",
             (user_id, since),
         )
         return [Event(user_id, seq, name, json.loads(data)) for seq, name, data in rows]
@@ -705,6 +908,24 @@ def _chat_key(chat: Chat) -> tuple[int, str]:
     if isinstance(chat, PeerChat):
         return _C2C, chat.user_id
     return _GROUP, chat.group_id
+
+
+def _with_read_count(message: Message, read_count: int) -> Message:
+    # dataclasses.replace costs as much as one of the receipt's SQL statements.
+    m = message
+    return Message(
+        m.pos,
+        m.msg_id,
+        m.sender,
+        m.receiver,
+        m.group_id,
+        m.timestamp,
+        m.elem,
+        m.need_read_receipt,
+        m.online_user_only,
+        m.recipient_count,
+        read_count,
+    )
 
 
 def _message_from_row(row: tuple[Any, ...]) -> Message:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from steps.phrases import given, when
-from steps.world import World
+from seenby.steps.phrases import given, when
+from seenby.steps.world import World
 
 # -- users and chats ------------------------------------------------------------------------
 

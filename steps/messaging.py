@@ -3,8 +3,8 @@ them, history and the conversation list [S-1, S-2, S-4, R-6]."""
 
 from __future__ import annotations
 
-from steps.phrases import given, then, when
-from steps.world import NEW_MESSAGE_EVENT, Probe, World
+from seenby.steps.phrases import given, then, when
+from seenby.steps.world import NEW_MESSAGE_EVENT, Probe, World
 
 # -- sending --------------------------------------------------------------------------------
 

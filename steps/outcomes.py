@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness import Level, code_named, http_status, is_refusal_status, status_deviation
-from steps.phrases import then, when
-from steps.world import Outcome, World
+from seenby.harness import Level, code_named, http_status, is_refusal_status, status_deviation
+from seenby.steps.phrases import then, when
+from seenby.steps.world import Outcome, World
 
 JSON = {"Content-Type": "application/json"}
 BODY_LIMIT = 1_048_576

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
-import features
-from harness.deviations import DEVIATION_PROPERTY
-from harness.transcript import TRANSCRIPT_PROPERTY
-from harness.transport import DEFAULT_TIMEOUT, time_budget
-from steps.world import WORLD_KEY
+from seenby import features
+from seenby.harness.deviations import DEVIATION_PROPERTY
+from seenby.harness.transcript import TRANSCRIPT_PROPERTY
+from seenby.harness.transport import DEFAULT_TIMEOUT, time_budget
+from seenby.steps.world import WORLD_KEY
 
 # Options and hooks only, like this module: ``--seenby-expect`` (known-deviation files).
-pytest_plugins = ["harness.expectations_plugin"]
+pytest_plugins = ["seenby.harness.expectations_plugin"]
 
 FEATURES_DIR = Path(features.__file__).resolve().parent
 """The installed feature files."""
@@ -60,9 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--seenby-transcripts",
         metavar="DIR",
-        default=None,
+        default=os.environ.get("SEENBY_TRANSCRIPTS"),
         help="write each scenario's wire transcript (HTTP exchanges and push frames, "
-        "credentials redacted) to DIR/<test>.txt",
+        "credentials redacted) to DIR/<test>.txt (env SEENBY_TRANSCRIPTS)",
     )
     group.addoption(
         "--seenby-timeout",

@@ -3,10 +3,10 @@ conversation read mark [C-1], event numbering and replay after a reconnect (prot
 
 from __future__ import annotations
 
-from harness import PushStream
-from steps.phrases import given, then
-from steps.receipts import assert_c2c_read, shows_read
-from steps.world import MARK_EVENT, NEW_MESSAGE_EVENT, RECEIPTS_EVENT, World
+from seenby.harness import PushStream
+from seenby.steps.phrases import given, then
+from seenby.steps.receipts import assert_c2c_read, shows_read
+from seenby.steps.world import MARK_EVENT, NEW_MESSAGE_EVENT, RECEIPTS_EVENT, World
 
 # -- read receipt notifications -------------------------------------------------------------
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from harness import Message, ReadFilter, Receipt
-from steps.phrases import given, then, when
-from steps.world import MEMBER_LIST_COUNT_MAX, World
+from seenby.harness import Message, ReadFilter, Receipt
+from seenby.steps.phrases import given, then, when
+from seenby.steps.world import MEMBER_LIST_COUNT_MAX, World
 
 # -- sending receipts -----------------------------------------------------------------------
 

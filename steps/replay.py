@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from harness import (
+from seenby.harness import (
     PushStream,
     UserClient,
 )
-from steps.messaging import delivered_message
-from steps.phrases import given, then, when
-from steps.push import wait_for_count
-from steps.security import bearer, open_push_channel
-from steps.world import (
+from seenby.steps.messaging import delivered_message
+from seenby.steps.phrases import given, then, when
+from seenby.steps.push import wait_for_count
+from seenby.steps.security import bearer, open_push_channel
+from seenby.steps.world import (
     NEW_MESSAGE_EVENT,
     World,
 )

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from harness import (
+from seenby.harness import (
     AdminClient,
     ApiError,
     ReadFilter,
@@ -31,9 +31,9 @@ from harness import (
     Settings,
     WireResponse,
 )
-from steps.outcomes import JSON
-from steps.phrases import given, then, when
-from steps.world import (
+from seenby.steps.outcomes import JSON
+from seenby.steps.phrases import given, then, when
+from seenby.steps.world import (
     HISTORY_COUNT_MAX,
     MEMBER_LIST_COUNT_MAX,
     World,

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness import Target, open_target
-from harness.preflight import Preflight, run_preflight
+from seenby.harness import Target, open_target
+from seenby.harness.preflight import Preflight, run_preflight
 
 __all__ = ["NEEDS_PREFIX", "seenby_capability_gate", "seenby_preflight", "seenby_target"]
 
@@ -32,7 +32,7 @@ def seenby_target(pytestconfig: pytest.Config) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def seenby_preflight(seenby_target: Target) -> Preflight:
     """One round trip through each part of the target, before the first scenario of this
-    process (``harness.preflight``)."""
+    process (``seenby.harness.preflight``)."""
     return run_preflight(seenby_target)
 
 

@@ -10,16 +10,16 @@ part it needs.
 import pytest
 from pytest_bdd import scenarios
 
-from steps.given_world import *  # noqa: F403
-from steps.messaging import *  # noqa: F403
-from steps.outcomes import *  # noqa: F403
-from steps.plugin import FEATURES_DIR
-from steps.push import *  # noqa: F403
-from steps.receipts import *  # noqa: F403
-from steps.replay import *  # noqa: F403
-from steps.security import *  # noqa: F403
-from steps.session import *  # noqa: F403
-from steps.world import *  # noqa: F403
+from seenby.steps.given_world import *  # noqa: F403
+from seenby.steps.messaging import *  # noqa: F403
+from seenby.steps.outcomes import *  # noqa: F403
+from seenby.steps.plugin import FEATURES_DIR
+from seenby.steps.push import *  # noqa: F403
+from seenby.steps.receipts import *  # noqa: F403
+from seenby.steps.replay import *  # noqa: F403
+from seenby.steps.security import *  # noqa: F403
+from seenby.steps.session import *  # noqa: F403
+from seenby.steps.world import *  # noqa: F403
 
 pytestmark = pytest.mark.usefixtures("seenby_capability_gate")
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 
 import pytest
 
-from harness import (
+from seenby.harness import (
     WALK_MAX_PAGES,
     ApiError,
     Conversation,
@@ -38,7 +38,7 @@ from harness import (
     UserClient,
     WireResponse,
 )
-from harness.preflight import Preflight
+from seenby.harness.preflight import Preflight
 
 __all__ = ["WORLD_KEY", "Chat", "MemberWalk", "Outcome", "Probe", "World", "world"]
 

@@ -7,8 +7,8 @@ run them with ``seenby load`` or ``python -m gevent.monkey --module harness.load
 patches the standard library before anything imports it.
 """
 
-from harness.load.ledger import Connection, Frame, Ledger, Send, frame_of
-from harness.load.verdict import (
+from seenby.harness.load.ledger import Connection, Frame, Ledger, Send, frame_of
+from seenby.harness.load.verdict import (
     INVARIANTS,
     Breach,
     Invariant,

@@ -2,6 +2,6 @@
 
 import sys
 
-from harness.load.cli import main
+from seenby.harness.load.cli import main
 
 sys.exit(main())

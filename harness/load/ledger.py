@@ -4,7 +4,7 @@ Theory of operation. Every state-changing call is written down twice: ``begin_*`
 sent (the call is *in doubt* from then on) and ``acknowledge_*`` once the target answered code
 0. A call the target refused with an error code is ``forget``-ten (it changed nothing [R-1]);
 a call whose answer was lost (timeout, broken connection, a killed worker) stays in doubt. The
-verdict (`harness.load.verdict`) is then exact where nothing was in doubt and bracketed where
+verdict (`seenby.harness.load.verdict`) is then exact where nothing was in doubt and bracketed where
 something was: acknowledged <= stored <= acknowledged + in doubt.
 
 Messages are known by a ``ref`` the client chose and put in the content (text or custom data),

@@ -11,8 +11,8 @@ quitting, every process settles its push connections and the ledgers are brought
   message channel (``seenby_ledger``); the master merges them, judges, then quits the workers.
 - worker: connect to the master and serve until it says quit.
 
-The verdict pulls the final state from the target (``harness.load.verdict``); the reports are
-written by ``harness.load.report``.
+The verdict pulls the final state from the target (``seenby.harness.load.verdict``); the reports are
+written by ``seenby.harness.load.report``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from locust.stats import (
     stats_history,
 )
 
-from harness.transport import ApiError, HttpTransport, ViolationLog
+from seenby.harness.transport import ApiError, HttpTransport, ViolationLog
 
 from .ledger import Ledger
 from .report import RunFigures, write_reports
@@ -297,7 +297,7 @@ def bundled_server(folder: Path) -> Iterator[tuple[str, str]]:
         [
             sys.executable,
             "-m",
-            "reference_server",
+            "seenby.reference_server",
             "--port",
             "0",
             "--db",

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 import requests
 
-from harness.client import UserClient
-from harness.models import ReadFilter
-from harness.transport import ApiError, ViolationLog
+from seenby.harness.client import UserClient
+from seenby.harness.models import ReadFilter
+from seenby.harness.transport import ApiError, ViolationLog
 
 from .ledger import Connection, Frame, Ledger, Send
 

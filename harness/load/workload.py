@@ -38,9 +38,9 @@ import websocket
 from locust import User, task
 from locust.env import Environment
 
-from harness.models import Event
-from harness.push import PushStream
-from harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
+from seenby.harness.models import Event
+from seenby.harness.push import PushStream
+from seenby.harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
 
 from .ledger import Connection, Ledger, Send, frame_of
 from .timeline import Timeline

@@ -15,12 +15,15 @@ from typing import Any
 
 import pytest
 
+from bench.report import Previous
+
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "performance.md"
 BENCH_TIMEOUT_S = 120
 TINY_READERS = [1, 4]
 TINY_PUSH_USERS = [3, 5]
-TINY_RECIPIENTS = ["3", "40"]
+TINY_RECIPIENTS = ["3", "400"]
+TINY_BIG_SEND = 2_000
 OPERATIONS = [
     "getMessageReadReceipts",
     *[
@@ -114,17 +117,46 @@ def test_footprint_reads_disk_and_memory_of_the_server_process(
     assert 0 < footprint["rss_kib"] <= footprint["peak_rss_kib"]
 
 
+def test_every_concurrency_reports_the_fsync_bound_beside_its_ratio(
+    tiny: tuple[dict[str, Any], str],
+) -> None:
+    figures, _ = tiny
+    runs = figures["sizes"]["runs"]
+    for row in figures["throughput"]:
+        assert_figure(row["commit_seconds"], runs)
+        assert_figure(row["fsync_bound"], runs)
+        assert row["fsync_bound"]["high"] <= 1.0
+    (check,) = [c for c in figures["targets"] if c["name"].endswith(", 1 reader(s)")]
+    assert check["met"] is None and "fsync bounds it at" in check["target"]
+
+
+def test_big_send_times_bystanders_with_and_without_the_send(
+    tiny: tuple[dict[str, Any], str],
+) -> None:
+    figures, _ = tiny
+    runs = figures["sizes"]["runs"]
+    big = figures["big_send"]
+    assert big["recipients"] == TINY_BIG_SEND
+    for name in ("busy_p50", "busy_p99", "busy_max", "quiet_p50", "quiet_p99", "quiet_max"):
+        assert_figure(big[name], runs)
+    assert big["busy_p50"]["median"] <= big["busy_p99"]["median"] <= big["busy_max"]["median"]
+    assert_figure(big["send_seconds"], runs)
+    assert big["calls_per_window"]["low"] >= 1
+
+
 def test_targets_and_tables_are_reported(tiny: tuple[dict[str, Any], str]) -> None:
     figures, printed = tiny
     names = [check["name"] for check in figures["targets"]]
-    assert len(names) == len(TINY_READERS) + 1 + len(OPERATIONS), names
-    assert all(isinstance(check["met"], bool) for check in figures["targets"])
+    # throughput rows, push, scale rows, bytes per recipient, calls during a big send
+    assert len(names) == len(TINY_READERS) + 1 + len(OPERATIONS) + 2, names
+    assert all(check["met"] in (True, False, None) for check in figures["targets"])
     for title in (
         "Targets",
         "1. Receipt throughput",
         "2. Push latency",
         "3. Group scale",
         "4. Memory and disk",
+        "5. Other users' calls during a big send",
     ):
         assert f"\n{title}\n" in printed, printed
 
@@ -133,3 +165,15 @@ def test_only_without_no_write_is_refused() -> None:
     finished = run_bench("--tiny", "--only", "push")
     assert finished.returncode == 2
     assert "--no-write" in finished.stderr
+
+
+def test_a_written_run_is_read_back_as_the_previous_figures(
+    tiny: tuple[dict[str, Any], str], tmp_path: Path
+) -> None:
+    figures, _ = tiny
+    path = tmp_path / "performance.json"
+    assert Previous.load(path) is None
+    path.write_text(json.dumps(figures), encoding="utf-8")
+    previous = Previous.load(path)
+    assert previous is not None and previous.date == figures["machine"]["date"]
+    assert previous.measured == {c["name"]: c["measured"] for c in figures["targets"]}

@@ -29,7 +29,7 @@ def test_the_section_gives_the_figures_the_verdict_and_the_cpu_shares() -> None:
     text = render_section(
         summary(True), "a CPU, 2 cores", "2026-12-01", (1.0, 2.0), {"server": 0.5}
     )
-    assert text.startswith("## 6. Receipts under load")
+    assert text.startswith("## 7. Receipts under load")
     assert "**every invariant held** over 1,234 messages and 5,678 receipts" in text
     assert "| sustained receipts/s (median per second, after ramp-up) | 95 |" in text
     assert "40 / 80 / 120 ms" in text and "server 50%" in text

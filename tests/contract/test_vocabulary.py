@@ -1,5 +1,5 @@
-"""contract.vocabulary is the one list of codes, statuses, event names and limits: the reference
-server, the harness's schemas and docs/protocol.md's tables are held to it here."""
+"""seenby.contract.vocabulary is the one list of codes, statuses, event names and limits: the
+reference server, the harness's schemas and docs/protocol.md's tables are held to it here."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from contract import vocabulary
-from contract.vocabulary import CODES, DEFAULT_LIMITS, EVENT_NAMES, LIMITS, Level
-from harness.schemas import SCHEMA_DIR
-from harness.validation import STRICT_KEYWORD
-from reference_server.model import Capabilities, Code, Settings
+from seenby.contract import vocabulary
+from seenby.contract.vocabulary import CODES, DEFAULT_LIMITS, EVENT_NAMES, LIMITS, Level
+from seenby.harness.schemas import SCHEMA_DIR
+from seenby.harness.validation import STRICT_KEYWORD
+from seenby.reference_server.model import Capabilities, Code, Settings
 
 PROTOCOL_DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 SPEC_NAMED_CODES = {6017, 7013, 10004, 10010, 10015, 10062}

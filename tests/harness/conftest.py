@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness import Target, open_target
+from seenby.harness import Target, open_target
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from harness import (
+from seenby.harness import (
     ApiError,
     Event,
     Message,
@@ -27,8 +27,8 @@ from harness import (
     WaitTimeout,
     open_target,
 )
-from harness.target import RemoteTarget
-from harness.transport import ViolationLog
+from seenby.harness.target import RemoteTarget
+from seenby.harness.transport import ViolationLog
 
 
 def _receipts_for(message: Message, **counts: int) -> Any:

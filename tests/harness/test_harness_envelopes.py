@@ -1,5 +1,5 @@
-"""harness.transport.check_envelope: what the transport accepts from an HTTP answer, at the core
-level (a failure) and the strict level (a recorded deviation) [E-1, V-1]."""
+"""seenby.harness.transport.check_envelope: what the transport accepts from an HTTP answer, at the
+core level (a failure) and the strict level (a recorded deviation) [E-1, V-1]."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from contract.vocabulary import CODES
-from harness.deviations import Deviation
-from harness.transport import ProtocolViolation, ServerFault, ViolationLog, check_envelope
-from harness.validation import SchemaViolation
+from seenby.contract.vocabulary import CODES
+from seenby.harness.deviations import Deviation
+from seenby.harness.transport import ProtocolViolation, ServerFault, ViolationLog, check_envelope
+from seenby.harness.validation import SchemaViolation
 
 TARGET = "http://127.0.0.1:9"
 JSON = "application/json"

@@ -1,4 +1,4 @@
-"""`harness.expectations`: reading a known-deviation file, naming what it covers, and judging
+"""`seenby.harness.expectations`: reading a known-deviation file, naming what it covers, and judging
 its entries against what the target did (without running anything)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.expectations import EntryStatus, Expectation, Expectations, ExpectationsError
+from seenby.harness.expectations import EntryStatus, Expectation, Expectations, ExpectationsError
 
 EXAMPLE = """\
 # ACME Chat 2.3 against seenby

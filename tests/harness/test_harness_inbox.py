@@ -1,4 +1,5 @@
-"""harness.push.EventInbox: waiting on pushed events without sleeps, and what failures say."""
+"""seenby.harness.push.EventInbox: waiting on pushed events without sleeps, and what failures
+say."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from harness.models import Event
-from harness.push import EventInbox, UnexpectedEvent, WaitTimeout
-from harness.transport import ProtocolViolation, ViolationLog
-from harness.validation import SchemaViolation
+from seenby.harness.models import Event
+from seenby.harness.push import EventInbox, UnexpectedEvent, WaitTimeout
+from seenby.harness.transport import ProtocolViolation, ViolationLog
+from seenby.harness.validation import SchemaViolation
 
 TARGET = "http://127.0.0.1:9"
 

@@ -1,12 +1,13 @@
-"""harness.validation: violations say which payload, where, which rule, what value, which target."""
+"""seenby.harness.validation: violations say which payload, where, which rule, what value, which
+target."""
 
 from __future__ import annotations
 
 import pytest
 from referencing.exceptions import NoSuchResource
 
-from contract.vocabulary import Level
-from harness.validation import PayloadContext, SchemaViolation, registry, validate, validator
+from seenby.contract.vocabulary import Level
+from seenby.harness.validation import PayloadContext, SchemaViolation, registry, validate, validator
 
 CONTEXT = PayloadContext("sendMessage response data", "http://127.0.0.1:9")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
-from harness.load.ledger import Connection, Frame, Ledger, Send
-from harness.load.verdict import INVARIANTS, PulledState, judge
+from seenby.harness.load.ledger import Connection, Frame, Ledger, Send
+from seenby.harness.load.verdict import INVARIANTS, PulledState, judge
 
 SENDER, READER_A, READER_B = "sam", "ann", "bob"
 

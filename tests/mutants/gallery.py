@@ -4,7 +4,7 @@ A variant is the reference server with one of its pieces replaced by a subclass 
 little as it can to reproduce a mistake a vendor's engineer could make under deadline: the receipt
 rules (``ReceiptService``), the storage (``SqliteStorage``), the HTTP handler (``RequestHandler``)
 or the push hub (``PushHub``). The production server has no fault switches; ``Variant.start``
-assembles a server from the pieces the same way ``reference_server.start`` does.
+assembles a server from the pieces the same way ``seenby.reference_server.start`` does.
 
 Each variant is registered with ``@variant(NAME, *BREAKS)``: ``NAME`` starts with the behaviour it
 breaks (``R5_duplicate_receipt_counted`` breaks R-5 of docs/spec/receipts-spec.md), ``BREAKS``
@@ -25,21 +25,21 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
-from reference_server import RunningServer, Tuning
-from reference_server.domain import (
+from seenby.reference_server import RunningServer, Tuning
+from seenby.reference_server.domain import (
     ON_RECV_C2C_READ_RECEIPT,
     ON_RECV_MESSAGE_READ_RECEIPTS,
     ON_RECV_NEW_MESSAGE,
     Admin,
     Caller,
     Credential,
-    EventSink,
     Presence,
     ReceiptService,
 )
-from reference_server.http_api import ReceiptHTTPServer, RequestHandler, Timeouts, parse_body
-from reference_server.methods import METHODS
-from reference_server.model import (
+from seenby.reference_server.group_commit import EventSink
+from seenby.reference_server.http_api import ReceiptHTTPServer, RequestHandler, Timeouts, parse_body
+from seenby.reference_server.methods import METHODS
+from seenby.reference_server.model import (
     HISTORY_COUNT_MAX,
     MEMBER_LIST_COUNT_MAX,
     READ,
@@ -68,8 +68,8 @@ from reference_server.model import (
     Settings,
     now_ms,
 )
-from reference_server.push import PushConnection, PushHub
-from reference_server.storage import SqliteStorage, Storage
+from seenby.reference_server.push import PushConnection, PushHub
+from seenby.reference_server.storage import SqliteStorage, Storage
 
 __all__ = ["GALLERY", "REFERENCE", "Variant", "variant", "variant_named"]
 
@@ -864,7 +864,8 @@ class _LateForbiddenPushes(ReceiptService):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._late_events: set[int] = set()
-        self._sink = _QueuedFanOut(self._sink, lambda event: id(event) in self._late_events)
+        commit = self._group_commit
+        commit._sink = _QueuedFanOut(commit._sink, lambda event: id(event) in self._late_events)
 
     def _emit_late(
         self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue

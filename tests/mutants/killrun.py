@@ -369,7 +369,7 @@ def _suite_command(
     strict: bool,
 ) -> list[str]:
     command = [
-        sys.executable, "-m", "harness.cli", "run",
+        sys.executable, "-m", "seenby.harness.cli", "run",
         f"--target={url}", f"--admin-key={admin_key}",
         "--report-dir", str(report_dir), "--quiet",
     ]  # fmt: skip

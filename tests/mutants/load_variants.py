@@ -3,21 +3,21 @@
 Built like the gallery's variants (``@variant`` over one replaced server piece) but kept in a
 list of their own, ``LOAD_VARIANTS``, so that the conformance kill run's counts do not change.
 The lost update is the gallery's own variant, shared rather than copied. ``EXPECTED`` names the
-invariant of `harness.load.verdict` each one must break.
+invariant of `seenby.harness.load.verdict` each one must break.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reference_server.domain import (
+from seenby.reference_server.domain import (
     ON_RECV_MESSAGE_READ_RECEIPTS,
     Caller,
     ReceiptService,
     _receipt,
 )
-from reference_server.model import Event, JsonValue, Receipt
-from reference_server.storage import SqliteStorage
+from seenby.reference_server.model import Event, JsonValue, Receipt
+from seenby.reference_server.storage import SqliteStorage
 
 from .gallery import Variant, variant, variant_named
 

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.catalogue import default_features_dir, load_catalogue
+from seenby.harness.catalogue import default_features_dir, load_catalogue
 
 from .alternatives import alternative_named
 from .gallery import GALLERY, REFERENCE, variant_named

@@ -11,8 +11,7 @@ import nbformat
 import pytest
 from notebook_execution import NOTEBOOKS_DIR, error_outputs, execute, rich_outputs, stream_text
 
-import harness
-import reference_server
+from seenby import harness, reference_server
 
 NOTEBOOK_FILES = ["quickstart.ipynb", "conformance_run.ipynb", "group_read_dynamics.ipynb"]
 

@@ -1,5 +1,5 @@
-"""`seenby run --notebook` and `harness.notebook.write_results_notebook`: the notebook built from
-a real run's summary executes, and shows the verdict, the chart by area and the failures."""
+"""`seenby run --notebook` and `seenby.harness.notebook.write_results_notebook`: the notebook built
+from a real run's summary executes, and shows the verdict, the chart by area and the failures."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from notebook_execution import error_outputs, execute, rich_outputs, stream_text
 
-from harness.notebook import write_results_notebook
+from seenby.harness.notebook import write_results_notebook
 
 SELECTION = ["RR-R-001", "RR-Q-001"]
 
@@ -21,7 +21,7 @@ SELECTION = ["RR-R-001", "RR-Q-001"]
 def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report folder of a small real run against the bundled server, with `--notebook`."""
     report_dir = tmp_path_factory.mktemp("run") / "report"
-    command = [sys.executable, "-m", "harness.cli", "run", "--report-dir", str(report_dir)]
+    command = [sys.executable, "-m", "seenby.harness.cli", "run", "--report-dir", str(report_dir)]
     for scenario_id in SELECTION:
         command += ["--id", scenario_id]
     command += ["--notebook", str(report_dir / "results.ipynb")]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import reference_server
+from seenby import reference_server
 
 from .wire import Wire
 from .workload import User

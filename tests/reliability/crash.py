@@ -1,6 +1,6 @@
 """Crash without loss: SIGKILL the server mid-load, restart it on the same file, lose nothing.
 
-``python -m reference_server --db FILE`` runs as a child process. Workers drive the receipt
+``python -m seenby.reference_server --db FILE`` runs as a child process. Workers drive the receipt
 workload into it while every user holds a push connection; once a share of the calls has been
 acknowledged the process is killed with SIGKILL, mid-call. After a restart on the same file:
 
@@ -53,7 +53,7 @@ RUN_TIMEOUT_S = 600.0
 
 
 class ServerProcess:
-    """``python -m reference_server`` as a child process serving one database file."""
+    """``python -m seenby.reference_server`` as a child process serving one database file."""
 
     def __init__(self, db: Path, admin_key: str, log: Path) -> None:
         self._log = log.open("ab")
@@ -61,7 +61,7 @@ class ServerProcess:
             [
                 sys.executable,
                 "-m",
-                "reference_server",
+                "seenby.reference_server",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -196,7 +196,7 @@ def _check_conversations(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the load against a fresh bundled server (file database) and print the figures."""
-    import reference_server
+    from seenby import reference_server
 
     parser = argparse.ArgumentParser(prog="python -m tests.reliability.load")
     parser.add_argument("--full", action="store_true", help="full size (default: CI size)")

@@ -78,3 +78,6 @@ def crash_size() -> LoadSize:
 
 FUZZ_EXAMPLES = 1_000 if FULL else 60
 """Hypothesis examples per fuzzed method."""
+CONTRACT_FUZZ_EXAMPLES = 1_000 if FULL else 15
+"""Schemathesis's ``max_examples`` per operation and mode (test_contract_fuzz.py); its coverage
+phase adds cases of its own (1,101 requests in all at CI size, 28,681 in full)."""

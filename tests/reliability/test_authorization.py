@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import requests
 
-import reference_server
+from seenby import reference_server
 
 from .conftest import create_user
 from .wire import CALL_TIMEOUT_S, Reply, Wire, parse_reply, ws_url

@@ -8,7 +8,8 @@
   after the request / idle timeouts, and cannot take more than the connection limit;
 - malformed HTTP framing is answered with its documented code.
 
-Limits are lowered through ``reference_server.Tuning`` so each is reached in well under a second
+Limits are lowered through ``seenby.reference_server.Tuning`` so each is reached in well under a
+second
 in CI; ``SEENBY_FULL=1`` also runs the slow consumer and the connection limit at production size.
 After every misbehaviour the server must still serve a call and deliver a push.
 """
@@ -368,6 +369,20 @@ FRAMING = {
         400, 90006,
     ),
     "a request line that is not HTTP": (b"HELLO\r\n\r\n", 400, 90006),
+    "a header line without a colon": (
+        b"POST /v1/getConversationList HTTP/1.1\r\nHost: x\r\nno colon here\r\n"
+        b"Content-Length: 2\r\n\r\n{}",
+        400, 90006,
+    ),
+    "a space before a header's colon": (
+        b"POST /v1/getConversationList HTTP/1.1\r\nHost: x\r\nContent-Length : 2\r\n\r\n{}",
+        400, 90006,
+    ),
+    "101 header fields": (
+        b"POST /v1/getConversationList HTTP/1.1\r\n" + b"X-Filler: 1\r\n" * 101
+        + b"Content-Length: 2\r\n\r\n{}",
+        400, 90006,
+    ),
     "an unknown route": (b"POST /v1/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 404,
                          90003),
     "GET on a POST method": (b"GET /v1/sendMessage HTTP/1.1\r\nHost: x\r\n\r\n", 405, 90004),

@@ -9,10 +9,10 @@ sends they refer to and wait, with a deadline, for those sends to be acknowledge
 
 The `Ledger` records what the server acknowledged with code 0 and, separately, calls whose
 outcome is unknown because the connection broke (the crash run), in the ground truth that
-``seenby load`` keeps too (`harness.load.Ledger`). The checks are that command's verdict
-(`harness.load.verdict`, via `check_against_truth`): the server's state and every frame pushed
-to every user against the truth, exact where nothing was in flight, bracketed (acknowledged <=
-stored <= acknowledged + in flight) where something was.
+``seenby load`` keeps too (`seenby.harness.load.Ledger`). The checks are that command's verdict
+(`seenby.harness.load.verdict`, via `check_against_truth`): the server's state and every frame
+pushed to every user against the truth, exact where nothing was in flight, bracketed
+(acknowledged <= stored <= acknowledged + in flight) where something was.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any
 
 import requests
 
-from harness.load.ledger import Connection, Send, frame_of
-from harness.load.ledger import Ledger as Truth
-from harness.load.verdict import judge, pull_state, seq_ranges
+from seenby.harness.load.ledger import Connection, Send, frame_of
+from seenby.harness.load.ledger import Ledger as Truth
+from seenby.harness.load.verdict import judge, pull_state, seq_ranges
 
 from .sizes import LoadSize
 from .wire import CallFailed, EventStream, Wire
@@ -235,7 +235,7 @@ def _order_calls(messages: Sequence[PlannedMessage], rng: random.Random) -> list
 
 
 class Ledger:
-    """The run's ground truth — the shared `harness.load.Ledger` in ``truth``, messages known
+    """The run's ground truth — the shared `seenby.harness.load.Ledger` in ``truth``, messages known
     by their text — seen by plan index, with the waits the plan's workers need."""
 
     def __init__(self, population: Population, plan: Plan) -> None:
@@ -458,9 +458,9 @@ class Feed:
 def check_against_truth(
     base_url: str, ledger: Ledger, feeds: dict[str, list[tuple[int, list[dict[str, Any]]]]]
 ) -> list[str]:
-    """The shared verdict (`harness.load.verdict`): the server's final counts and member lists,
-    and each user's whole feed (``(since, frames)`` per connection, ending with its sentinel),
-    against the ledger's truth. One line per breach kept, naming its invariant."""
+    """The shared verdict (`seenby.harness.load.verdict`): the server's final counts and member
+    lists, and each user's whole feed (``(since, frames)`` per connection, ending with its
+    sentinel), against the ledger's truth. One line per breach kept, naming its invariant."""
     for user_id, connections in feeds.items():
         for since, frames in connections:
             logged = [frame_of(f["event"], f["seq"], f["data"]) for f in frames]

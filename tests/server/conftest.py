@@ -24,9 +24,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
-import reference_server
-from reference_server.domain import Caller, ReceiptService
-from reference_server.model import (
+from seenby import reference_server
+from seenby.reference_server.domain import Caller, ReceiptService
+from seenby.reference_server.model import (
     Chat,
     Event,
     GroupChat,
@@ -36,7 +36,7 @@ from reference_server.model import (
     TextElem,
     now_ms,
 )
-from reference_server.storage import SqliteStorage
+from seenby.reference_server.storage import SqliteStorage
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "harness" / "schemas"
 WAIT_SECONDS = 10.0

@@ -1,4 +1,4 @@
-"""``seenby serve`` as a process: ``python -m reference_server``."""
+"""``seenby serve`` as a process: ``python -m seenby.reference_server``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ LINE_WAIT_SECONDS = 20.0
 
 
 class Served:
-    """A ``python -m reference_server`` process whose stdout lines arrive on a queue."""
+    """A ``python -m seenby.reference_server`` process whose stdout lines arrive on a queue."""
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
@@ -52,9 +52,9 @@ class Served:
 
 @contextmanager
 def serve(*args: str) -> Iterator[Served]:
-    """Run ``python -m reference_server ARGS``; kill it if the test left it running."""
+    """Run ``python -m seenby.reference_server ARGS``; kill it if the test left it running."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "reference_server", *args],
+        [sys.executable, "-m", "seenby.reference_server", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

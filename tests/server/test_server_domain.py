@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reference_server.domain import Admin, Caller
-from reference_server.methods import METHODS, UserMethod
-from reference_server.model import (
+from seenby.reference_server.domain import Admin, Caller
+from seenby.reference_server.methods import METHODS, UserMethod
+from seenby.reference_server.model import (
     CustomElem,
     Event,
     GroupChat,

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from reference_server.domain import Admin, Caller, ReceiptService
-from reference_server.model import (
+from seenby.reference_server.domain import Admin, Caller, ReceiptService
+from seenby.reference_server.model import (
     Code,
     Event,
     GroupChat,
@@ -31,7 +31,7 @@ from reference_server.model import (
     ReceiptError,
     TextElem,
 )
-from reference_server.storage import SqliteStorage
+from seenby.reference_server.storage import SqliteStorage
 
 WAIT_SECONDS = 10.0
 RECEIPTS = "onRecvMessageReadReceipts"
@@ -149,7 +149,7 @@ class Scene:
 
     def queued(self) -> int:
         """How many calls wait in the group-commit queue (the leader's batch included)."""
-        return len(self.service._queue)
+        return self.service._group_commit.queued()
 
     def batch(self, calls: dict[str, Callable[[], object]], *, fail_commit: bool = False) -> None:
         """Run ``calls`` concurrently as one batch, queued in the given order, behind a plug.

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from reference_server import Tuning
-from reference_server.domain import ReceiptService
+from seenby.reference_server import Tuning
+from seenby.reference_server.domain import ReceiptService
 
 if TYPE_CHECKING:
     from conftest import Api, Deployment

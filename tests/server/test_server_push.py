@@ -17,7 +17,7 @@ import requests
 import websocket
 from websocket import ABNF
 
-from reference_server import Tuning
+from seenby.reference_server import Tuning
 
 if TYPE_CHECKING:
     from conftest import Api, Deployment, EventStream

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from reference_server.model import READ, UNREAD, NewMessage, Profile, Settings, TextElem
-from reference_server.storage import READ_PAGE_SQL, SCHEMA_VERSION, UNREAD_PAGE_SQL, SqliteStorage
+from seenby.reference_server.model import READ, UNREAD, NewMessage, Profile, Settings, TextElem
+from seenby.reference_server.storage import (
+    READ_PAGE_SQL,
+    SCHEMA_VERSION,
+    UNREAD_PAGE_SQL,
+    SqliteStorage,
+)
 
 RECIPIENTS = 100_000
 
@@ -171,3 +176,67 @@ def test_events_are_numbered_per_user_and_pruned_beyond_the_retention() -> None:
         assert storage.events_after("a", 11)[0].data == {"i": 11}
         assert storage.event_bounds("b") == (1, 1)
     storage.close()
+
+
+def _payload_rows(storage: SqliteStorage) -> list[tuple[int, int]]:
+    """(id, refs) of every stored event payload."""
+    return list(storage._conn.execute("SELECT id, refs FROM event_payloads ORDER BY id"))
+
+
+def test_an_event_for_many_users_stores_its_payload_once_and_frees_it_with_the_last_event() -> None:
+    """One payload row per append however many users get it; pruning drops unused payloads."""
+    storage = SqliteStorage(":memory:", event_retention=2)
+    users = ["a", "b", "c"]
+    with storage.transaction():
+        for user_id in users:
+            storage.insert_user(Profile(user_id), f"h{user_id}")
+        storage.append_events(users, "shared", {"big": "x" * 500}, 1)
+        assert _payload_rows(storage) == [(1, 3)]
+        storage.append_events(["a", "b"], "e", 2, 2)
+        storage.append_events(["a"], "e", 3, 3)  # a's first event is pruned: 2 refs left
+        assert _payload_rows(storage) == [(1, 2), (2, 2), (3, 1)]
+        storage.append_events(["b"], "e", 4, 4)  # b's too
+        assert _payload_rows(storage) == [(1, 1), (2, 2), (3, 1), (4, 1)]
+        storage.append_events(["c", "c"], "e", 5, 5)  # and c's: nobody points to it any more
+        assert [row[0] for row in _payload_rows(storage)] == [2, 3, 4, 5]
+        assert [e.data for e in storage.events_after("c", 0)] == [5, 5]
+        assert [e.data for e in storage.events_after("a", 0)] == [2, 3]
+    storage.close()
+
+
+def test_a_version_1_database_keeps_its_events_when_opened(tmp_path: Path) -> None:
+    """Version 1 stored each event's payload in the event row; opening it moves them out."""
+    path = str(tmp_path / "v1.sqlite3")
+    storage = SqliteStorage(path)
+    with storage.transaction():
+        for user_id in ("a", "b"):
+            storage.insert_user(Profile(user_id), f"h{user_id}")
+    storage.close()
+    with sqlite3.connect(path) as conn:  # the version 1 layout, with events of two users
+        conn.executescript(
+            """
+            DROP TABLE events; DROP TABLE event_payloads; DROP TABLE pending_sends;
+            CREATE TABLE events (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                event TEXT NOT NULL, data TEXT NOT NULL, created_ms INTEGER NOT NULL,
+                PRIMARY KEY (user_id, seq)) WITHOUT ROWID;
+            INSERT INTO events VALUES ('b', 1, 'e', '"b1"', 1), ('a', 1, 'e', '{"a":1}', 2),
+                ('a', 2, 'f', '[2]', 3);
+            UPDATE users SET event_seq = 2 WHERE user_id = 'a';
+            UPDATE users SET event_seq = 1 WHERE user_id = 'b';
+            PRAGMA user_version = 1;
+            """
+        )
+    conn.close()
+    reopened = SqliteStorage(path)
+    with reopened.transaction():
+        assert [(e.seq, e.name, e.data) for e in reopened.events_after("a", 0)] == [
+            (1, "e", {"a": 1}),
+            (2, "f", [2]),
+        ]
+        assert [(e.seq, e.data) for e in reopened.events_after("b", 0)] == [(1, "b1")]
+        (next_event,) = reopened.append_events(["a"], "g", None, 4)
+        assert next_event.seq == 3
+    reopened.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()

@@ -21,11 +21,11 @@ from typing import Any, ClassVar
 
 import xmlschema
 
-from harness.catalogue import CatalogueScenario
-from harness.expectations import Expectations
-from harness.reports import VERDICTS, RunReport, ScenarioResult
-from harness.runner import BUNDLED_TARGET, Suite
-from harness.validation import validator
+from seenby.harness.catalogue import CatalogueScenario
+from seenby.harness.expectations import Expectations
+from seenby.harness.reports import VERDICTS, RunReport, ScenarioResult
+from seenby.harness.runner import BUNDLED_TARGET, Suite
+from seenby.harness.validation import validator
 
 RUN_TIMEOUT_S = 180
 REPORT_FILES = ("junit.xml", "cucumber.json", "conformance-summary.json", "report.html")
@@ -50,7 +50,7 @@ def seenby(command: str, *ids: str, cwd: Path) -> subprocess.CompletedProcess[st
     """Run the `seenby` command line: `command` split on spaces, then an `--id` option per
     scenario ID of `ids`."""
     arguments = command.split() + [arg for scenario_id in ids for arg in ("--id", scenario_id)]
-    return python_module("harness.cli", *arguments, cwd=cwd)
+    return python_module("seenby.harness.cli", *arguments, cwd=cwd)
 
 
 def pytest_run(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -349,7 +349,7 @@ import pathlib, re
 import pytest
 from pytest_bdd import given, parsers, then
 
-from harness.deviations import DEVIATION_PROPERTY, Deviation
+from seenby.harness.deviations import DEVIATION_PROPERTY, Deviation
 
 def pytest_configure(config):
     for path in (pathlib.Path(__file__).parent / "features").glob("*.feature"):

@@ -35,11 +35,11 @@ from suite_runs import (
     suite_properties,
 )
 
-from harness import cli
-from harness.deviations import Deviation
-from harness.expectations import Expectations
-from harness.reports import ItemResult, RunReport, ScenarioResult, write_reports
-from harness.runner import Suite
+from seenby.harness import cli
+from seenby.harness.deviations import Deviation
+from seenby.harness.expectations import Expectations
+from seenby.harness.reports import ItemResult, RunReport, ScenarioResult, write_reports
+from seenby.harness.runner import Suite
 
 DEVIATING_SELECTION = ("RR-R-001", "RR-E-001", "RR-E-002", "RR-E-003")
 STATUS_DEVIATION = "the reference answers 400, the target answered 422"
@@ -277,7 +277,8 @@ def pytest_with_expectations(
 ) -> subprocess.CompletedProcess[str]:
     """pytest itself over the sample suite, with the known-deviation plugin."""
     return pytest_run(
-        *suite.pytest_args, "--rootdir", str(suite.rootdir), "-p", "harness.expectations_plugin",
+        *suite.pytest_args, "--rootdir", str(suite.rootdir),
+        "-p", "seenby.harness.expectations_plugin",
         "--seenby-expect", str(expect), *options, cwd=suite.rootdir,
     )  # fmt: skip
 
@@ -330,7 +331,9 @@ def test_the_real_suite_checks_an_expect_file_under_both_commands(tmp_path: Path
     rows = "(its rows: 'one-to-one chat', 'group chat')"
 
     command = seenby("run --expect known.toml --report-dir out", "RR-R-004", cwd=tmp_path)
-    under_pytest = pytest_run("--pyargs", "steps", "--seenby-expect", "known.toml", cwd=tmp_path)
+    under_pytest = pytest_run(
+        "--pyargs", "seenby.steps", "--seenby-expect", "known.toml", cwd=tmp_path
+    )  # fmt: skip
 
     assert command.returncode == 2, command.stdout + command.stderr
     assert f"RR-R-001 has no Examples row 'no such chat' {rows}" in command.stderr
@@ -345,7 +348,7 @@ def test_pytest_writes_the_junit_file_without_a_warning(tmp_path: Path) -> None:
     suite = sample_suite(tmp_path / "suite", deviating=True)
     # The options `seenby run` gives pytest for its JUnit file, with every warning an error.
     ran = pytest_run(
-        *suite.pytest_args, "--rootdir", str(suite.rootdir), "-p", "harness.reporting",
+        *suite.pytest_args, "--rootdir", str(suite.rootdir), "-p", "seenby.harness.reporting",
         "-o", "junit_family=xunit2", "--junitxml", str(tmp_path / "junit.xml"), "-W", "error",
         "-m", "RR-E-002", cwd=suite.rootdir,
     )  # fmt: skip

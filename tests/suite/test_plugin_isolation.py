@@ -64,7 +64,7 @@ def test_a_users_world_and_seenbys_scenarios_share_a_session(tmp_path: Path) -> 
         "user_plugin",
         "test_mine.py",
         "--pyargs",
-        "steps",
+        "seenby.steps",
         "-k",
         "my_world or successful_call_answers or several_messages_in_one_call",
     )

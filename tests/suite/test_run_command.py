@@ -2,8 +2,8 @@
 process, the four report files and how they agree, a target that gets things wrong, verdicts of
 every kind from a throw-away sample suite, usage errors, and the verdict rules themselves.
 
-Runs are real: the command line in a subprocess, or `harness.runner.run`, which runs pytest as a
-subprocess, so these tests see what a vendor or a CI job sees. Argument handling is tested
+Runs are real: the command line in a subprocess, or `seenby.harness.runner.run`, which runs pytest
+as a subprocess, so these tests see what a vendor or a CI job sees. Argument handling is tested
 in-process, and the verdict rules without running anything.
 """
 
@@ -36,20 +36,23 @@ from suite_runs import (
     suite_properties,
 )
 
-from harness import cli
-from harness.catalogue import (
+from seenby.harness import cli
+from seenby.harness.catalogue import (
     CatalogueError,
     default_features_dir,
     load_catalogue,
 )
-from harness.reports import ItemResult, ScenarioResult
-from harness.runner import (
+from seenby.harness.reports import ItemResult, ScenarioResult
+from seenby.harness.runner import (
     BUNDLED_TARGET,
     RunSettings,
     SelectionError,
     run,
     selected_scenarios,
 )
+
+# seenby run drives pytest-bdd and reads its reports: part of the dependency-range check.
+pytestmark = pytest.mark.pytest_bdd_coupling
 
 # --- the real suite, against the bundled server and against `seenby serve` ------------------
 
@@ -90,13 +93,14 @@ def test_a_selection_passes_against_the_bundled_server(tmp_path: Path) -> None:
 
 @pytest.fixture
 def served_reference_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """`python -m reference_server --port 0` (`seenby serve`) in its own process: (url, key)."""
+    """`python -m seenby.reference_server --port 0` (`seenby serve`) in its own process: (url,
+    key)."""
     # A key with a leading dash, as token_urlsafe makes one time in 64: it must survive being
     # handed on to pytest.
     admin_key = "-dash-key"
     command = ["--port", "0", "--db", str(tmp_path / "served.sqlite3"), f"--admin-key={admin_key}"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "reference_server", *command],
+        [sys.executable, "-m", "seenby.reference_server", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

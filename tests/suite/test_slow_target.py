@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reference_server import RunningServer
-from reference_server.http_api import RequestHandler
+from seenby.reference_server import RunningServer
+from seenby.reference_server.http_api import RequestHandler
 from tests.mutants.gallery import Variant
 
 DELAY_SECONDS = 0.1
@@ -41,7 +41,7 @@ def _suite(server: RunningServer, timeout: float) -> subprocess.CompletedProcess
             "-m",
             "pytest",
             "--pyargs",
-            "steps",
+            "seenby.steps",
             "-q",
             "-p",
             "no:randomly",

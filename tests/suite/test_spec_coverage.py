@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pytest_bdd.parser import FeatureParser
+from gherkin.parser import Parser
 
-from steps.plugin import FEATURES_DIR
+from seenby.steps.plugin import FEATURES_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "docs" / "spec" / "receipts-spec.md"
@@ -59,16 +59,24 @@ def spec_ids() -> list[str]:
 
 
 def tagged_scenarios() -> list[TaggedScenario]:
-    """Every scenario of the suite with its tags, parsed by pytest-bdd's own parser."""
+    """Every scenario of the suite with its own tags, parsed by gherkin-official (pytest-bdd's
+    parser) through its public API."""
     found = []
     for path in sorted(FEATURES_DIR.rglob("*.feature")):
         relative = path.relative_to(FEATURES_DIR).as_posix()
-        feature = FeatureParser(str(FEATURES_DIR), relative).parse()
-        areas = [tag.removeprefix("area-") for tag in feature.tags if tag.startswith("area-")]
+        feature = Parser().parse(path.read_text(encoding="utf-8"))["feature"]
+        assert feature is not None, f"{relative} has no Feature"
+        feature_tags = [tag["name"].lstrip("@") for tag in feature["tags"]]
+        areas = [tag.removeprefix("area-") for tag in feature_tags if tag.startswith("area-")]
         area = areas[0] if len(areas) == 1 else None
-        for scenario in feature.scenarios.values():
-            where = f"{relative}:{scenario.line_number} {scenario.name!r}"
-            found.append(TaggedScenario(where, frozenset(scenario.tags), area))
+        for child in feature["children"]:
+            for member in child["rule"]["children"] if "rule" in child else [child]:
+                if "scenario" not in member:
+                    continue
+                scenario = member["scenario"]
+                where = f"{relative}:{scenario['location']['line']} {scenario['name']!r}"
+                tags = frozenset(tag["name"].lstrip("@") for tag in scenario["tags"])
+                found.append(TaggedScenario(where, tags, area))
     return found
 
 

@@ -18,8 +18,10 @@ from pytest_bdd.feature import get_features
 from pytest_bdd.parser import Step
 from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
-import steps as steps_package
-from steps.plugin import FEATURES_DIR, SCENARIOS_MODULE
+from seenby import steps as steps_package
+from seenby.steps.plugin import FEATURES_DIR, SCENARIOS_MODULE
+
+pytestmark = pytest.mark.pytest_bdd_coupling
 
 
 @dataclass(frozen=True)

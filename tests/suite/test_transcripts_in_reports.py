@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from suite_runs import load_summary, scenario, seenby
 
-from reference_server import RunningServer
-from reference_server.model import NewUser
+from seenby.reference_server import RunningServer
+from seenby.reference_server.model import NewUser
 from tests.mutants.gallery import PushToEveryMember, Variant
 
 FAILING = "RR-P-008"

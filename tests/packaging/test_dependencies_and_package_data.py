@@ -1,0 +1,99 @@
+"""What pyproject.toml promises: ranges for users, exact versions for our runs, every data file.
+
+Published metadata gives compatible ranges, never ``==``; ``constraints.txt`` (written by
+``scripts/lock``) pins every dependency and extra to a version inside its range, so our own runs
+are reproducible; and every data file the package reads at run time (schemas, features, the
+contract documents) is covered by ``[tool.setuptools.package-data]``, so the wheel ships it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+REPO = Path(__file__).resolve().parents[2]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+PROJECT = PYPROJECT["project"]
+SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
+
+
+def requirements() -> list[Requirement]:
+    """Every dependency, of the package and of each extra."""
+    lines = PROJECT["dependencies"] + [
+        line for extra in PROJECT["optional-dependencies"].values() for line in extra
+    ]
+    return [Requirement(line) for line in lines]
+
+
+def pinned() -> dict[str, Version]:
+    """``constraints.txt``: package name -> exact version (markers ignored)."""
+    versions: dict[str, Version] = {}
+    for raw in (REPO / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        [specifier] = requirement.specifier
+        assert specifier.operator == "==", raw
+        versions[canonicalize_name(requirement.name)] = Version(specifier.version)
+    return versions
+
+
+def test_published_dependencies_are_ranges_not_pins() -> None:
+    exact = [str(r) for r in requirements() if any(s.operator == "==" for s in r.specifier)]
+    assert not exact, f"pinned in pyproject.toml (pin in constraints.txt instead): {exact}"
+
+
+@pytest.mark.parametrize("requirement", requirements(), ids=str)
+def test_the_constraints_pin_every_dependency_inside_its_range(requirement: Requirement) -> None:
+    versions = pinned()
+    name = canonicalize_name(requirement.name)
+    assert name in versions, f"{name} is missing from constraints.txt: run scripts/lock"
+    assert requirement.specifier.contains(versions[name], prereleases=True), (
+        f"constraints.txt pins {name}=={versions[name]}, outside {requirement.specifier}: "
+        "run scripts/lock"
+    )
+
+
+def package_folder(package: str) -> Path:
+    """Where ``package`` lives in the repository, by ``[tool.setuptools.package-dir]``."""
+    return REPO / SETUPTOOLS.get("package-dir", {}).get(package, package.replace(".", "/"))
+
+
+def package_data_files() -> list[tuple[str, str]]:
+    """``(package, file relative to it)`` for every non-Python file inside a listed package."""
+    found = []
+    for package in SETUPTOOLS["packages"]:
+        folder = package_folder(package)
+        subpackages = {p for p in SETUPTOOLS["packages"] if p.startswith(package + ".")}
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            inside_subpackage = any(path.is_relative_to(package_folder(sub)) for sub in subpackages)
+            data = path.is_file() and path.suffix not in (".py", ".pyc")
+            if data and not inside_subpackage and "__pycache__" not in relative.parts:
+                found.append((package, relative.as_posix()))
+    return found
+
+
+def matches(name: str, glob: str) -> bool:
+    """Whether setuptools' package-data ``glob`` takes ``name`` (``*`` stays within a folder)."""
+    parts, pattern = PurePosixPath(name).parts, PurePosixPath(glob).parts
+    return len(parts) == len(pattern) and all(map(fnmatchcase, parts, pattern))
+
+
+def test_every_data_file_of_a_package_ships_in_the_wheel() -> None:
+    globs = SETUPTOOLS["package-data"]
+    missing = [
+        f"{package}: {name}"
+        for package, name in package_data_files()
+        if not any(matches(name, glob) for glob in globs.get(package, []))
+    ]
+    assert not missing, f"not in [tool.setuptools.package-data]: {missing}"
+    names = {name for _, name in package_data_files()}
+    assert {"openapi.json", "asyncapi.json", "requests/sendMessage.json"} <= names
