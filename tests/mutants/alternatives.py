@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from contract import vocabulary
-from reference_server.domain import (
+from seenby.contract import vocabulary
+from seenby.reference_server.domain import (
     ON_RECV_C2C_READ_RECEIPT,
     Caller,
     ReceiptService,
 )
-from reference_server.http_api import MAX_SAFE_INTEGER, RequestHandler
-from reference_server.model import (
+from seenby.reference_server.http_api import MAX_SAFE_INTEGER, RequestHandler
+from seenby.reference_server.model import (
     Capabilities,
     Chat,
     Code,
@@ -50,8 +50,8 @@ from reference_server.model import (
     ReceiptError,
     TextElem,
 )
-from reference_server.push import PushHub
-from reference_server.storage import SqliteStorage
+from seenby.reference_server.push import PushHub
+from seenby.reference_server.storage import SqliteStorage
 
 from .gallery import REFERENCE, UnknownFieldsIgnored, Variant, variant_named
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 import websocket
 
-from reference_server import RunningServer
+from seenby.reference_server import RunningServer
 
 from .alternatives import ALTERNATIVES, alternative_named
 from .gallery import REFERENCE, Variant
