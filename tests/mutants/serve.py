@@ -1,9 +1,10 @@
-"""Serve one variant of the gallery (or of the load variants) in this process:
+"""Serve one variant of a gallery (or of the load variants) in this process:
 ``python -m tests.mutants.serve NAME``.
 
 Prints one JSON line ``{"url": ..., "admin_key": ...}`` once the server accepts requests, then
 serves until its standard input closes (the kill run holds the other end, so the server never
-outlives the run that started it) or it is sent SIGTERM. ``reference`` serves the correct server.
+outlives the run that started it) or it is sent SIGTERM. ``NAME`` is a load variant, a faulty
+variant, a correct alternative or ``reference``, the correct server.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ import sys
 import threading
 from types import FrameType
 
-from .gallery import Variant, variant_named
+from .alternatives import server_named
+from .gallery import Variant
 from .load_variants import LOAD_VARIANTS
 
 
 def _named(name: str) -> Variant:
-    """The gallery's variant ``name``, or the load variant of that name."""
+    """The load variant ``name``, or the faulty variant, correct alternative or reference of
+    that name."""
     for each in LOAD_VARIANTS:
         if each.name == name:
             return each
-    return variant_named(name)
+    return server_named(name)
 
 
 def main(argv: list[str]) -> int:
