@@ -480,6 +480,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not self._body_read:
             self._linger()
 
+    def status_of(self, code: Code) -> int:
+        """The HTTP status an answer with ``code`` goes out with (docs/protocol.md §1.2)."""
+        return vocabulary.http_status(code)
+
     def _send_envelope(
         self,
         code: Code,
@@ -492,7 +496,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
-        status = vocabulary.http_status(code)
+        status = self.status_of(code)
         self.log_request(status, len(body))
         head = [
             f"{self.protocol_version} {status} {self.responses[status][0]}\r\n"

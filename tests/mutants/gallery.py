@@ -1311,8 +1311,9 @@ class ReceiptMovesMark(ReceiptService):
 class ErrorsWithStatus200(RequestHandler):
     """Client errors are answered with HTTP 200 and the code in the body only."""
 
-    def send_response(self, code: int, message: str | None = None) -> None:
-        super().send_response(200 if 400 <= code < 500 else code, message)
+    def status_of(self, code: Code) -> int:
+        status = super().status_of(code)
+        return 200 if 400 <= status < 500 else status
 
 
 @variant("E1_error_carries_data", "E-1", "V-1")
