@@ -21,6 +21,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bench.suite_time import seenby_run_command
+
 _RUN_TIMEOUT_SECONDS = 900.0
 SECTION = Path(__file__).with_name("flakiness.md")
 
@@ -40,10 +42,6 @@ class FlakeReport:
         return len(self.not_passed)
 
 
-def _seenby() -> str:
-    return str(Path(sys.executable).with_name("seenby"))
-
-
 def measure(serial_runs: int, parallel_runs: int) -> FlakeReport:
     """Run the suite ``serial_runs`` times alone and ``parallel_runs`` times with ``-n 2``."""
     modes = {"serial": (serial_runs, 1), "-n 2": (parallel_runs, 2)}
@@ -55,7 +53,7 @@ def measure(serial_runs: int, parallel_runs: int) -> FlakeReport:
                 reports = Path(work) / f"{mode.replace(' ', '')}-{run}"
                 started = time.perf_counter()
                 finished = subprocess.run(
-                    [_seenby(), "run", "--quiet", "-n", str(jobs), "--report-dir", str(reports)],
+                    [*seenby_run_command(), "-n", str(jobs), "--report-dir", str(reports)],
                     cwd=work,
                     capture_output=True,
                     text=True,

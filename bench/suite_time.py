@@ -34,8 +34,8 @@ class SuiteTime:
     verdicts: tuple[str, ...]
 
 
-def _seenby_command() -> list[str]:
-    # The console script lives next to this interpreter (the project's virtualenv).
+def seenby_run_command() -> list[str]:
+    """`seenby run --quiet` of this interpreter's environment (the project's virtualenv)."""
     return [str(Path(sys.executable).with_name("seenby")), "run", "--quiet"]
 
 
@@ -48,7 +48,7 @@ def measure_suite_time(runs: int, workdir: Path) -> SuiteTime:
         for jobs in (1, 2):
             started = time.perf_counter()
             finished = subprocess.run(
-                [*_seenby_command(), "-n", str(jobs),
+                [*seenby_run_command(), "-n", str(jobs),
                  "--report-dir", str(workdir / f"suite-report-{run}-{jobs}")],
                 cwd=workdir,
                 capture_output=True,
