@@ -9,14 +9,16 @@ Theory of operation:
    Examples rows, its rows against what pytest collects (a ``--collect-only`` run), so that a
    misspelt entry is a usage error before anything runs.
 2. The target's capabilities are read once for the reports (the bundled server: from a
-   throw-away instance of it; the steps plugin starts its own in each pytest process). What is
-   wrong with them (``Capabilities.problems``), or that the call failed, is reported once, at
-   the top: progress, summary and report.html.
-3. pytest runs in a subprocess, with ``seenby.harness.reporting`` writing one JSON record per
-finished
-   item to its standard output, which is read line by line: each record is a progress line and
-   a result. Against a remote target with ``-n`` > 1, ``@serial`` scenarios (they change global
-   settings) run afterwards in a second, serial pass, so they never overlap with others.
+   throw-away instance of it; the steps plugin starts its own in each pytest process), in a
+   thread while the first pytest process starts. What is wrong with them
+   (``Capabilities.problems``), or that the call failed, is reported once, at the top:
+   progress, summary and report.html.
+3. pytest runs in a subprocess with exactly the plugins the suite needs (no autoloading, no
+   assertion rewriting: each costs about a second per process), with
+   ``seenby.harness.reporting`` writing one JSON record per finished item to its standard
+   output, which is read line by line: each record is a progress line and a result. Against a
+   remote target with ``-n`` > 1, ``@serial`` scenarios (they change global settings) run
+   afterwards in a second, serial pass, so they never overlap with others.
 4. Each selected scenario gets a verdict from its items' records (a scenario with no record is
    ``not-run``), matched with the known-deviation entries, and ``seenby.harness.reports`` writes the
    four report files.
@@ -34,10 +36,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from seenby.harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
 from seenby.harness.expectations import Expectations
@@ -171,11 +174,30 @@ def suite_versions() -> dict[str, str]:
     }
 
 
-def _read_capabilities(settings: RunSettings) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The capabilities payload as the target sent it, and its core problems."""
-    with open_target(settings.target_url, settings.admin_key, timeout=settings.timeout) as target:
-        capabilities = target.capabilities
-        return dict(capabilities.raw), capabilities.problems
+class _Discovery(NamedTuple):
+    """The capabilities payload as the target sent it (``None`` if the call failed), and what
+    is wrong with it."""
+
+    capabilities: dict[str, Any] | None
+    problems: tuple[str, ...]
+
+    def progress_lines(self, target: str) -> list[str]:
+        if not self.problems:
+            return []
+        heading = f"discovery problems of {target} (GET /v1/capabilities):"
+        return [heading, *(f"  - {problem}" for problem in self.problems)]
+
+
+def _discover(settings: RunSettings, target_name: str) -> _Discovery:
+    """Read the target's capabilities once, for the reports."""
+    try:
+        with open_target(
+            settings.target_url, settings.admin_key, timeout=settings.timeout
+        ) as target:
+            capabilities = target.capabilities
+            return _Discovery(dict(capabilities.raw), capabilities.problems)
+    except Exception as error:  # any failure to talk to the target belongs in the report
+        return _Discovery(None, (f"GET /v1/capabilities failed on {target_name}: {error}",))
 
 
 def _load_expectations(
@@ -228,6 +250,7 @@ def _pytest_environment(settings: RunSettings) -> dict[str, str]:
     environment = {
         name: value for name, value in os.environ.items() if name not in _TARGET_ENVIRONMENT
     }
+    environment["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     environment["SEENBY_TIMEOUT"] = str(settings.timeout)
     environment["SEENBY_TRANSCRIPTS"] = str((settings.report_dir / TRANSCRIPTS_DIR).resolve())
     return environment
@@ -248,7 +271,14 @@ def _pytest_base_command(settings: RunSettings) -> list[str]:
     return [
         sys.executable, "-m", "pytest", *settings.suite.pytest_args,
         "--rootdir", str(settings.suite.rootdir),
+        # Exactly the plugins the suite needs (autoload is off, see _pytest_environment): the
+        # other plugins of a shared environment cost each pytest process up to a second to import.
+        "-p", "pytest_bdd.plugin", "-p", "seenby.steps.plugin",
         "-p", "seenby.harness.reporting", "--seenby-records",
+        # The steps' assertions carry their own messages; rewriting every module of the
+        # package (pytest rewrites a plugin's whole distribution) costs a second per process
+        # when no bytecode is cached.
+        "--assert=plain",
         # The records are the run's output; pytest's own terminal report would only interleave.
         "-p", "no:terminal",
         # Never write a cache into the suite's folder (site-packages, for an installed suite).
@@ -272,7 +302,7 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
         if settings.admin_key is not None:
             command += [f"--seenby-admin-key={settings.admin_key}"]
     if each.jobs > 1:
-        command += ["-n", str(each.jobs)]
+        command += ["-p", "xdist.plugin", "-n", str(each.jobs)]
     return command
 
 
@@ -309,11 +339,16 @@ def _run_pass(
     settings: RunSettings,
     each: _Pass,
     work_dir: Path,
+    discovery: Future[_Discovery] | None,
     progress: Callable[[str], None],
     items: list[ItemResult],
     errors: list[str],
     expectations: Expectations | None,
 ) -> None:
+    """Run one pass in a pytest process, turning its records into items and progress lines;
+    ``discovery``'s problems, if given, are reported once pytest has started, before the pass's
+    heading."""
+    target = settings.target_url or BUNDLED_TARGET
     by_id = {scenario.id: scenario for scenario in each.scenarios}
     with subprocess.Popen(
         _pytest_command(settings, each, work_dir),
@@ -325,6 +360,10 @@ def _run_pass(
         errors="replace",
     ) as pytest_process:
         assert pytest_process.stdout is not None
+        if discovery is not None:
+            for line in discovery.result().progress_lines(target):
+                progress(line)
+        progress(_pass_heading(each, target))
         for line in pytest_process.stdout:
             record = _parse_record(line)
             if record is None:
@@ -370,24 +409,20 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
     shutil.rmtree(settings.report_dir / TRANSCRIPTS_DIR, ignore_errors=True)
     target = settings.target_url or BUNDLED_TARGET
     errors: list[str] = []
-    capabilities: dict[str, Any] | None
-    discovery_problems: tuple[str, ...]
-    try:
-        capabilities, discovery_problems = _read_capabilities(settings)
-    except Exception as error:  # any failure to talk to the target belongs in the report
-        capabilities = None
-        discovery_problems = (f"GET /v1/capabilities failed on {target}: {error}",)
-    if discovery_problems:
-        progress(f"discovery problems of {target} (GET /v1/capabilities):")
-        for problem in discovery_problems:
-            progress(f"  - {problem}")
     passes = _plan(settings, selected)
     items: list[ItemResult] = []
-    with tempfile.TemporaryDirectory(prefix="seenby-run-") as work:
+    # Discovery runs while the first pytest process starts (a second or so of imports and
+    # collection); its problems are still reported before any scenario's line.
+    with (
+        ThreadPoolExecutor(max_workers=1) as discovery_thread,
+        tempfile.TemporaryDirectory(prefix="seenby-run-") as work,
+    ):
+        discovery = discovery_thread.submit(_discover, settings, target)
         work_dir = Path(work)
-        for each in passes:
-            progress(_pass_heading(each, target))
-            _run_pass(settings, each, work_dir, progress, items, errors, expectations)
+        for number, each in enumerate(passes):
+            first = discovery if number == 0 else None
+            _run_pass(settings, each, work_dir, first, progress, items, errors, expectations)
+        capabilities, discovery_problems = discovery.result()
         results = [
             ScenarioResult.from_items(
                 scenario,

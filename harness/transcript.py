@@ -13,6 +13,7 @@ is rendered.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -51,12 +52,15 @@ class Transcript:
         self._lock = threading.Lock()
         self._entries: list[Entry] = []
         self._secrets: set[str] = set()
+        self._redactor: _Redactor | None = None
 
     def add_secret(self, secret: str | None) -> None:
         """Never show ``secret`` (a token or key) in anything rendered."""
         if secret:
             with self._lock:
-                self._secrets.add(secret)
+                if secret not in self._secrets:
+                    self._secrets.add(secret)
+                    self._redactor = None
 
     def http(
         self,
@@ -138,14 +142,54 @@ class Transcript:
     def redact(self, text: str) -> str:
         """``text`` with every known secret replaced by ``<redacted>``."""
         with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+            if self._redactor is None:
+                self._redactor = _Redactor(frozenset(self._secrets))
+            redactor = self._redactor
+        return redactor.redact(text)
 
     def _add(self, entry: Entry) -> None:
         with self._lock:
             self._entries.append(entry)
+
+
+class _Redactor:
+    """Replaces a fixed set of secrets in time that does not grow with their number (a run
+    collects thousands of tokens).
+
+    A secret can only occur inside a run of the characters secrets are made of, so only such
+    runs are looked at, and in a run only the windows as long as some secret (secrets come in
+    a few lengths) are looked up in a set: leftmost first, the longest secret at a position
+    first.
+    """
+
+    def __init__(self, secrets: frozenset[str]) -> None:
+        self._by_length: dict[int, frozenset[str]] = {}
+        for length in {len(secret) for secret in secrets}:
+            self._by_length[length] = frozenset(s for s in secrets if len(s) == length)
+        self._lengths = sorted(self._by_length, reverse=True)
+        alphabet = "".join(sorted({char for secret in secrets for char in secret}))
+        self._runs = re.compile(f"[{re.escape(alphabet)}]+") if alphabet else None
+
+    def redact(self, text: str) -> str:
+        if self._runs is None:
+            return text
+        return self._runs.sub(self._redact_run, text)
+
+    def _redact_run(self, match: re.Match[str]) -> str:
+        run = match.group()
+        if len(run) < self._lengths[-1]:
+            return run
+        kept: list[str] = []
+        position = start = 0
+        while position <= len(run) - self._lengths[-1]:
+            for length in self._lengths:
+                if run[position : position + length] in self._by_length[length]:
+                    kept += [run[start:position], REDACTED]
+                    position = start = position + length
+                    break
+            else:
+                position += 1
+        return "".join(kept) + run[start:] if kept else run
 
 
 def entries_of(rendered: str) -> list[tuple[str, list[str]]]:

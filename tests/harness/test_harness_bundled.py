@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-import requests
+import urllib3
 
 from seenby.harness import (
     ApiError,
@@ -364,17 +364,18 @@ def test_seeded_response_violation_is_reported_with_path_and_rule(
     alice, bob, carol = target.users("alice", "bob", "carol")
     group = target.group("Work", alice, [bob, carol])
     sent = alice.send_text("count me", group=group, need_read_receipt=True)
-    session: requests.Session = alice._http._session
-    send = session.request
+    pool: urllib3.PoolManager = alice._http._pool
+    send = pool.request
 
-    def tamper(*args: Any, **kwargs: Any) -> requests.Response:
+    def tamper(*args: Any, **kwargs: Any) -> urllib3.BaseHTTPResponse:
         response = send(*args, **kwargs)
-        envelope = json.loads(response.content)
+        envelope = json.loads(response.data)
         envelope["data"][0]["readCount"] = -1
-        response._content = json.dumps(envelope).encode()
-        return response
+        return urllib3.HTTPResponse(
+            json.dumps(envelope).encode(), response.headers, response.status
+        )
 
-    monkeypatch.setattr(session, "request", tamper)
+    monkeypatch.setattr(pool, "request", tamper)
     before = len(target.violations)
     with pytest.raises(SchemaViolation) as caught:
         alice.get_message_read_receipts([sent])

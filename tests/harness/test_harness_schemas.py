@@ -16,9 +16,11 @@ from seenby.harness.validation import (
     STRICT_KEYWORD,
     PayloadContext,
     SchemaViolation,
+    compiled_validator,
     schema_names,
     strict_layer,
     validate,
+    validator,
 )
 
 PROTOCOL_SCHEMAS = [
@@ -285,3 +287,19 @@ def test_payload_breaking_a_rule_is_a_violation_naming_path_and_rule(
     with pytest.raises(SchemaViolation) as caught:
         validate(name, instance, context=PayloadContext("sample", "nowhere"))
     assert (caught.value.json_path, caught.value.rule) == (path, rule), str(caught.value)
+
+
+SAMPLES = [
+    *((name, instance) for name, instances in VALID.items() for instance in instances),
+    *((name, instance) for name, instance, _, _ in STRICT_ONLY_INVALID),
+    *((name, instance) for name, instance, _, _ in INVALID),
+]
+
+
+@pytest.mark.parametrize(("name", "instance"), SAMPLES)
+def test_the_compiled_validator_judges_every_sample_as_jsonschema_does(
+    name: str, instance: Any
+) -> None:
+    for level in Level:
+        expected = validator(name, level).is_valid(instance)
+        assert compiled_validator(name, level).is_valid(instance) is expected, level

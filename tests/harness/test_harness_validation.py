@@ -3,11 +3,19 @@ target."""
 
 from __future__ import annotations
 
+import jsonschema_rs
 import pytest
 from referencing.exceptions import NoSuchResource
 
 from seenby.contract.vocabulary import Level
-from seenby.harness.validation import PayloadContext, SchemaViolation, registry, validate, validator
+from seenby.harness.validation import (
+    PayloadContext,
+    SchemaViolation,
+    compiled_validator,
+    registry,
+    validate,
+    validator,
+)
 
 CONTEXT = PayloadContext("sendMessage response data", "http://127.0.0.1:9")
 
@@ -88,5 +96,14 @@ def test_schemas_are_never_fetched_from_the_network() -> None:
         validator("not-a-schema.json")
 
 
+def test_the_compiled_validator_fetches_nothing_either() -> None:
+    with pytest.raises(jsonschema_rs.ValidationError, match="nothing is fetched"):
+        compiled_validator("not-a-schema.json")
+
+
 def test_format_checking_is_on() -> None:
     assert validator("message.json").format_checker is not None
+    started_at = "conformance-summary.json#/properties/started_at"
+    for judge in (validator(started_at), compiled_validator(started_at)):
+        assert judge.is_valid("2026-12-02T01:36:34Z")
+        assert not judge.is_valid("yesterday")
