@@ -256,6 +256,9 @@ class HttpTransport:
 
 
 _USER_AGENT = "seenby-harness"
+_KEPT_CONNECTIONS = 10
+"""Keep-alive connections a transport keeps (as ``requests`` did): threads of one scenario may
+call as the same user at once."""
 
 
 def _pool_for(base_url: str) -> urllib3.PoolManager:
@@ -263,8 +266,8 @@ def _pool_for(base_url: str) -> urllib3.PoolManager:
     ``requests`` chooses one: ``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), else direct."""
     proxy = requests.utils.select_proxy(base_url, requests.utils.get_environ_proxies(base_url))
     if proxy is None:
-        return urllib3.PoolManager()
-    return urllib3.ProxyManager(proxy)
+        return urllib3.PoolManager(maxsize=_KEPT_CONNECTIONS)
+    return urllib3.ProxyManager(proxy, maxsize=_KEPT_CONNECTIONS)
 
 
 def check_envelope(
