@@ -51,16 +51,13 @@ class Transcript:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[Entry] = []
-        self._secrets: set[str] = set()
-        self._redactor: _Redactor | None = None
+        self._redactor = _Redactor()
 
     def add_secret(self, secret: str | None) -> None:
         """Never show ``secret`` (a token or key) in anything rendered."""
         if secret:
             with self._lock:
-                if secret not in self._secrets:
-                    self._secrets.add(secret)
-                    self._redactor = None
+                self._redactor.add(secret)
 
     def http(
         self,
@@ -142,10 +139,7 @@ class Transcript:
     def redact(self, text: str) -> str:
         """``text`` with every known secret replaced by ``<redacted>``."""
         with self._lock:
-            if self._redactor is None:
-                self._redactor = _Redactor(frozenset(self._secrets))
-            redactor = self._redactor
-        return redactor.redact(text)
+            return self._redactor.redact(text)
 
     def _add(self, entry: Entry) -> None:
         with self._lock:
@@ -153,22 +147,29 @@ class Transcript:
 
 
 class _Redactor:
-    """Replaces a fixed set of secrets in time that does not grow with their number (a run
+    """Replaces a growing set of secrets in time that does not grow with their number (a run
     collects thousands of tokens).
 
     A secret can only occur inside a run of the characters secrets are made of, so only such
     runs are looked at, and in a run only the windows as long as some secret (secrets come in
     a few lengths) are looked up in a set: leftmost first, the longest secret at a position
-    first.
+    first. Not thread-safe: the transcript's lock guards it.
     """
 
-    def __init__(self, secrets: frozenset[str]) -> None:
-        self._by_length: dict[int, frozenset[str]] = {}
-        for length in {len(secret) for secret in secrets}:
-            self._by_length[length] = frozenset(s for s in secrets if len(s) == length)
-        self._lengths = sorted(self._by_length, reverse=True)
-        alphabet = "".join(sorted({char for secret in secrets for char in secret}))
-        self._runs = re.compile(f"[{re.escape(alphabet)}]+") if alphabet else None
+    def __init__(self) -> None:
+        self._by_length: dict[int, set[str]] = {}
+        self._lengths: list[int] = []
+        self._alphabet: set[str] = set()
+        self._runs: re.Pattern[str] | None = None
+
+    def add(self, secret: str) -> None:
+        if len(secret) not in self._by_length:
+            self._by_length[len(secret)] = set()
+            self._lengths = sorted(self._by_length, reverse=True)
+        self._by_length[len(secret)].add(secret)
+        if not self._alphabet.issuperset(secret):
+            self._alphabet.update(secret)
+            self._runs = re.compile(f"[{re.escape(''.join(sorted(self._alphabet)))}]+")
 
     def redact(self, text: str) -> str:
         if self._runs is None:

@@ -161,13 +161,19 @@ def _offline(uri: str) -> Any:
 
 
 @functools.cache
+def _compiled_registry() -> jsonschema_rs.Registry:
+    """Every local schema at both levels (see ``_layers``), for ``jsonschema-rs``."""
+    return jsonschema_rs.Registry(list(_layers()), retriever=_offline)
+
+
+@functools.cache
 def compiled_validator(schema_name: str, level: Level = Level.CORE) -> jsonschema_rs.Validator:
     """The cached fast validator for ``schema_name`` at ``level``: the judge of first resort
     (see the module's docstring)."""
     prefix = STRICT_PREFIX if level is Level.STRICT else ""
     return jsonschema_rs.validator_for(
         {"$ref": SCHEMA_BASE_URI + prefix + schema_name},
-        registry=jsonschema_rs.Registry(list(_layers()), retriever=_offline),
+        registry=_compiled_registry(),
         validate_formats=True,
     )
 
