@@ -39,6 +39,7 @@ from seenby.harness.target import BundledTarget, RemoteTarget, Target, open_targ
 from seenby.harness.transport import (
     DEFAULT_TIMEOUT,
     ApiError,
+    NoAnswer,
     ProtocolViolation,
     ServerFault,
     WireResponse,
@@ -62,6 +63,7 @@ __all__ = [
     "Level",
     "MemberInfo",
     "Message",
+    "NoAnswer",
     "ProtocolViolation",
     "PushStream",
     "ReadFilter",

@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ApiError",
     "HttpTransport",
+    "NoAnswer",
     "ProtocolViolation",
     "ServerFault",
     "ViolationLog",
@@ -90,6 +91,11 @@ class ApiError(Exception):
         super().__init__(f"{method} → {code} (HTTP {http_status}): {desc} [target {target}]")
 
 
+class NoAnswer(ConnectionError):
+    """The target gave no HTTP answer: unreachable, timed out, or the connection broke midway.
+    Whether a call that got none took effect is unknown."""
+
+
 class ProtocolViolation(AssertionError):
     """An answer the protocol forbids beyond what schemas express (status/code mismatch, a body
     that is not JSON, a replay gap frame that does not add up)."""
@@ -144,7 +150,8 @@ class HttpTransport:
     call in its own machinery (environment proxies read again per call, cookies, hooks), which
     was a sixth of the suite's time. The environment's proxy settings are honoured as
     ``requests`` would honour them, read once. Nothing is retried (a repeated POST could apply a
-    receipt twice) and redirects are not followed (an answer is the target's own).
+    receipt twice) and redirects are not followed (an answer is the target's own). A call that
+    gets no answer raises ``NoAnswer``.
     """
 
     def __init__(
@@ -215,15 +222,21 @@ class HttpTransport:
         path: str | None = None,
     ) -> WireResponse:
         route = path if path is not None else f"/v1/{method}"
-        answer = self._pool.request(
-            http_method,
-            self.base_url + route,
-            body=body,
-            headers={**self._headers, **headers},
-            timeout=self.timeout,
-            retries=False,
-            redirect=False,
-        )
+        try:
+            answer = self._pool.request(
+                http_method,
+                self.base_url + route,
+                body=body,
+                headers={**self._headers, **headers},
+                timeout=self.timeout,
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise NoAnswer(
+                f"{http_method} {route}: no answer from {self.base_url}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
         self._violations.transcript.http(
             self.actor,
             http_method,

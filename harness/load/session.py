@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import requests
 from locust import argument_parser
 from locust.env import Environment
 from locust.html import get_html_report
@@ -41,7 +40,7 @@ from locust.stats import (
 )
 
 from seenby.harness.server_process import ServerProcess
-from seenby.harness.transport import ApiError, HttpTransport, ViolationLog
+from seenby.harness.transport import ApiError, HttpTransport, NoAnswer, ViolationLog
 
 from .ledger import Ledger
 from .report import RunFigures, write_reports
@@ -101,7 +100,7 @@ def target_problem(target: str, admin_key: str) -> str | None:
     try:
         transport.raise_for_code(transport.get("capabilities"))
         transport.invoke("admin/getSettings", {})
-    except (requests.RequestException, ApiError, AssertionError) as error:
+    except (NoAnswer, ApiError, AssertionError) as error:
         return str(error)
     finally:
         transport.close()

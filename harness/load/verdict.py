@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-import requests
-
 from seenby.harness.client import UserClient
 from seenby.harness.models import ReadFilter
-from seenby.harness.transport import ApiError, ViolationLog
+from seenby.harness.transport import ApiError, NoAnswer, ViolationLog
 
 from .ledger import Connection, Frame, Ledger, Send
 
@@ -257,7 +255,7 @@ def _patiently(pull: Callable[[], T]) -> T:
     for _ in range(PULL_ATTEMPTS - 1):
         try:
             return pull()
-        except requests.RequestException:
+        except NoAnswer:
             continue
     return pull()
 

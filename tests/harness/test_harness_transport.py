@@ -4,6 +4,7 @@ target gave it (no redirect followed, nothing sent twice)."""
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 from collections.abc import Iterator
 from typing import ClassVar
@@ -11,7 +12,13 @@ from typing import ClassVar
 import pytest
 import urllib3
 
-from seenby.harness.transport import HttpTransport, ProtocolViolation, ViolationLog, _pool_for
+from seenby.harness.transport import (
+    HttpTransport,
+    NoAnswer,
+    ProtocolViolation,
+    ViolationLog,
+    _pool_for,
+)
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -75,3 +82,12 @@ def test_a_failed_call_is_never_sent_again(recorder: tuple[str, type[_Recorder]]
     with pytest.raises(ProtocolViolation, match="HTTP 503"):
         transport.call("sendMessageReadReceipts", {"msgIDs": ["m-1"]})
     assert handler.posts == ["/v1/sendMessageReadReceipts"]
+
+
+def test_no_answer_at_all_is_a_no_answer_error_naming_the_target() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    transport = HttpTransport(url, None, violations=ViolationLog(), timeout=2)
+    with pytest.raises(NoAnswer, match=f"POST /v1/sendMessage: no answer from {url}"):
+        transport.call("sendMessage", {})
