@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Protocol
 
 from seenby.reference_server.model import (
@@ -171,7 +172,10 @@ DROP TABLE events_v1;
 """
 
 # A message is hidden while its recipient snapshot is being written.
-_VISIBLE = "pos NOT IN (SELECT pos FROM pending_sends WHERE visible = 0)"
+# A correlated NOT EXISTS probes pending_sends' primary key; NOT IN built a set per query.
+_VISIBLE = (
+    "NOT EXISTS (SELECT 1 FROM pending_sends AS p WHERE p.pos = messages.pos AND p.visible = 0)"
+)
 
 # INDEXED BY makes the plan part of the contract: SQLite refuses the query rather than scan.
 READ_PAGE_SQL = """
@@ -284,8 +288,10 @@ class Storage(Protocol):
     def recipient_has_read(self, message: Message, user_id: str) -> bool | None:
         """Whether ``user_id`` receipted the message; ``None`` if it is not a recipient."""
 
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
-        """Give ``user_id``'s receipt its place after every earlier reader; bump ``read_count``."""
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        """If ``user_id`` is a recipient that has not receipted ``message`` yet, give its
+        receipt its place after every earlier reader, bump ``read_count`` and return the
+        message with its new counts; otherwise change nothing and return ``None``."""
 
     def receipt_time(self, message: Message) -> int | None:
         """When the (single) recipient of a C2C message receipted it, or ``None``."""
@@ -372,6 +378,37 @@ class PendingSend:
     """Snapshot index delivered up to (0: none yet)."""
 
 
+class _Savepoint:
+    """``SqliteStorage.savepoint``: a plain context manager, one per storage (savepoints do
+    not nest here). Every work of a batch enters one, and a generator-based
+    ``contextmanager`` cost several times as much per work."""
+
+    __slots__ = ("_storage",)
+
+    def __init__(self, storage: SqliteStorage) -> None:
+        self._storage = storage
+
+    def __enter__(self) -> None:
+        if not self._storage._conn.in_transaction:
+            raise RuntimeError("the transaction was rolled back; its calls are not applied")
+        self._storage._conn.execute("SAVEPOINT call")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        conn = self._storage._conn
+        if exc_type is None:
+            conn.execute("RELEASE call")
+            return
+        self._storage._settings = None
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO call")
+            conn.execute("RELEASE call")
+
+
 class SqliteStorage:
     """:class:`Storage` on one SQLite connection, shared by threads behind a lock.
 
@@ -389,6 +426,7 @@ class SqliteStorage:
         # Every call reads the settings; only save_settings changes them, and a rollback may
         # undo that, so the cache is dropped on both.
         self._settings: Settings | None = None
+        self._savepoint = _Savepoint(self)
         self._open_schema(path)
         self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
 
@@ -450,26 +488,14 @@ class SqliteStorage:
                     self._conn.execute("ROLLBACK")
                 raise
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> AbstractContextManager[None]:
         """Inside ``transaction``: if the block raises, undo its changes alone, then re-raise.
 
         Raises ``RuntimeError`` without running the block if the transaction is gone: SQLite
         rolls the whole transaction back on some errors (a full disk, an I/O error), and a block
         run after that would commit on its own, outside the all-or-nothing of its batch.
         """
-        if not self._conn.in_transaction:
-            raise RuntimeError("the transaction was rolled back; its calls are not applied")
-        self._conn.execute("SAVEPOINT call")
-        try:
-            yield
-        except BaseException:
-            self._settings = None
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK TO call")
-                self._conn.execute("RELEASE call")
-            raise
-        self._conn.execute("RELEASE call")
+        return self._savepoint
 
     def close(self) -> None:
         """Release the database; idempotent. Waits for a running transaction to finish."""
@@ -744,16 +770,24 @@ class SqliteStorage:
         ).fetchone()
         return None if row is None else bool(row[0])
 
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
-        """Give ``user_id``'s receipt its place after every earlier reader; bump ``read_count``.
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        """If ``user_id`` is a recipient that has not receipted ``message`` yet, give its
+        receipt its place after every earlier reader, bump ``read_count`` and return the
+        message with its new counts; otherwise change nothing and return ``None``.
 
         Each recipient reads once, so the n-th reader's ``read_seq`` is n: the new read count.
+        One conditional UPDATE both checks the reader's row (it exists and is unread: a late
+        joiner has none [R-4], a repeated receipt finds it read [R-5]) and marks it, instead
+        of a read and then a write. ``message`` must have been read in this transaction.
         """
         read_count = message.read_count + 1
-        self._conn.execute(
-            "UPDATE recipients SET read_seq = ?, read_ms = ? WHERE pos = ? AND user_id = ?",
+        marked = self._conn.execute(
+            "UPDATE recipients SET read_seq = ?, read_ms = ?"
+            " WHERE pos = ? AND user_id = ? AND read_seq IS NULL",
             (read_count, read_ms, message.pos, user_id),
-        )
+        ).rowcount
+        if not marked:
+            return None
         self._conn.execute(
             "UPDATE messages SET read_count = ? WHERE pos = ?", (read_count, message.pos)
         )
@@ -850,35 +884,37 @@ class SqliteStorage:
         Pruning deletes by primary-key range in the same transaction, so it costs about one row
         per event appended.
         """
-        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        payload = self._conn.execute(
+        execute = self._conn.execute
+        payload = execute(
             "INSERT INTO event_payloads (event, data, created_ms, refs) VALUES (?, ?, ?, ?)",
-            (name, encoded, created_ms, len(user_ids)),
+            (name, _encode_json(data), created_ms, len(user_ids)),
         ).lastrowid
         assert payload is not None
         events = []
-        pruned: Counter[int] = Counter()
+        pruned: Counter[int] | None = None
+        retention = self._retention
         for user_id in user_ids:
-            (seq,) = self._conn.execute(
+            (seq,) = execute(
                 "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ? RETURNING event_seq",
                 (user_id,),
             ).fetchone()
-            self._conn.execute("INSERT INTO events VALUES (?, ?, ?)", (user_id, seq, payload))
-            if seq > self._retention:
+            execute("INSERT INTO events VALUES (?, ?, ?)", (user_id, seq, payload))
+            if seq > retention:
+                pruned = pruned if pruned is not None else Counter()
                 pruned.update(
                     row[0]
-                    for row in self._conn.execute(
+                    for row in execute(
                         "DELETE FROM events WHERE user_id = ? AND seq <= ? RETURNING payload",
-                        (user_id, seq - self._retention),
+                        (user_id, seq - retention),
                     )
                 )
             events.append(Event(user_id, seq, name, data))
-        for payload_id, count in pruned.items():
+        for payload_id, count in (pruned or {}).items():
             # Most payloads belong to one event: then one statement frees them.
-            if not self._conn.execute(
+            if not execute(
                 "DELETE FROM event_payloads WHERE id = ? AND refs = ?", (payload_id, count)
             ).rowcount:
-                self._conn.execute(
+                execute(
                     "UPDATE event_payloads SET refs = refs - ? WHERE id = ?", (count, payload_id)
                 )
         return events
@@ -902,6 +938,10 @@ class SqliteStorage:
             (user_id, since),
         )
         return [Event(user_id, seq, name, json.loads(data)) for seq, name, data in rows]
+
+
+# One encoder for every payload: ``json.dumps`` with options builds a new one per call.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _chat_key(chat: Chat) -> tuple[int, str]:

@@ -80,7 +80,7 @@ class ObservedStorage(SqliteStorage):
                 raise sqlite3.OperationalError("disk I/O error (injected at COMMIT)")
         self.log.add("commit", number)
 
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
         counted = super().record_receipt(message, user_id, read_ms)
         self.log.add("write", user_id, self.transactions)
         if user_id in self.doomed:

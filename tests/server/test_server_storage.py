@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from seenby.reference_server.model import READ, UNREAD, NewMessage, Profile, Settings, TextElem
+from seenby.reference_server.model import (
+    READ,
+    UNREAD,
+    Message,
+    NewMessage,
+    Profile,
+    Settings,
+    TextElem,
+)
 from seenby.reference_server.storage import (
     READ_PAGE_SQL,
     SCHEMA_VERSION,
@@ -33,6 +41,11 @@ def _message(msg_id: str, recipient_count: int) -> NewMessage:
     )
 
 
+def _counted(message: Message | None) -> Message:
+    assert message is not None, "the receipt was not recorded"
+    return message
+
+
 @pytest.fixture(scope="module")
 def big_message_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A database file with one message to 100,000 recipients, the first half of them read."""
@@ -44,7 +57,7 @@ def big_message_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             storage.insert_user(Profile(user_id), f"hash-{user_id}")
         message = storage.insert_message(_message("m1", RECIPIENTS), members)
         for user_id in members[: RECIPIENTS // 2]:
-            message = storage.record_receipt(message, user_id, 5)
+            message = _counted(storage.record_receipt(message, user_id, 5))
     storage.close()
     yield path
 
@@ -109,8 +122,11 @@ def test_page_queries_see_members_in_read_and_snapshot_order(tmp_path: Path) -> 
         for user_id in ("s", "a", "b", "c", "d"):
             storage.insert_user(Profile(user_id), user_id)
         message = storage.insert_message(_message("m", 4), ["a", "b", "c", "d"])
-        message = storage.record_receipt(message, "c", 10)
-        message = storage.record_receipt(message, "a", 11)
+        message = _counted(storage.record_receipt(message, "c", 10))
+        message = _counted(storage.record_receipt(message, "a", 11))
+        assert storage.record_receipt(message, "a", 12) is None  # read already: no change
+        assert storage.record_receipt(message, "s", 12) is None  # not a recipient
+        assert storage.messages(["m"])["m"].read_count == 2
         read = storage.member_page(message, READ, 0, 10)
         unread = storage.member_page(message, UNREAD, 0, 10)
         after_b = storage.member_page(message, UNREAD, 2, 10)
