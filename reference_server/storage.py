@@ -5,7 +5,9 @@ The domain calls these methods inside :meth:`Storage.transaction`, each protocol
 ``domain.py``), so a call is applied entirely or not at all. File databases run in WAL mode with
 ``synchronous=FULL``: once a transaction commits, it survives a crash or power loss. Committed
 pages are copied from the WAL into the database file by a thread of its own (``_Checkpointer``),
-never inside a call's COMMIT.
+never inside a call's COMMIT. Two things every call reads are kept in memory once read: the
+settings and group memberships; their writers and every rollback (of a call's savepoint or of a
+whole transaction) drop them, so a read never answers from before a change or from an undone one.
 
 Layout, in the terms of ``domain.py``'s theory of operation:
 
@@ -202,6 +204,9 @@ _MESSAGE_COLUMNS = (
 )
 
 _C2C, _GROUP = 1, 2
+
+_MEMBERSHIPS_KEPT = 100_000
+"""Memberships kept in memory; past that the map starts again (it is only a cache)."""
 
 
 class Storage(Protocol):
@@ -403,7 +408,7 @@ class _Savepoint:
         if exc_type is None:
             conn.execute("RELEASE call")
             return
-        self._storage._settings = None
+        self._storage._forget_cached()
         if conn.in_transaction:
             conn.execute("ROLLBACK TO call")
             conn.execute("RELEASE call")
@@ -423,9 +428,11 @@ class SqliteStorage:
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._closed = False
-        # Every call reads the settings; only save_settings changes them, and a rollback may
-        # undo that, so the cache is dropped on both.
+        # Every call reads the settings, and every receipt a membership; only save_settings
+        # and the member writes change them, and a rollback may undo those, so each cache is
+        # dropped by its writers and both by any rollback (_forget_cached).
         self._settings: Settings | None = None
+        self._memberships: dict[tuple[str, str], bool] = {}
         self._savepoint = _Savepoint(self)
         self._open_schema(path)
         self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
@@ -475,13 +482,13 @@ class SqliteStorage:
             try:
                 yield
             except BaseException:
-                self._settings = None
+                self._forget_cached()
                 self._conn.execute("ROLLBACK")
                 raise
             try:
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._settings = None
+                self._forget_cached()
                 # A COMMIT that fails (e.g. SQLITE_BUSY) can leave the transaction open; the
                 # next BEGIN would then fail for good.
                 if self._conn.in_transaction:
@@ -505,6 +512,11 @@ class SqliteStorage:
                 if self._checkpointer is not None:
                     self._checkpointer.close()
                 self._conn.close()
+
+    def _forget_cached(self) -> None:
+        """Drop what is kept in memory: a rollback may have undone the writes behind it."""
+        self._settings = None
+        self._memberships.clear()
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -578,6 +590,7 @@ class SqliteStorage:
 
     def insert_group(self, group: Group, member_ids: Sequence[str]) -> None:
         """Add a group with its members in join order (owner first)."""
+        self._memberships.clear()
         self._conn.execute(
             "INSERT INTO groups VALUES (?, ?, ?, ?, ?)",
             (group.group_id, group.group_type, group.owner_id, len(member_ids), len(member_ids)),
@@ -588,11 +601,19 @@ class SqliteStorage:
         )
 
     def is_member(self, group_id: str, user_id: str) -> bool:
-        """Whether ``user_id`` is a current member of the group."""
-        row = self._conn.execute(
-            "SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?", (group_id, user_id)
-        ).fetchone()
-        return row is not None
+        """Whether ``user_id`` is a current member of the group (kept once read, until a
+        member write or a rollback)."""
+        key = (group_id, user_id)
+        member = self._memberships.get(key)
+        if member is None:
+            row = self._conn.execute(
+                "SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?", key
+            ).fetchone()
+            member = row is not None
+            if len(self._memberships) >= _MEMBERSHIPS_KEPT:
+                self._memberships.clear()
+            self._memberships[key] = member
+        return member
 
     def member_ids(self, group_id: str) -> list[str]:
         """The group's current members in join order."""
@@ -620,6 +641,7 @@ class SqliteStorage:
         """Add the users that are not members yet (at the end of the join order); return them."""
         added = [u for u in dict.fromkeys(user_ids) if not self.is_member(group_id, u)]
         if added:
+            self._memberships.clear()
             (last_join_seq,) = self._conn.execute(
                 "SELECT last_join_seq FROM groups WHERE group_id = ?", (group_id,)
             ).fetchone()
@@ -638,6 +660,7 @@ class SqliteStorage:
         """Remove the users that are members; return them."""
         removed = [u for u in dict.fromkeys(user_ids) if self.is_member(group_id, u)]
         if removed:
+            self._memberships.clear()
             self._conn.executemany(
                 "DELETE FROM group_members WHERE group_id = ? AND user_id = ?",
                 [(group_id, user_id) for user_id in removed],

@@ -11,6 +11,7 @@ import pytest
 from seenby.reference_server.model import (
     READ,
     UNREAD,
+    Group,
     Message,
     NewMessage,
     Profile,
@@ -256,3 +257,31 @@ def test_a_version_1_database_keeps_its_events_when_opened(tmp_path: Path) -> No
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
+
+
+def test_membership_reads_follow_member_writes_and_rollbacks() -> None:
+    """is_member is kept in memory once read; every member write and every rollback drops
+    what was kept, so a read never answers from before a change or from an undone one."""
+    storage = SqliteStorage(":memory:")
+    with storage.transaction():
+        for user_id in ("a", "b"):
+            storage.insert_user(Profile(user_id), user_id)
+        assert not storage.is_member("g", "a")  # no such group yet
+        storage.insert_group(Group("g", "Work", "a", 1), ["a"])
+        assert storage.is_member("g", "a")
+    with storage.transaction():
+        assert not storage.is_member("g", "b")
+        with pytest.raises(RuntimeError), storage.savepoint():
+            storage.add_members("g", ["b"])
+            assert storage.is_member("g", "b")
+            raise RuntimeError("undo the join")
+        assert not storage.is_member("g", "b")
+        storage.add_members("g", ["b"])
+        assert storage.is_member("g", "b")
+    with pytest.raises(RuntimeError), storage.transaction():
+        storage.remove_members("g", ["b"])
+        assert not storage.is_member("g", "b")
+        raise RuntimeError("undo the leave")
+    with storage.transaction():
+        assert storage.is_member("g", "b")
+    storage.close()
