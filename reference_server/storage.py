@@ -22,9 +22,11 @@ Layout, in the terms of ``domain.py``'s theory of operation:
   the latest activity and, for C2C, the read mark.
 - ``events`` holds each user's newest events for replay, as (user, seq, payload):
   ``users.event_seq`` is the last seq handed out, so numbering continues across pruning and
-  restarts. What an event says is stored once in ``event_payloads`` however many users get it
-  (a group message's ``onRecvNewMessage`` is one payload for all its recipients); a payload
-  counts the events that point to it and goes when the last of them is pruned.
+  restarts. What an event given to several users says is stored once in ``event_payloads`` (a
+  group message's ``onRecvNewMessage`` is one payload for all its recipients); a payload counts
+  the events that point to it and goes when the last of them is pruned. An event for one user
+  (every receipt's) keeps its payload in its own row (``event``, ``data``, ``created_ms``;
+  ``payload`` NULL): one row written instead of two.
 - ``pending_sends`` lists the needReadReceipt messages whose send is still in progress (see
   *Big sends* in ``domain.py``): ``visible = 0`` while the recipient snapshot is written (the
   message is hidden from every query), ``1`` while it is delivered, ``delivered`` being the
@@ -67,7 +69,7 @@ from seenby.reference_server.model import (
 
 log = logging.getLogger("seenby.reference_server")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
@@ -152,8 +154,12 @@ CREATE TABLE IF NOT EXISTS event_payloads (
 CREATE TABLE IF NOT EXISTS events (
     user_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    payload INTEGER NOT NULL,
-    PRIMARY KEY (user_id, seq)
+    payload INTEGER,
+    event TEXT,
+    data TEXT,
+    created_ms INTEGER,
+    PRIMARY KEY (user_id, seq),
+    CHECK ((payload IS NULL) = (event IS NOT NULL))
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_sends (
     pos INTEGER PRIMARY KEY,
@@ -172,6 +178,15 @@ INSERT INTO events (user_id, seq, payload)
     SELECT user_id, seq, row_number() OVER (ORDER BY user_id, seq) FROM events_v1;
 DROP TABLE events_v1;
 """
+
+# Version 2 kept every payload in event_payloads, one-user events' too; they stay there.
+_MIGRATE_FROM_V2 = """
+ALTER TABLE events RENAME TO events_v2;
+{schema}
+INSERT INTO events (user_id, seq, payload) SELECT user_id, seq, payload FROM events_v2;
+DROP TABLE events_v2;
+"""
+_MIGRATIONS = {1: _MIGRATE_FROM_V1, 2: _MIGRATE_FROM_V2}
 
 # A message is hidden while its recipient snapshot is being written.
 # A correlated NOT EXISTS probes pending_sends' primary key; NOT IN built a set per query.
@@ -451,7 +466,8 @@ class SqliteStorage:
                 f" ({SCHEMA_VERSION}); upgrade the server"
             )
         defaults = Settings()
-        schema = _MIGRATE_FROM_V1.format(schema=_SCHEMA) if version == 1 else _SCHEMA
+        migration = _MIGRATIONS.get(version)
+        schema = migration.format(schema=_SCHEMA) if migration is not None else _SCHEMA
         try:
             conn.executescript(
                 f"BEGIN IMMEDIATE; {schema} PRAGMA user_version = {SCHEMA_VERSION};"
@@ -908,11 +924,14 @@ class SqliteStorage:
         per event appended.
         """
         execute = self._conn.execute
-        payload = execute(
-            "INSERT INTO event_payloads (event, data, created_ms, refs) VALUES (?, ?, ?, ?)",
-            (name, _encode_json(data), created_ms, len(user_ids)),
-        ).lastrowid
-        assert payload is not None
+        encoded = _encode_json(data)
+        payload: int | None = None
+        if len(user_ids) > 1:
+            payload = execute(
+                "INSERT INTO event_payloads (event, data, created_ms, refs) VALUES (?, ?, ?, ?)",
+                (name, encoded, created_ms, len(user_ids)),
+            ).lastrowid
+            assert payload is not None
         events = []
         pruned: Counter[int] | None = None
         retention = self._retention
@@ -921,7 +940,17 @@ class SqliteStorage:
                 "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ? RETURNING event_seq",
                 (user_id,),
             ).fetchone()
-            execute("INSERT INTO events VALUES (?, ?, ?)", (user_id, seq, payload))
+            if payload is None:
+                execute(
+                    "INSERT INTO events (user_id, seq, event, data, created_ms)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (user_id, seq, name, encoded, created_ms),
+                )
+            else:
+                execute(
+                    "INSERT INTO events (user_id, seq, payload) VALUES (?, ?, ?)",
+                    (user_id, seq, payload),
+                )
             if seq > retention:
                 pruned = pruned if pruned is not None else Counter()
                 pruned.update(
@@ -930,6 +959,7 @@ class SqliteStorage:
                         "DELETE FROM events WHERE user_id = ? AND seq <= ? RETURNING payload",
                         (user_id, seq - retention),
                     )
+                    if row[0] is not None
                 )
             events.append(Event(user_id, seq, name, data))
         for payload_id, count in (pruned or {}).items():
@@ -955,8 +985,8 @@ class SqliteStorage:
     def events_after(self, user_id: str, since: int) -> list[Event]:
         """The user's retained events with seq > ``since``, in order."""
         rows = self._conn.execute(
-            "SELECT e.seq, p.event, p.data FROM events AS e"
-            " JOIN event_payloads AS p ON p.id = e.payload"
+            "SELECT e.seq, coalesce(e.event, p.event), coalesce(e.data, p.data) FROM events AS e"
+            " LEFT JOIN event_payloads AS p ON p.id = e.payload"
             " WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq",
             (user_id, since),
         )

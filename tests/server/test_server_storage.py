@@ -201,7 +201,8 @@ def _payload_rows(storage: SqliteStorage) -> list[tuple[int, int]]:
 
 
 def test_an_event_for_many_users_stores_its_payload_once_and_frees_it_with_the_last_event() -> None:
-    """One payload row per append however many users get it; pruning drops unused payloads."""
+    """One payload row per append to several users; an event for one user keeps its payload
+    in its own row; pruning drops unused payloads."""
     storage = SqliteStorage(":memory:", event_retention=2)
     users = ["a", "b", "c"]
     with storage.transaction():
@@ -210,14 +211,19 @@ def test_an_event_for_many_users_stores_its_payload_once_and_frees_it_with_the_l
         storage.append_events(users, "shared", {"big": "x" * 500}, 1)
         assert _payload_rows(storage) == [(1, 3)]
         storage.append_events(["a", "b"], "e", 2, 2)
-        storage.append_events(["a"], "e", 3, 3)  # a's first event is pruned: 2 refs left
-        assert _payload_rows(storage) == [(1, 2), (2, 2), (3, 1)]
+        storage.append_events(["a"], "e", 3, 3)  # in a's row; a's first event is pruned
+        assert _payload_rows(storage) == [(1, 2), (2, 2)]
         storage.append_events(["b"], "e", 4, 4)  # b's too
-        assert _payload_rows(storage) == [(1, 1), (2, 2), (3, 1), (4, 1)]
+        assert _payload_rows(storage) == [(1, 1), (2, 2)]
         storage.append_events(["c", "c"], "e", 5, 5)  # and c's: nobody points to it any more
-        assert [row[0] for row in _payload_rows(storage)] == [2, 3, 4, 5]
+        assert _payload_rows(storage) == [(2, 2), (3, 2)]
         assert [e.data for e in storage.events_after("c", 0)] == [5, 5]
-        assert [e.data for e in storage.events_after("a", 0)] == [2, 3]
+        assert [(e.name, e.data) for e in storage.events_after("a", 0)] == [("e", 2), ("e", 3)]
+        inline = storage._conn.execute(
+            "SELECT seq, payload, event, data, created_ms FROM events WHERE user_id = 'b'"
+            " ORDER BY seq"
+        ).fetchall()
+        assert inline == [(2, 2, None, None, None), (3, None, "e", "4", 4)]
     storage.close()
 
 
@@ -285,3 +291,43 @@ def test_membership_reads_follow_member_writes_and_rollbacks() -> None:
     with storage.transaction():
         assert storage.is_member("g", "b")
     storage.close()
+
+
+def test_a_version_2_database_keeps_its_events_when_opened(tmp_path: Path) -> None:
+    """Version 2 kept every event's payload in event_payloads; opening it keeps them there
+    and appends one-user events in the new layout."""
+    path = str(tmp_path / "v2.sqlite3")
+    storage = SqliteStorage(path)
+    with storage.transaction():
+        for user_id in ("a", "b"):
+            storage.insert_user(Profile(user_id), f"h{user_id}")
+    storage.close()
+    with sqlite3.connect(path) as conn:  # the version 2 layout, with events of two users
+        conn.executescript(
+            """
+            DROP TABLE events; DELETE FROM event_payloads;
+            CREATE TABLE events (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                payload INTEGER NOT NULL, PRIMARY KEY (user_id, seq)) WITHOUT ROWID;
+            INSERT INTO event_payloads VALUES (1, 'e', '{"a":1}', 2, 2), (2, 'f', '[2]', 3, 1);
+            INSERT INTO events VALUES ('a', 1, 1), ('b', 1, 1), ('a', 2, 2);
+            UPDATE users SET event_seq = 2 WHERE user_id = 'a';
+            UPDATE users SET event_seq = 1 WHERE user_id = 'b';
+            PRAGMA user_version = 2;
+            """
+        )
+    conn.close()
+    reopened = SqliteStorage(path, event_retention=2)
+    with reopened.transaction():
+        assert [(e.seq, e.name, e.data) for e in reopened.events_after("a", 0)] == [
+            (1, "e", {"a": 1}),
+            (2, "f", [2]),
+        ]
+        assert [(e.seq, e.data) for e in reopened.events_after("b", 0)] == [(1, {"a": 1})]
+        (next_event,) = reopened.append_events(["a"], "g", None, 4)  # prunes a's first
+        assert next_event.seq == 3
+        assert [(e.seq, e.name) for e in reopened.events_after("a", 0)] == [(2, "f"), (3, "g")]
+        assert _payload_rows(reopened) == [(1, 1), (2, 1)]
+    reopened.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()
