@@ -572,6 +572,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                     break
 
 
+@functools.lru_cache(maxsize=64)  # clients send the same version on every request
 def _http_version(text: str) -> tuple[int, int] | None:
     """``HTTP/major.minor`` as numbers (at most 10 digits each), or ``None``."""
     if not text.startswith("HTTP/"):
