@@ -69,11 +69,12 @@ def _malformed(desc: str) -> ReceiptError:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        keys = [key for key, _ in pairs]
         duplicate = next(key for key in keys if keys.count(key) > 1)
         raise _malformed(f"the body repeats the key {duplicate!r}")
-    return dict(pairs)
+    return result
 
 
 def _safe_int(text: str) -> int:

@@ -1,13 +1,14 @@
 """Storage for the receipt service: the interface the domain uses, and its SQLite implementation.
 
 The domain calls these methods inside :meth:`Storage.transaction`, each protocol call inside a
-:meth:`Storage.savepoint` of its own (several calls may share one transaction: group commit, see
-``domain.py``), so a call is applied entirely or not at all. File databases run in WAL mode with
-``synchronous=FULL``: once a transaction commits, it survives a crash or power loss. Committed
-pages are copied from the WAL into the database file by a thread of its own (``_Checkpointer``),
-never inside a call's COMMIT. Two things every call reads are kept in memory once read: the
-settings and group memberships; their writers and every rollback (of a call's savepoint or of a
-whole transaction) drop them, so a read never answers from before a change or from an undone one.
+:meth:`Storage.savepoint` of its own when several calls share one transaction (group commit, see
+``group_commit.py``), so a call is applied entirely or not at all. File databases run in WAL
+mode with ``synchronous=FULL``: once a transaction commits, it survives a crash or power loss.
+Committed pages are copied from the WAL into the database file by a thread of its own
+(``_Checkpointer``), never inside a call's COMMIT. Two things every call reads are kept in
+memory once read: the settings and group memberships; their writers and every rollback (of a
+call's savepoint or of a whole transaction) drop them, so a read never answers from before a
+change or from an undone one.
 
 Layout, in the terms of ``domain.py``'s theory of operation:
 

@@ -242,6 +242,27 @@ def test_a_call_failing_mid_batch_is_rolled_back_alone_and_the_rest_is_serial(
     assert [m.user_id for m in read_walk.members] == valid  # queue order = reading order
 
 
+def test_a_call_failing_alone_in_its_batch_changes_nothing_and_publishes_nothing(
+    scene: Scene,
+) -> None:
+    """R-3: a batch of one runs without a savepoint; a work that fails after writing its
+    receipt row is undone with the whole transaction, and the next call sees no trace of it."""
+    alice, bob, carol = scene.users("alice", "bob", "carol")
+    scene.service.create_group("g1", "Work", "alice", ["bob", "carol"])
+    msg = scene.send(alice, "g1")
+    scene.storage.doomed = {"bob"}
+    with pytest.raises(RuntimeError, match="injected failure after bob"):
+        scene.service.send_message_read_receipts(bob, [msg])
+    assert ("write", "bob", scene.storage.transactions) in scene.log.entries  # it did write
+    assert scene.counts(alice, msg) == (0, 2)
+    assert scene.read_counts(alice) == []
+    scene.service.send_message_read_receipts(carol, [msg])
+    assert scene.counts(alice, msg) == (1, 1)
+    read_walk = scene.service.get_group_message_read_member_list(alice, msg, 0, 0, 100)
+    assert [m.user_id for m in read_walk.members] == ["carol"]
+    assert scene.read_counts(alice) == [(1, 1)]  # seq 1: bob's event was never numbered
+
+
 def test_every_answer_comes_after_the_commit_that_holds_its_change(scene: Scene) -> None:
     """Durability: a caller is answered only after the COMMIT of the transaction that wrote
     its receipt; nothing is published before that commit either."""
