@@ -27,7 +27,8 @@ Layout, in the terms of ``domain.py``'s theory of operation:
   group message's ``onRecvNewMessage`` is one payload for all its recipients); a payload counts
   the events that point to it and goes when the last of them is pruned. An event for one user
   (every receipt's) keeps its payload in its own row (``event``, ``data``, ``created_ms``;
-  ``payload`` NULL): one row written instead of two.
+  ``payload`` NULL): one row written instead of two. Only a user's newest ``event_retention``
+  events are read; older ones are deleted a chunk at a time (see ``append_events``).
 - ``pending_sends`` lists the needReadReceipt messages whose send is still in progress (see
   *Big sends* in ``domain.py``): ``visible = 0`` while the recipient snapshot is written (the
   message is hidden from every query), ``1`` while it is delivered, ``delivered`` being the
@@ -220,6 +221,9 @@ _MESSAGE_COLUMNS = (
 )
 
 _C2C, _GROUP = 1, 2
+
+_PRUNE_CHUNK = 64
+"""At most this many of a user's events are pruned at once (1 % of the retention, at least 1)."""
 
 _MEMBERSHIPS_KEPT = 100_000
 """Memberships kept in memory; past that the map starts again (it is only a cache)."""
@@ -441,6 +445,7 @@ class SqliteStorage:
         if event_retention < 1:
             raise ValueError("event_retention must be at least 1")
         self._retention = event_retention
+        self._prune_every = max(1, min(_PRUNE_CHUNK, event_retention // 100))
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._closed = False
@@ -921,8 +926,10 @@ class SqliteStorage:
     ) -> list[Event]:
         """Give each user the event under its next seq; prune beyond the retention.
 
-        Pruning deletes by primary-key range in the same transaction, so it costs about one row
-        per event appended.
+        Events older than a user's newest ``event_retention`` are no longer read (see
+        ``event_bounds``), and are deleted a chunk at a time: on every ``_prune_every``-th seq
+        of the user, by primary-key range in the same transaction. One delete per chunk instead
+        of one per event took two statements off every receipt of a busy sender.
         """
         execute = self._conn.execute
         encoded = _encode_json(data)
@@ -935,7 +942,7 @@ class SqliteStorage:
             assert payload is not None
         events = []
         pruned: Counter[int] | None = None
-        retention = self._retention
+        retention, prune_every = self._retention, self._prune_every
         for user_id in user_ids:
             (seq,) = execute(
                 "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ? RETURNING event_seq",
@@ -952,16 +959,17 @@ class SqliteStorage:
                     "INSERT INTO events (user_id, seq, payload) VALUES (?, ?, ?)",
                     (user_id, seq, payload),
                 )
-            if seq > retention:
-                pruned = pruned if pruned is not None else Counter()
-                pruned.update(
-                    row[0]
-                    for row in execute(
-                        "DELETE FROM events WHERE user_id = ? AND seq <= ? RETURNING payload",
-                        (user_id, seq - retention),
-                    )
-                    if row[0] is not None
-                )
+            if seq > retention and seq % prune_every == 0:
+                gone = (user_id, seq - retention)
+                shared = execute(
+                    "DELETE FROM events WHERE user_id = ? AND seq <= ? AND payload IS NOT NULL"
+                    " RETURNING payload",
+                    gone,
+                ).fetchall()
+                execute("DELETE FROM events WHERE user_id = ? AND seq <= ?", gone)
+                if shared:
+                    pruned = pruned if pruned is not None else Counter()
+                    pruned.update(row[0] for row in shared)
             events.append(Event(user_id, seq, name, data))
         for payload_id, count in (pruned or {}).items():
             # Most payloads belong to one event: then one statement frees them.
@@ -975,13 +983,18 @@ class SqliteStorage:
 
     def event_bounds(self, user_id: str) -> tuple[int, int]:
         """(oldest retained seq, latest seq) of a user; oldest is latest + 1 if none is kept."""
+        latest = self._latest_seq(user_id)
+        (oldest,) = self._conn.execute(
+            "SELECT min(seq) FROM events WHERE user_id = ? AND seq > ?",
+            (user_id, latest - self._retention),  # older ones may wait for their chunk's prune
+        ).fetchone()
+        return (latest + 1 if oldest is None else oldest), latest
+
+    def _latest_seq(self, user_id: str) -> int:
         (latest,) = self._conn.execute(
             "SELECT event_seq FROM users WHERE user_id = ?", (user_id,)
         ).fetchone()
-        (oldest,) = self._conn.execute(
-            "SELECT min(seq) FROM events WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return (latest + 1 if oldest is None else oldest), latest
+        return int(latest)
 
     def events_after(self, user_id: str, since: int) -> list[Event]:
         """The user's retained events with seq > ``since``, in order."""
@@ -989,7 +1002,7 @@ class SqliteStorage:
             "SELECT e.seq, coalesce(e.event, p.event), coalesce(e.data, p.data) FROM events AS e"
             " LEFT JOIN event_payloads AS p ON p.id = e.payload"
             " WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq",
-            (user_id, since),
+            (user_id, max(since, self._latest_seq(user_id) - self._retention)),
         )
         return [Event(user_id, seq, name, json.loads(data)) for seq, name, data in rows]
 

@@ -331,3 +331,27 @@ def test_a_version_2_database_keeps_its_events_when_opened(tmp_path: Path) -> No
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
+
+
+def test_events_past_the_retention_are_never_read_and_are_pruned_a_chunk_at_a_time() -> None:
+    """With a retention of 1,000 the old events go ten at a time (every 10th seq); reads never
+    show more than the newest 1,000, whether or not their chunk is pruned yet."""
+    storage = SqliteStorage(":memory:", event_retention=1000)
+    with storage.transaction():
+        for user_id in ("a", "b"):
+            storage.insert_user(Profile(user_id), f"h{user_id}")
+        storage.append_events(["a", "b"], "shared", 0, 0)  # a's seq 1, in a shared payload
+        for i in range(2, 1010):
+            storage.append_events(["a"], "e", i, i)
+        # seq 1,009: seq 9 is past the retention, its chunk is not pruned yet
+        assert storage.event_bounds("a") == (10, 1009)
+        assert [e.seq for e in storage.events_after("a", 0)][:2] == [10, 11]
+        assert len(storage.events_after("a", 0)) == 1000
+        assert _payload_rows(storage) == [(1, 2)]
+        storage.append_events(["a"], "e", 1010, 1010)  # seq 1,010: seqs up to 10 are pruned
+        stored = storage._conn.execute("SELECT min(seq), count(*) FROM events WHERE user_id = 'a'")
+        assert stored.fetchone() == (11, 1000)
+        assert _payload_rows(storage) == [(1, 1)]  # b still has it
+        assert storage.event_bounds("a") == (11, 1010)
+        assert [(e.seq, e.data) for e in storage.events_after("b", 0)] == [(1, 0)]
+    storage.close()
