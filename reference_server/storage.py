@@ -5,10 +5,11 @@ The domain calls these methods inside :meth:`Storage.transaction`, each protocol
 ``group_commit.py``), so a call is applied entirely or not at all. File databases run in WAL
 mode with ``synchronous=FULL``: once a transaction commits, it survives a crash or power loss.
 Committed pages are copied from the WAL into the database file by a thread of its own
-(``_Checkpointer``), never inside a call's COMMIT. Two things every call reads are kept in
-memory once read: the settings and group memberships; their writers and every rollback (of a
-call's savepoint or of a whole transaction) drop them, so a read never answers from before a
-change or from an undone one.
+(``_Checkpointer``), never inside a call's COMMIT. What calls read most is kept in memory once
+read: the settings, group memberships, and the last event seq of users with recent events
+(this connection is their only writer); their writers and every rollback (of a call's
+savepoint or of a whole transaction) drop them, so a read never answers from before a change
+or from an undone one.
 
 Layout, in the terms of ``domain.py``'s theory of operation:
 
@@ -224,6 +225,9 @@ _C2C, _GROUP = 1, 2
 
 _PRUNE_CHUNK = 64
 """At most this many of a user's events are pruned at once (1 % of the retention, at least 1)."""
+
+_EVENT_SEQS_KEPT = 10_000
+"""Users whose last event seq is kept in memory; past that the map starts again."""
 
 _MEMBERSHIPS_KEPT = 100_000
 """Memberships kept in memory; past that the map starts again (it is only a cache)."""
@@ -454,6 +458,7 @@ class SqliteStorage:
         # dropped by its writers and both by any rollback (_forget_cached).
         self._settings: Settings | None = None
         self._memberships: dict[tuple[str, str], bool] = {}
+        self._event_seqs: dict[str, int] = {}  # users.event_seq of users with recent events
         self._savepoint = _Savepoint(self)
         self._open_schema(path)
         self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
@@ -539,6 +544,7 @@ class SqliteStorage:
         """Drop what is kept in memory: a rollback may have undone the writes behind it."""
         self._settings = None
         self._memberships.clear()
+        self._event_seqs.clear()
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -943,11 +949,21 @@ class SqliteStorage:
         events = []
         pruned: Counter[int] | None = None
         retention, prune_every = self._retention, self._prune_every
+        seqs = self._event_seqs
+        if len(seqs) + len(user_ids) > _EVENT_SEQS_KEPT:
+            seqs.clear()
         for user_id in user_ids:
-            (seq,) = execute(
-                "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ? RETURNING event_seq",
-                (user_id,),
-            ).fetchone()
+            seq = seqs.get(user_id)
+            if seq is None:
+                (seq,) = execute(
+                    "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ?"
+                    " RETURNING event_seq",
+                    (user_id,),
+                ).fetchone()
+            else:  # known: a plain UPDATE, one statement step instead of two
+                seq += 1
+                execute("UPDATE users SET event_seq = ? WHERE user_id = ?", (seq, user_id))
+            seqs[user_id] = seq
             if payload is None:
                 execute(
                     "INSERT INTO events (user_id, seq, event, data, created_ms)"
@@ -991,6 +1007,8 @@ class SqliteStorage:
         return (latest + 1 if oldest is None else oldest), latest
 
     def _latest_seq(self, user_id: str) -> int:
+        if user_id in self._event_seqs:
+            return self._event_seqs[user_id]
         (latest,) = self._conn.execute(
             "SELECT event_seq FROM users WHERE user_id = ?", (user_id,)
         ).fetchone()

@@ -355,3 +355,26 @@ def test_events_past_the_retention_are_never_read_and_are_pruned_a_chunk_at_a_ti
         assert storage.event_bounds("a") == (11, 1010)
         assert [(e.seq, e.data) for e in storage.events_after("b", 0)] == [(1, 0)]
     storage.close()
+
+
+def test_event_seqs_stay_gap_free_when_appends_are_rolled_back() -> None:
+    """A user's last seq is kept in memory after an append; a rollback of the call or of the
+    whole transaction drops it, so the next event takes the seq the undone one had."""
+    storage = SqliteStorage(":memory:")
+    with storage.transaction():
+        storage.insert_user(Profile("a"), "ha")
+        assert [e.seq for e in storage.append_events(["a"], "e", 1, 1)] == [1]
+        assert [e.seq for e in storage.append_events(["a"], "e", 2, 2)] == [2]
+    with storage.transaction():
+        with pytest.raises(RuntimeError), storage.savepoint():
+            assert [e.seq for e in storage.append_events(["a"], "e", 3, 3)] == [3]
+            raise RuntimeError("undo the call")
+        assert [e.seq for e in storage.append_events(["a"], "e", 3, 3)] == [3]
+    with pytest.raises(RuntimeError), storage.transaction():
+        assert [e.seq for e in storage.append_events(["a"], "e", 4, 4)] == [4]
+        raise RuntimeError("undo the transaction")
+    with storage.transaction():
+        assert storage.event_bounds("a") == (1, 3)
+        assert [e.seq for e in storage.append_events(["a"], "e", 4, 4)] == [4]
+        assert [e.data for e in storage.events_after("a", 0)] == [1, 2, 3, 4]
+    storage.close()
