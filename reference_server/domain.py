@@ -11,9 +11,9 @@ Theory of operation
 works run one at a time in queue order, each in its own savepoint (or, alone in its batch, its
 own transaction), so an error never changes anything (all of a receipt batch applies or none of
 it [R-3]), and a call returns only once its transaction is durable and its events are published:
-a ``code: 0`` answer always means a durable change. The reference server favours obviously-
-correct ordering over parallel writes; what keeps one big call from stalling everyone is that no
-work is big (see *Big sends* below).
+a ``code: 0`` answer always means a durable change. The reference server favours
+obviously-correct ordering over parallel writes; what keeps one big call from stalling everyone
+is that no work is big (see *Big sends* below).
 
 *The recipient snapshot* [M-1, M-2]. When a needReadReceipt message is sent, its recipients are
 fixed: the C2C receiver, or the group's members except the sender at that moment (only those
