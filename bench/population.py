@@ -164,7 +164,9 @@ def populate_large_groups(db_path: str, sizes: Sequence[int]) -> LargePopulation
                 message = storage.messages([probe.message.msg_id])[probe.message.msg_id]
                 read_ms = now_ms()
                 for reader in member_ids[:size:2]:
-                    message = storage.record_receipt(message, reader, read_ms)
+                    counted = storage.record_receipt(message, reader, read_ms)
+                    assert counted is not None, f"{reader} is an unread recipient of the probe"
+                    message = counted
             groups.append(LargeGroup(size, group.group_id, probe.message.msg_id))
         return LargePopulation(admin_key, sender.user_id, sender.token, tuple(groups))
     finally:

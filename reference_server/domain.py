@@ -7,13 +7,13 @@ protocol's code when it refuses a call. Storage, push and presence are interface
 Theory of operation
 -------------------
 
-*Serialised calls.* Every call runs as one *work* through group commit
-(``group_commit.py``): works run one at a time in queue order, each in its own savepoint, so an
-error never changes anything (all of a receipt batch applies or none of it [R-3]), and a call
-returns only once its transaction is durable and its events are published: a ``code: 0`` answer
-always means a durable change. The reference server favours obviously-correct ordering over
-parallel writes; what keeps one big call from stalling everyone is that no work is big (see
-*Big sends* below).
+*Serialised calls.* Every call runs as one *work* through group commit (``group_commit.py``):
+works run one at a time in queue order, each in its own savepoint (or, alone in its batch, its
+own transaction), so an error never changes anything (all of a receipt batch applies or none of
+it [R-3]), and a call returns only once its transaction is durable and its events are published:
+a ``code: 0`` answer always means a durable change. The reference server favours
+obviously-correct ordering over parallel writes; what keeps one big call from stalling everyone
+is that no work is big (see *Big sends* below).
 
 *The recipient snapshot* [M-1, M-2]. When a needReadReceipt message is sent, its recipients are
 fixed: the C2C receiver, or the group's members except the sender at that moment (only those
@@ -73,8 +73,9 @@ own, earlier place (conversation activity never moves back), and recipients lear
 the send's duration apart, as they would behind any server fan-out.
 
 *Tokens.* Tokens never change and users are never deleted, so ``identify`` keeps each token's
-user in memory after its first lookup and answers later requests without the queue or a
-transaction. An unknown token is looked up every time: the user may be created later.
+caller in memory after its first lookup (keyed by the token, so a known token is not even
+hashed again) and answers later requests without the queue or a transaction. An unknown token
+is looked up every time: the user may be created later.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class ReceiptService:
         self._clock = clock
         self._group_commit = GroupCommit(storage, sink)
         self._token_lock = threading.Lock()
-        self._users_by_token: dict[str, str] = {}
+        self._callers_by_token: dict[str, Caller] = {}
         self._finish_interrupted_sends()
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -202,16 +203,19 @@ class ReceiptService:
         """Who holds ``credential`` (the admin key or a user token); ``None`` if nobody."""
         if hmac.compare_digest(credential.encode(), self._admin_key):
             return Admin()
-        digest = _token_digest(credential)
+        # Keyed by the token itself: hashing it on every request cost more than the lookup.
+        # Storage keeps only the hash; the map lives in memory, as the tokens in requests do.
         with self._token_lock:
-            user_id = self._users_by_token.get(digest)
-        if user_id is None:
+            caller = self._callers_by_token.get(credential)
+        if caller is None:
+            digest = _token_digest(credential)
             user_id = self._run(lambda _: self._storage.user_for_token(digest))
             if user_id is None:
                 return None
+            caller = Caller(user_id)
             with self._token_lock:
-                self._users_by_token[digest] = user_id
-        return Caller(user_id)
+                self._callers_by_token[credential] = caller
+        return caller
 
     # -- discovery and settings ----------------------------------------------------------------
 
@@ -506,9 +510,9 @@ class ReceiptService:
             for message in messages:
                 if message.sender == caller.user_id or not message.need_read_receipt:
                     continue
-                if self._storage.recipient_has_read(message, caller.user_id) is not False:
-                    continue  # already receipted [R-5], or not a recipient [R-4]
                 counted = self._storage.record_receipt(message, caller.user_id, read_ms)
+                if counted is None:
+                    continue  # already receipted [R-5], or not a recipient [R-4]
                 by_sender.setdefault(message.sender, []).append(_receipt(counted, read_ms))
             for sender, receipts in by_sender.items():
                 self._emit(

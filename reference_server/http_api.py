@@ -23,6 +23,7 @@ import logging
 import math
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -68,11 +69,12 @@ def _malformed(desc: str) -> ReceiptError:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        keys = [key for key, _ in pairs]
         duplicate = next(key for key in keys if keys.count(key) > 1)
         raise _malformed(f"the body repeats the key {duplicate!r}")
-    return dict(pairs)
+    return result
 
 
 def _safe_int(text: str) -> int:
@@ -119,6 +121,17 @@ def _check_text(text: str) -> None:
             raise _malformed("the body holds an unpaired surrogate escape") from None
 
 
+# One decoder and one encoder for every request: ``json.loads``/``json.dumps`` with options
+# build a new one per call, a measurable share of a receipt's CPU.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_int=_safe_int,
+    parse_float=_safe_float,
+    parse_constant=_no_constant,
+)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def parse_body(raw: bytes) -> JsonObject:
     """A request body as a JSON object, or ``ReceiptError(90006)`` saying what is wrong."""
     try:
@@ -126,13 +139,9 @@ def parse_body(raw: bytes) -> JsonObject:
     except UnicodeDecodeError:
         raise _malformed("the body is not valid UTF-8") from None
     try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_unique_keys,
-            parse_int=_safe_int,
-            parse_float=_safe_float,
-            parse_constant=_no_constant,
-        )
+        if text.startswith("\ufeff"):  # as json.loads refuses it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise _malformed(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except json.JSONDecodeError as error:
@@ -150,13 +159,24 @@ class _DeadlineInput(io.RawIOBase):
 
     A per-read timeout alone lets a client trickle a request one byte at a time forever; with
     ``deadline`` set, each read gets only the time left, so the whole head and body must arrive
-    in time. With ``deadline`` ``None`` the socket's own timeout applies.
+    in time. With ``deadline`` ``None`` a read waits up to the idle timeout.
+
+    The socket stays in blocking mode and the kernel enforces the timeouts (``SO_RCVTIMEO``,
+    ``SO_SNDTIMEO``; writes always get the idle timeout). A Python-level socket timeout makes
+    every ``recv`` and ``send`` a ``poll`` plus the call, and every ``settimeout`` an ``ioctl``:
+    each one a release and re-acquisition of the GIL, four more per request than the no-op
+    stack pays. The kernel's read timeout is changed only when a read must wait mid-request.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, idle: float) -> None:
         super().__init__()
         self._sock = sock
+        self._idle = idle
         self.deadline: float | None = None
+        sock.settimeout(None)
+        _set_kernel_timeout(sock, socket.SO_SNDTIMEO, idle)
+        _set_kernel_timeout(sock, socket.SO_RCVTIMEO, idle)
+        self._read_timeout = idle
 
     def readable(self) -> bool:
         return True
@@ -166,8 +186,33 @@ class _DeadlineInput(io.RawIOBase):
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("the request did not arrive in time")
-            self._sock.settimeout(remaining)
-        return self._sock.recv_into(buffer)
+            self._set_read_timeout(remaining)
+        try:
+            return self._sock.recv_into(buffer)
+        except BlockingIOError:  # the kernel's read timeout expired
+            raise TimeoutError("the peer sent nothing in time") from None
+
+    def end_deadline(self) -> None:
+        """The request is in (or not begun): reads wait up to the idle timeout again."""
+        self.deadline = None
+        if self._read_timeout != self._idle:
+            self._set_read_timeout(self._idle)
+
+    def _set_read_timeout(self, seconds: float) -> None:
+        _set_kernel_timeout(self._sock, socket.SO_RCVTIMEO, seconds)
+        self._read_timeout = seconds
+
+
+def _set_kernel_timeout(sock: socket.socket, option: int, seconds: float) -> None:
+    """Set ``SO_RCVTIMEO`` or ``SO_SNDTIMEO`` (a ``struct timeval``; never 0, which is none)."""
+    if sys.platform == "win32":  # a DWORD of milliseconds there
+        sock.setsockopt(socket.SOL_SOCKET, option, max(1, math.ceil(seconds * 1000)))
+        return
+    whole = int(seconds)
+    micro = int((seconds - whole) * 1_000_000)
+    if whole == 0 and micro == 0:
+        micro = 1
+    sock.setsockopt(socket.SOL_SOCKET, option, struct.pack("@ll", whole, micro))
 
 
 class _DropConnection(Exception):
@@ -264,10 +309,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         """The stdlib's output stream, and buffered input over a :class:`_DeadlineInput`."""
         super().setup()
         self.rfile.close()  # the stdlib's reader is replaced (closing it keeps no socket ref)
-        self._input = _DeadlineInput(self.connection)
+        self._input = _DeadlineInput(self.connection, self.server.timeouts.idle)
         self.reader = io.BufferedReader(self._input)
         self.rfile = self.reader
         self._body_read = False
+        self._server_header = f"Server: {self.version_string()}\r\n"
 
     def log_message(self, format: str, *args: Any) -> None:
         """Per-request lines go to the debug log, so the server is quiet by default."""
@@ -428,8 +474,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _end_request_deadline(self) -> None:
         """The request is in (or not begun): back to the idle timeout, for reads and writes."""
-        self._input.deadline = None
-        self.connection.settimeout(self.server.timeouts.idle)
+        self._input.end_deadline()
 
     def _credential(self) -> Credential:
         headers = self.headers.get_all("Authorization") or []
@@ -491,19 +536,19 @@ class RequestHandler(BaseHTTPRequestHandler):
         data: JsonValue,
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
-        body = json.dumps(
-            {"code": int(code), "desc": desc, "data": data},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        if data is None and code is Code.OK and desc == "ok":
+            body = _OK_NULL_BODY  # most writes (every receipt) answer exactly this
+        else:
+            body = _ENCODER.encode({"code": int(code), "desc": desc, "data": data}).encode()
         status = self.status_of(code)
-        self.log_request(status, len(body))
+        if log.isEnabledFor(logging.DEBUG):  # the request line is logged at debug level only
+            self.log_request(status, len(body))
         head = [
-            f"{self.protocol_version} {status} {self.responses[status][0]}\r\n"
-            f"Server: {self.version_string()}\r\n"
+            _status_line(self.protocol_version, status, self.responses[status][0]),
+            self._server_header,
             f"Date: {self.date_time_string()}\r\n"
             "Content-Type: application/json; charset=utf-8\r\n"
-            f"Content-Length: {len(body)}\r\n"
+            f"Content-Length: {len(body)}\r\n",
         ]
         head += [f"{name}: {value}\r\n" for name, value in headers or []]
         if self.close_connection:
@@ -528,6 +573,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                     break
 
 
+@functools.lru_cache(maxsize=64)  # clients send the same version on every request
 def _http_version(text: str) -> tuple[int, int] | None:
     """``HTTP/major.minor`` as numbers (at most 10 digits each), or ``None``."""
     if not text.startswith("HTTP/"):
@@ -536,6 +582,14 @@ def _http_version(text: str) -> tuple[int, int] | None:
     if len(numbers) != 2 or not all(n.isdigit() and n.isascii() and len(n) <= 10 for n in numbers):
         return None
     return int(numbers[0]), int(numbers[1])
+
+
+_OK_NULL_BODY = _ENCODER.encode({"code": int(Code.OK), "desc": "ok", "data": None}).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _status_line(protocol_version: str, status: int, reason: str) -> str:
+    return f"{protocol_version} {status} {reason}\r\n"
 
 
 @functools.lru_cache(maxsize=2)

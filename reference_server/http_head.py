@@ -9,6 +9,7 @@ the previous value (joined by a space, as §5.2 allows). Anything else is a malf
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 MAX_HEADERS = 100
@@ -36,7 +37,7 @@ class Headers:
         self._fields = fields
         self._by_name: dict[str, list[str]] = {}
         for name, value in fields:
-            self._by_name.setdefault(name.lower(), []).append(value)
+            self._by_name.setdefault(_field_key(name) or name.lower(), []).append(value)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of the field ``name``, or ``default``."""
@@ -69,11 +70,18 @@ def read_headers(rfile: LineReader) -> Headers:
             fields[-1] = (name, value + " " + line.strip(" \t"))
             continue
         name, colon, value = line.partition(":")
-        if not colon or not _is_token(name):
+        if not colon or _field_key(name) is None:
             raise HeadError(f"not a header field: {line[:100]!r}")
         if len(fields) == MAX_HEADERS:
             raise HeadError(f"more than {MAX_HEADERS} header fields")
         fields.append((name, value.strip(" \t")))
+
+
+@functools.lru_cache(maxsize=256)
+def _field_key(name: str) -> str | None:
+    """A field name's lookup key (lower case), or ``None`` if it is not a token. Clients send
+    the same few names on every request, so each is checked once."""
+    return name.lower() if _is_token(name) else None
 
 
 def _is_token(name: str) -> bool:

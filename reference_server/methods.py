@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from typing import NoReturn, TypeVar, cast
 
 from seenby.contract import vocabulary
 from seenby.reference_server.domain import Caller, ReceiptService
@@ -117,7 +117,12 @@ class BodyReader:
             self.fail(f"{self._name(name)} must be an array of strings")
         if max_items is not None and len(value) > max_items:
             self.fail(f"{self._name(name)} must hold at most {max_items} IDs")
-        return [self._check_identifier(f"{self._name(name)}[{i}]", v) for i, v in enumerate(value)]
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not 1 <= len(item) <= ID_MAX_CHARS or (
+                has_control_characters(item)
+            ):  # the label is built only for the message
+                self._check_identifier(f"{self._name(name)}[{index}]", item)
+        return cast(list[str], list(value))
 
     def flag(self, name: str) -> bool:
         """An optional boolean, ``false`` when absent."""

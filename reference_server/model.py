@@ -6,6 +6,7 @@ in docs/protocol.md (``to_json``); the rules that combine them live in ``domain.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from enum import IntEnum
@@ -85,9 +86,12 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
 def has_control_characters(text: str) -> bool:
     """Whether ``text`` holds a C0 control character or DEL (the schemas' definition)."""
-    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+    return _CONTROL_CHARACTER.search(text) is not None  # a regex: a scan in C, per request
 
 
 @dataclass(frozen=True)

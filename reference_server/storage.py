@@ -1,11 +1,15 @@
 """Storage for the receipt service: the interface the domain uses, and its SQLite implementation.
 
 The domain calls these methods inside :meth:`Storage.transaction`, each protocol call inside a
-:meth:`Storage.savepoint` of its own (several calls may share one transaction: group commit, see
-``domain.py``), so a call is applied entirely or not at all. File databases run in WAL mode with
-``synchronous=FULL``: once a transaction commits, it survives a crash or power loss. Committed
-pages are copied from the WAL into the database file by a thread of its own (``_Checkpointer``),
-never inside a call's COMMIT.
+:meth:`Storage.savepoint` of its own when several calls share one transaction (group commit, see
+``group_commit.py``), so a call is applied entirely or not at all. File databases run in WAL
+mode with ``synchronous=FULL``: once a transaction commits, it survives a crash or power loss.
+Committed pages are copied from the WAL into the database file by a thread of its own
+(``_Checkpointer``), never inside a call's COMMIT. What calls read most is kept in memory once
+read: the settings, group memberships, and the last event seq of users with recent events
+(this connection is their only writer); their writers and every rollback (of a call's
+savepoint or of a whole transaction) drop them, so a read never answers from before a change
+or from an undone one.
 
 Layout, in the terms of ``domain.py``'s theory of operation:
 
@@ -20,9 +24,12 @@ Layout, in the terms of ``domain.py``'s theory of operation:
   the latest activity and, for C2C, the read mark.
 - ``events`` holds each user's newest events for replay, as (user, seq, payload):
   ``users.event_seq`` is the last seq handed out, so numbering continues across pruning and
-  restarts. What an event says is stored once in ``event_payloads`` however many users get it
-  (a group message's ``onRecvNewMessage`` is one payload for all its recipients); a payload
-  counts the events that point to it and goes when the last of them is pruned.
+  restarts. What an event given to several users says is stored once in ``event_payloads`` (a
+  group message's ``onRecvNewMessage`` is one payload for all its recipients); a payload counts
+  the events that point to it and goes when the last of them is pruned. An event for one user
+  (every receipt's) keeps its payload in its own row (``event``, ``data``, ``created_ms``;
+  ``payload`` NULL): one row written instead of two. Only a user's newest ``event_retention``
+  events are read; older ones are deleted a chunk at a time (see ``append_events``).
 - ``pending_sends`` lists the needReadReceipt messages whose send is still in progress (see
   *Big sends* in ``domain.py``): ``visible = 0`` while the recipient snapshot is written (the
   message is hidden from every query), ``1`` while it is delivered, ``delivered`` being the
@@ -39,6 +46,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Protocol
 
 from seenby.reference_server.model import (
@@ -64,7 +72,7 @@ from seenby.reference_server.model import (
 
 log = logging.getLogger("seenby.reference_server")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
@@ -149,8 +157,12 @@ CREATE TABLE IF NOT EXISTS event_payloads (
 CREATE TABLE IF NOT EXISTS events (
     user_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    payload INTEGER NOT NULL,
-    PRIMARY KEY (user_id, seq)
+    payload INTEGER,
+    event TEXT,
+    data TEXT,
+    created_ms INTEGER,
+    PRIMARY KEY (user_id, seq),
+    CHECK ((payload IS NULL) = (event IS NOT NULL))
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_sends (
     pos INTEGER PRIMARY KEY,
@@ -170,8 +182,20 @@ INSERT INTO events (user_id, seq, payload)
 DROP TABLE events_v1;
 """
 
+# Version 2 kept every payload in event_payloads, one-user events' too; they stay there.
+_MIGRATE_FROM_V2 = """
+ALTER TABLE events RENAME TO events_v2;
+{schema}
+INSERT INTO events (user_id, seq, payload) SELECT user_id, seq, payload FROM events_v2;
+DROP TABLE events_v2;
+"""
+_MIGRATIONS = {1: _MIGRATE_FROM_V1, 2: _MIGRATE_FROM_V2}
+
 # A message is hidden while its recipient snapshot is being written.
-_VISIBLE = "pos NOT IN (SELECT pos FROM pending_sends WHERE visible = 0)"
+# A correlated NOT EXISTS probes pending_sends' primary key; NOT IN built a set per query.
+_VISIBLE = (
+    "NOT EXISTS (SELECT 1 FROM pending_sends AS p WHERE p.pos = messages.pos AND p.visible = 0)"
+)
 
 # INDEXED BY makes the plan part of the contract: SQLite refuses the query rather than scan.
 READ_PAGE_SQL = """
@@ -198,6 +222,15 @@ _MESSAGE_COLUMNS = (
 )
 
 _C2C, _GROUP = 1, 2
+
+_PRUNE_CHUNK = 64
+"""At most this many of a user's events are pruned at once (1 % of the retention, at least 1)."""
+
+_EVENT_SEQS_KEPT = 10_000
+"""Users whose last event seq is kept in memory; past that the map starts again."""
+
+_MEMBERSHIPS_KEPT = 100_000
+"""Memberships kept in memory; past that the map starts again (it is only a cache)."""
 
 
 class Storage(Protocol):
@@ -284,8 +317,10 @@ class Storage(Protocol):
     def recipient_has_read(self, message: Message, user_id: str) -> bool | None:
         """Whether ``user_id`` receipted the message; ``None`` if it is not a recipient."""
 
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
-        """Give ``user_id``'s receipt its place after every earlier reader; bump ``read_count``."""
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        """If ``user_id`` is a recipient that has not receipted ``message`` yet, give its
+        receipt its place after every earlier reader, bump ``read_count`` and return the
+        message with its new counts; otherwise change nothing and return ``None``."""
 
     def receipt_time(self, message: Message) -> int | None:
         """When the (single) recipient of a C2C message receipted it, or ``None``."""
@@ -372,6 +407,37 @@ class PendingSend:
     """Snapshot index delivered up to (0: none yet)."""
 
 
+class _Savepoint:
+    """``SqliteStorage.savepoint``: a plain context manager, one per storage (savepoints do
+    not nest here). Every work of a batch enters one, and a generator-based
+    ``contextmanager`` cost several times as much per work."""
+
+    __slots__ = ("_storage",)
+
+    def __init__(self, storage: SqliteStorage) -> None:
+        self._storage = storage
+
+    def __enter__(self) -> None:
+        if not self._storage._conn.in_transaction:
+            raise RuntimeError("the transaction was rolled back; its calls are not applied")
+        self._storage._conn.execute("SAVEPOINT call")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        conn = self._storage._conn
+        if exc_type is None:
+            conn.execute("RELEASE call")
+            return
+        self._storage._forget_cached()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO call")
+            conn.execute("RELEASE call")
+
+
 class SqliteStorage:
     """:class:`Storage` on one SQLite connection, shared by threads behind a lock.
 
@@ -383,12 +449,17 @@ class SqliteStorage:
         if event_retention < 1:
             raise ValueError("event_retention must be at least 1")
         self._retention = event_retention
+        self._prune_every = max(1, min(_PRUNE_CHUNK, event_retention // 100))
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._closed = False
-        # Every call reads the settings; only save_settings changes them, and a rollback may
-        # undo that, so the cache is dropped on both.
+        # Every call reads the settings, and every receipt a membership; only save_settings
+        # and the member writes change them, and a rollback may undo those, so each cache is
+        # dropped by its writers and both by any rollback (_forget_cached).
         self._settings: Settings | None = None
+        self._memberships: dict[tuple[str, str], bool] = {}
+        self._event_seqs: dict[str, int] = {}  # users.event_seq of users with recent events
+        self._savepoint = _Savepoint(self)
         self._open_schema(path)
         self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
 
@@ -406,7 +477,8 @@ class SqliteStorage:
                 f" ({SCHEMA_VERSION}); upgrade the server"
             )
         defaults = Settings()
-        schema = _MIGRATE_FROM_V1.format(schema=_SCHEMA) if version == 1 else _SCHEMA
+        migration = _MIGRATIONS.get(version)
+        schema = migration.format(schema=_SCHEMA) if migration is not None else _SCHEMA
         try:
             conn.executescript(
                 f"BEGIN IMMEDIATE; {schema} PRAGMA user_version = {SCHEMA_VERSION};"
@@ -437,39 +509,27 @@ class SqliteStorage:
             try:
                 yield
             except BaseException:
-                self._settings = None
+                self._forget_cached()
                 self._conn.execute("ROLLBACK")
                 raise
             try:
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._settings = None
+                self._forget_cached()
                 # A COMMIT that fails (e.g. SQLITE_BUSY) can leave the transaction open; the
                 # next BEGIN would then fail for good.
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> AbstractContextManager[None]:
         """Inside ``transaction``: if the block raises, undo its changes alone, then re-raise.
 
         Raises ``RuntimeError`` without running the block if the transaction is gone: SQLite
         rolls the whole transaction back on some errors (a full disk, an I/O error), and a block
         run after that would commit on its own, outside the all-or-nothing of its batch.
         """
-        if not self._conn.in_transaction:
-            raise RuntimeError("the transaction was rolled back; its calls are not applied")
-        self._conn.execute("SAVEPOINT call")
-        try:
-            yield
-        except BaseException:
-            self._settings = None
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK TO call")
-                self._conn.execute("RELEASE call")
-            raise
-        self._conn.execute("RELEASE call")
+        return self._savepoint
 
     def close(self) -> None:
         """Release the database; idempotent. Waits for a running transaction to finish."""
@@ -479,6 +539,12 @@ class SqliteStorage:
                 if self._checkpointer is not None:
                     self._checkpointer.close()
                 self._conn.close()
+
+    def _forget_cached(self) -> None:
+        """Drop what is kept in memory: a rollback may have undone the writes behind it."""
+        self._settings = None
+        self._memberships.clear()
+        self._event_seqs.clear()
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -552,6 +618,7 @@ class SqliteStorage:
 
     def insert_group(self, group: Group, member_ids: Sequence[str]) -> None:
         """Add a group with its members in join order (owner first)."""
+        self._memberships.clear()
         self._conn.execute(
             "INSERT INTO groups VALUES (?, ?, ?, ?, ?)",
             (group.group_id, group.group_type, group.owner_id, len(member_ids), len(member_ids)),
@@ -562,11 +629,19 @@ class SqliteStorage:
         )
 
     def is_member(self, group_id: str, user_id: str) -> bool:
-        """Whether ``user_id`` is a current member of the group."""
-        row = self._conn.execute(
-            "SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?", (group_id, user_id)
-        ).fetchone()
-        return row is not None
+        """Whether ``user_id`` is a current member of the group (kept once read, until a
+        member write or a rollback)."""
+        key = (group_id, user_id)
+        member = self._memberships.get(key)
+        if member is None:
+            row = self._conn.execute(
+                "SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?", key
+            ).fetchone()
+            member = row is not None
+            if len(self._memberships) >= _MEMBERSHIPS_KEPT:
+                self._memberships.clear()
+            self._memberships[key] = member
+        return member
 
     def member_ids(self, group_id: str) -> list[str]:
         """The group's current members in join order."""
@@ -594,6 +669,7 @@ class SqliteStorage:
         """Add the users that are not members yet (at the end of the join order); return them."""
         added = [u for u in dict.fromkeys(user_ids) if not self.is_member(group_id, u)]
         if added:
+            self._memberships.clear()
             (last_join_seq,) = self._conn.execute(
                 "SELECT last_join_seq FROM groups WHERE group_id = ?", (group_id,)
             ).fetchone()
@@ -612,6 +688,7 @@ class SqliteStorage:
         """Remove the users that are members; return them."""
         removed = [u for u in dict.fromkeys(user_ids) if self.is_member(group_id, u)]
         if removed:
+            self._memberships.clear()
             self._conn.executemany(
                 "DELETE FROM group_members WHERE group_id = ? AND user_id = ?",
                 [(group_id, user_id) for user_id in removed],
@@ -744,16 +821,24 @@ class SqliteStorage:
         ).fetchone()
         return None if row is None else bool(row[0])
 
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
-        """Give ``user_id``'s receipt its place after every earlier reader; bump ``read_count``.
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        """If ``user_id`` is a recipient that has not receipted ``message`` yet, give its
+        receipt its place after every earlier reader, bump ``read_count`` and return the
+        message with its new counts; otherwise change nothing and return ``None``.
 
         Each recipient reads once, so the n-th reader's ``read_seq`` is n: the new read count.
+        One conditional UPDATE both checks the reader's row (it exists and is unread: a late
+        joiner has none [R-4], a repeated receipt finds it read [R-5]) and marks it, instead
+        of a read and then a write. ``message`` must have been read in this transaction.
         """
         read_count = message.read_count + 1
-        self._conn.execute(
-            "UPDATE recipients SET read_seq = ?, read_ms = ? WHERE pos = ? AND user_id = ?",
+        marked = self._conn.execute(
+            "UPDATE recipients SET read_seq = ?, read_ms = ?"
+            " WHERE pos = ? AND user_id = ? AND read_seq IS NULL",
             (read_count, read_ms, message.pos, user_id),
-        )
+        ).rowcount
+        if not marked:
+            return None
         self._conn.execute(
             "UPDATE messages SET read_count = ? WHERE pos = ?", (read_count, message.pos)
         )
@@ -847,61 +932,101 @@ class SqliteStorage:
     ) -> list[Event]:
         """Give each user the event under its next seq; prune beyond the retention.
 
-        Pruning deletes by primary-key range in the same transaction, so it costs about one row
-        per event appended.
+        Events older than a user's newest ``event_retention`` are no longer read (see
+        ``event_bounds``), and are deleted a chunk at a time: on every ``_prune_every``-th seq
+        of the user, by primary-key range in the same transaction. One delete per chunk instead
+        of one per event took two statements off every receipt of a busy sender.
         """
-        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        payload = self._conn.execute(
-            "INSERT INTO event_payloads (event, data, created_ms, refs) VALUES (?, ?, ?, ?)",
-            (name, encoded, created_ms, len(user_ids)),
-        ).lastrowid
-        assert payload is not None
+        execute = self._conn.execute
+        encoded = _encode_json(data)
+        payload: int | None = None
+        if len(user_ids) > 1:
+            payload = execute(
+                "INSERT INTO event_payloads (event, data, created_ms, refs) VALUES (?, ?, ?, ?)",
+                (name, encoded, created_ms, len(user_ids)),
+            ).lastrowid
+            assert payload is not None
         events = []
-        pruned: Counter[int] = Counter()
+        pruned: Counter[int] | None = None
+        retention, prune_every = self._retention, self._prune_every
+        seqs = self._event_seqs
+        if len(seqs) + len(user_ids) > _EVENT_SEQS_KEPT:
+            seqs.clear()
         for user_id in user_ids:
-            (seq,) = self._conn.execute(
-                "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ? RETURNING event_seq",
-                (user_id,),
-            ).fetchone()
-            self._conn.execute("INSERT INTO events VALUES (?, ?, ?)", (user_id, seq, payload))
-            if seq > self._retention:
-                pruned.update(
-                    row[0]
-                    for row in self._conn.execute(
-                        "DELETE FROM events WHERE user_id = ? AND seq <= ? RETURNING payload",
-                        (user_id, seq - self._retention),
-                    )
+            seq = seqs.get(user_id)
+            if seq is None:
+                (seq,) = execute(
+                    "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = ?"
+                    " RETURNING event_seq",
+                    (user_id,),
+                ).fetchone()
+            else:  # known: a plain UPDATE, one statement step instead of two
+                seq += 1
+                execute("UPDATE users SET event_seq = ? WHERE user_id = ?", (seq, user_id))
+            seqs[user_id] = seq
+            if payload is None:
+                execute(
+                    "INSERT INTO events (user_id, seq, event, data, created_ms)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (user_id, seq, name, encoded, created_ms),
                 )
+            else:
+                execute(
+                    "INSERT INTO events (user_id, seq, payload) VALUES (?, ?, ?)",
+                    (user_id, seq, payload),
+                )
+            if seq > retention and seq % prune_every == 0:
+                gone = (user_id, seq - retention)
+                shared = execute(
+                    "DELETE FROM events WHERE user_id = ? AND seq <= ? AND payload IS NOT NULL"
+                    " RETURNING payload",
+                    gone,
+                ).fetchall()
+                execute("DELETE FROM events WHERE user_id = ? AND seq <= ?", gone)
+                if shared:
+                    pruned = pruned if pruned is not None else Counter()
+                    pruned.update(row[0] for row in shared)
             events.append(Event(user_id, seq, name, data))
-        for payload_id, count in pruned.items():
+        for payload_id, count in (pruned or {}).items():
             # Most payloads belong to one event: then one statement frees them.
-            if not self._conn.execute(
+            if not execute(
                 "DELETE FROM event_payloads WHERE id = ? AND refs = ?", (payload_id, count)
             ).rowcount:
-                self._conn.execute(
+                execute(
                     "UPDATE event_payloads SET refs = refs - ? WHERE id = ?", (count, payload_id)
                 )
         return events
 
     def event_bounds(self, user_id: str) -> tuple[int, int]:
         """(oldest retained seq, latest seq) of a user; oldest is latest + 1 if none is kept."""
+        latest = self._latest_seq(user_id)
+        (oldest,) = self._conn.execute(
+            "SELECT min(seq) FROM events WHERE user_id = ? AND seq > ?",
+            (user_id, latest - self._retention),  # older ones may wait for their chunk's prune
+        ).fetchone()
+        return (latest + 1 if oldest is None else oldest), latest
+
+    def _latest_seq(self, user_id: str) -> int:
+        if user_id in self._event_seqs:
+            return self._event_seqs[user_id]
         (latest,) = self._conn.execute(
             "SELECT event_seq FROM users WHERE user_id = ?", (user_id,)
         ).fetchone()
-        (oldest,) = self._conn.execute(
-            "SELECT min(seq) FROM events WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return (latest + 1 if oldest is None else oldest), latest
+        return int(latest)
 
     def events_after(self, user_id: str, since: int) -> list[Event]:
         """The user's retained events with seq > ``since``, in order."""
         rows = self._conn.execute(
-            "SELECT e.seq, p.event, p.data FROM events AS e"
-            " JOIN event_payloads AS p ON p.id = e.payload"
+            "SELECT e.seq, coalesce(e.event, p.event), coalesce(e.data, p.data) FROM events AS e"
+            " LEFT JOIN event_payloads AS p ON p.id = e.payload"
             " WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq",
-            (user_id, since),
+            (user_id, max(since, self._latest_seq(user_id) - self._retention)),
         )
         return [Event(user_id, seq, name, json.loads(data)) for seq, name, data in rows]
+
+
+# One encoder for every payload: ``json.dumps`` with options builds a new one per call.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _chat_key(chat: Chat) -> tuple[int, str]:

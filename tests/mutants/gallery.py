@@ -642,8 +642,15 @@ class LateJoinerCounted(SqliteStorage):
     """A member who joined after the message has no recipient row, which reads as 'not read
     yet': its receipt is counted."""
 
-    def recipient_has_read(self, message: Message, user_id: str) -> bool | None:
-        return super().recipient_has_read(message, user_id) or False
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        counted = super().record_receipt(message, user_id, read_ms)
+        if counted is None and self.recipient_has_read(message, user_id) is None:
+            read_count = message.read_count + 1
+            self._conn.execute(
+                "UPDATE messages SET read_count = ? WHERE pos = ?", (read_count, message.pos)
+            )
+            return dataclasses.replace(message, read_count=read_count)
+        return counted
 
 
 @variant("R5_duplicate_receipt_counted", "R-5")
@@ -651,8 +658,18 @@ class DuplicateReceiptCounted(SqliteStorage):
     """Whether the reader already receipted the message is never checked: every receipt
     counts again."""
 
-    def recipient_has_read(self, message: Message, user_id: str) -> bool | None:
-        return None if super().recipient_has_read(message, user_id) is None else False
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        if self.recipient_has_read(message, user_id) is None:
+            return None
+        read_count = message.read_count + 1  # the reader's row is overwritten, read or not
+        self._conn.execute(
+            "UPDATE recipients SET read_seq = ?, read_ms = ? WHERE pos = ? AND user_id = ?",
+            (read_count, read_ms, message.pos, user_id),
+        )
+        self._conn.execute(
+            "UPDATE messages SET read_count = ? WHERE pos = ?", (read_count, message.pos)
+        )
+        return dataclasses.replace(message, read_count=read_count)
 
 
 @variant("R5_duplicate_receipt_notified", "R-5")
@@ -660,27 +677,27 @@ class DuplicateReceiptNotified(SqliteStorage):
     """The receipt write is idempotent, but the caller is not told it changed nothing: a
     repeated receipt pushes the (unchanged) counts to the sender again."""
 
-    def recipient_has_read(self, message: Message, user_id: str) -> bool | None:
-        return None if super().recipient_has_read(message, user_id) is None else False
-
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
-        if super().recipient_has_read(message, user_id):
-            return message
-        return super().record_receipt(message, user_id, read_ms)
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        counted = super().record_receipt(message, user_id, read_ms)
+        if counted is None and self.recipient_has_read(message, user_id):
+            return message  # nothing changed, reported as a new receipt all the same
+        return counted
 
 
 @variant("R6_receipt_clears_unread", "R-6")
 class ReceiptClearsUnread(SqliteStorage):
     """A receipt also lowers the reader's unread count for the conversation."""
 
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
-        chat = (2, message.group_id) if message.group_id is not None else (1, message.sender)
-        self._conn.execute(
-            "UPDATE conversations SET unread_count = max(unread_count - 1, 0)"
-            " WHERE user_id = ? AND chat_type = ? AND chat_id = ?",
-            (user_id, *chat),
-        )
-        return super().record_receipt(message, user_id, read_ms)
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        counted = super().record_receipt(message, user_id, read_ms)
+        if counted is not None:
+            chat = (2, message.group_id) if message.group_id is not None else (1, message.sender)
+            self._conn.execute(
+                "UPDATE conversations SET unread_count = max(unread_count - 1, 0)"
+                " WHERE user_id = ? AND chat_type = ? AND chat_id = ?",
+                (user_id, *chat),
+            )
+        return counted
 
 
 @variant("R7_left_member_can_receipt", "R-7")
@@ -761,9 +778,8 @@ class StaleCountsInPush(SqliteStorage):
     """The push is built from the message as loaded before the receipt was recorded: it
     carries the counts before this reader."""
 
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
-        super().record_receipt(message, user_id, read_ms)
-        return message
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        return None if super().record_receipt(message, user_id, read_ms) is None else message
 
 
 @variant("P3_concurrent_receipts_lose_updates", "P-3")
@@ -786,9 +802,9 @@ class ReadThenWrite(ReceiptService):
             for message in messages:
                 if message.sender == caller.user_id or not message.need_read_receipt:
                     continue
-                if self._storage.recipient_has_read(message, caller.user_id) is not False:
-                    continue
                 counted = self._storage.record_receipt(message, caller.user_id, read_ms)
+                if counted is None:
+                    continue
                 receipt = _receipt_of(counted)
                 if isinstance(receipt, C2CReceipt):
                     receipt = dataclasses.replace(receipt, is_peer_read=True, timestamp=read_ms)

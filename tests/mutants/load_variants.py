@@ -43,9 +43,9 @@ class PushPublishedLate(ReceiptService):
             for message in self._batch(caller, unique_ids, own=False):
                 if message.sender == caller.user_id or not message.need_read_receipt:
                     continue
-                if self._storage.recipient_has_read(message, caller.user_id) is not False:
-                    continue
                 counted = self._storage.record_receipt(message, caller.user_id, read_ms)
+                if counted is None:
+                    continue
                 by_sender.setdefault(message.sender, []).append(_receipt(counted, read_ms))
             return by_sender
 

@@ -80,7 +80,7 @@ class ObservedStorage(SqliteStorage):
                 raise sqlite3.OperationalError("disk I/O error (injected at COMMIT)")
         self.log.add("commit", number)
 
-    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message:
+    def record_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
         counted = super().record_receipt(message, user_id, read_ms)
         self.log.add("write", user_id, self.transactions)
         if user_id in self.doomed:
@@ -240,6 +240,27 @@ def test_a_call_failing_mid_batch_is_rolled_back_alone_and_the_rest_is_serial(
     assert scene.read_counts(alice) == [(n, n) for n in range(1, 31)]
     read_walk = scene.service.get_group_message_read_member_list(alice, msg, 0, 0, 100)
     assert [m.user_id for m in read_walk.members] == valid  # queue order = reading order
+
+
+def test_a_call_failing_alone_in_its_batch_changes_nothing_and_publishes_nothing(
+    scene: Scene,
+) -> None:
+    """R-3: a batch of one runs without a savepoint; a work that fails after writing its
+    receipt row is undone with the whole transaction, and the next call sees no trace of it."""
+    alice, bob, carol = scene.users("alice", "bob", "carol")
+    scene.service.create_group("g1", "Work", "alice", ["bob", "carol"])
+    msg = scene.send(alice, "g1")
+    scene.storage.doomed = {"bob"}
+    with pytest.raises(RuntimeError, match="injected failure after bob"):
+        scene.service.send_message_read_receipts(bob, [msg])
+    assert ("write", "bob", scene.storage.transactions) in scene.log.entries  # it did write
+    assert scene.counts(alice, msg) == (0, 2)
+    assert scene.read_counts(alice) == []
+    scene.service.send_message_read_receipts(carol, [msg])
+    assert scene.counts(alice, msg) == (1, 1)
+    read_walk = scene.service.get_group_message_read_member_list(alice, msg, 0, 0, 100)
+    assert [m.user_id for m in read_walk.members] == ["carol"]
+    assert scene.read_counts(alice) == [(1, 1)]  # seq 1: bob's event was never numbered
 
 
 def test_every_answer_comes_after_the_commit_that_holds_its_change(scene: Scene) -> None:

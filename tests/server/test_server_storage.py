@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from seenby.reference_server.model import READ, UNREAD, NewMessage, Profile, Settings, TextElem
+from seenby.reference_server.model import (
+    READ,
+    UNREAD,
+    Group,
+    Message,
+    NewMessage,
+    Profile,
+    Settings,
+    TextElem,
+)
 from seenby.reference_server.storage import (
     READ_PAGE_SQL,
     SCHEMA_VERSION,
@@ -33,6 +42,11 @@ def _message(msg_id: str, recipient_count: int) -> NewMessage:
     )
 
 
+def _counted(message: Message | None) -> Message:
+    assert message is not None, "the receipt was not recorded"
+    return message
+
+
 @pytest.fixture(scope="module")
 def big_message_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A database file with one message to 100,000 recipients, the first half of them read."""
@@ -44,7 +58,7 @@ def big_message_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             storage.insert_user(Profile(user_id), f"hash-{user_id}")
         message = storage.insert_message(_message("m1", RECIPIENTS), members)
         for user_id in members[: RECIPIENTS // 2]:
-            message = storage.record_receipt(message, user_id, 5)
+            message = _counted(storage.record_receipt(message, user_id, 5))
     storage.close()
     yield path
 
@@ -109,8 +123,11 @@ def test_page_queries_see_members_in_read_and_snapshot_order(tmp_path: Path) -> 
         for user_id in ("s", "a", "b", "c", "d"):
             storage.insert_user(Profile(user_id), user_id)
         message = storage.insert_message(_message("m", 4), ["a", "b", "c", "d"])
-        message = storage.record_receipt(message, "c", 10)
-        message = storage.record_receipt(message, "a", 11)
+        message = _counted(storage.record_receipt(message, "c", 10))
+        message = _counted(storage.record_receipt(message, "a", 11))
+        assert storage.record_receipt(message, "a", 12) is None  # read already: no change
+        assert storage.record_receipt(message, "s", 12) is None  # not a recipient
+        assert storage.messages(["m"])["m"].read_count == 2
         read = storage.member_page(message, READ, 0, 10)
         unread = storage.member_page(message, UNREAD, 0, 10)
         after_b = storage.member_page(message, UNREAD, 2, 10)
@@ -184,7 +201,8 @@ def _payload_rows(storage: SqliteStorage) -> list[tuple[int, int]]:
 
 
 def test_an_event_for_many_users_stores_its_payload_once_and_frees_it_with_the_last_event() -> None:
-    """One payload row per append however many users get it; pruning drops unused payloads."""
+    """One payload row per append to several users; an event for one user keeps its payload
+    in its own row; pruning drops unused payloads."""
     storage = SqliteStorage(":memory:", event_retention=2)
     users = ["a", "b", "c"]
     with storage.transaction():
@@ -193,14 +211,19 @@ def test_an_event_for_many_users_stores_its_payload_once_and_frees_it_with_the_l
         storage.append_events(users, "shared", {"big": "x" * 500}, 1)
         assert _payload_rows(storage) == [(1, 3)]
         storage.append_events(["a", "b"], "e", 2, 2)
-        storage.append_events(["a"], "e", 3, 3)  # a's first event is pruned: 2 refs left
-        assert _payload_rows(storage) == [(1, 2), (2, 2), (3, 1)]
+        storage.append_events(["a"], "e", 3, 3)  # in a's row; a's first event is pruned
+        assert _payload_rows(storage) == [(1, 2), (2, 2)]
         storage.append_events(["b"], "e", 4, 4)  # b's too
-        assert _payload_rows(storage) == [(1, 1), (2, 2), (3, 1), (4, 1)]
+        assert _payload_rows(storage) == [(1, 1), (2, 2)]
         storage.append_events(["c", "c"], "e", 5, 5)  # and c's: nobody points to it any more
-        assert [row[0] for row in _payload_rows(storage)] == [2, 3, 4, 5]
+        assert _payload_rows(storage) == [(2, 2), (3, 2)]
         assert [e.data for e in storage.events_after("c", 0)] == [5, 5]
-        assert [e.data for e in storage.events_after("a", 0)] == [2, 3]
+        assert [(e.name, e.data) for e in storage.events_after("a", 0)] == [("e", 2), ("e", 3)]
+        inline = storage._conn.execute(
+            "SELECT seq, payload, event, data, created_ms FROM events WHERE user_id = 'b'"
+            " ORDER BY seq"
+        ).fetchall()
+        assert inline == [(2, 2, None, None, None), (3, None, "e", "4", 4)]
     storage.close()
 
 
@@ -240,3 +263,118 @@ def test_a_version_1_database_keeps_its_events_when_opened(tmp_path: Path) -> No
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
+
+
+def test_membership_reads_follow_member_writes_and_rollbacks() -> None:
+    """is_member is kept in memory once read; every member write and every rollback drops
+    what was kept, so a read never answers from before a change or from an undone one."""
+    storage = SqliteStorage(":memory:")
+    with storage.transaction():
+        for user_id in ("a", "b"):
+            storage.insert_user(Profile(user_id), user_id)
+        assert not storage.is_member("g", "a")  # no such group yet
+        storage.insert_group(Group("g", "Work", "a", 1), ["a"])
+        assert storage.is_member("g", "a")
+    with storage.transaction():
+        assert not storage.is_member("g", "b")
+        with pytest.raises(RuntimeError), storage.savepoint():
+            storage.add_members("g", ["b"])
+            assert storage.is_member("g", "b")
+            raise RuntimeError("undo the join")
+        assert not storage.is_member("g", "b")
+        storage.add_members("g", ["b"])
+        assert storage.is_member("g", "b")
+    with pytest.raises(RuntimeError), storage.transaction():
+        storage.remove_members("g", ["b"])
+        assert not storage.is_member("g", "b")
+        raise RuntimeError("undo the leave")
+    with storage.transaction():
+        assert storage.is_member("g", "b")
+    storage.close()
+
+
+def test_a_version_2_database_keeps_its_events_when_opened(tmp_path: Path) -> None:
+    """Version 2 kept every event's payload in event_payloads; opening it keeps them there
+    and appends one-user events in the new layout."""
+    path = str(tmp_path / "v2.sqlite3")
+    storage = SqliteStorage(path)
+    with storage.transaction():
+        for user_id in ("a", "b"):
+            storage.insert_user(Profile(user_id), f"h{user_id}")
+    storage.close()
+    with sqlite3.connect(path) as conn:  # the version 2 layout, with events of two users
+        conn.executescript(
+            """
+            DROP TABLE events; DELETE FROM event_payloads;
+            CREATE TABLE events (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                payload INTEGER NOT NULL, PRIMARY KEY (user_id, seq)) WITHOUT ROWID;
+            INSERT INTO event_payloads VALUES (1, 'e', '{"a":1}', 2, 2), (2, 'f', '[2]', 3, 1);
+            INSERT INTO events VALUES ('a', 1, 1), ('b', 1, 1), ('a', 2, 2);
+            UPDATE users SET event_seq = 2 WHERE user_id = 'a';
+            UPDATE users SET event_seq = 1 WHERE user_id = 'b';
+            PRAGMA user_version = 2;
+            """
+        )
+    conn.close()
+    reopened = SqliteStorage(path, event_retention=2)
+    with reopened.transaction():
+        assert [(e.seq, e.name, e.data) for e in reopened.events_after("a", 0)] == [
+            (1, "e", {"a": 1}),
+            (2, "f", [2]),
+        ]
+        assert [(e.seq, e.data) for e in reopened.events_after("b", 0)] == [(1, {"a": 1})]
+        (next_event,) = reopened.append_events(["a"], "g", None, 4)  # prunes a's first
+        assert next_event.seq == 3
+        assert [(e.seq, e.name) for e in reopened.events_after("a", 0)] == [(2, "f"), (3, "g")]
+        assert _payload_rows(reopened) == [(1, 1), (2, 1)]
+    reopened.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()
+
+
+def test_events_past_the_retention_are_never_read_and_are_pruned_a_chunk_at_a_time() -> None:
+    """With a retention of 1,000 the old events go ten at a time (every 10th seq); reads never
+    show more than the newest 1,000, whether or not their chunk is pruned yet."""
+    storage = SqliteStorage(":memory:", event_retention=1000)
+    with storage.transaction():
+        for user_id in ("a", "b"):
+            storage.insert_user(Profile(user_id), f"h{user_id}")
+        storage.append_events(["a", "b"], "shared", 0, 0)  # a's seq 1, in a shared payload
+        for i in range(2, 1010):
+            storage.append_events(["a"], "e", i, i)
+        # seq 1,009: seq 9 is past the retention, its chunk is not pruned yet
+        assert storage.event_bounds("a") == (10, 1009)
+        assert [e.seq for e in storage.events_after("a", 0)][:2] == [10, 11]
+        assert len(storage.events_after("a", 0)) == 1000
+        assert _payload_rows(storage) == [(1, 2)]
+        storage.append_events(["a"], "e", 1010, 1010)  # seq 1,010: seqs up to 10 are pruned
+        stored = storage._conn.execute("SELECT min(seq), count(*) FROM events WHERE user_id = 'a'")
+        assert stored.fetchone() == (11, 1000)
+        assert _payload_rows(storage) == [(1, 1)]  # b still has it
+        assert storage.event_bounds("a") == (11, 1010)
+        assert [(e.seq, e.data) for e in storage.events_after("b", 0)] == [(1, 0)]
+    storage.close()
+
+
+def test_event_seqs_stay_gap_free_when_appends_are_rolled_back() -> None:
+    """A user's last seq is kept in memory after an append; a rollback of the call or of the
+    whole transaction drops it, so the next event takes the seq the undone one had."""
+    storage = SqliteStorage(":memory:")
+    with storage.transaction():
+        storage.insert_user(Profile("a"), "ha")
+        assert [e.seq for e in storage.append_events(["a"], "e", 1, 1)] == [1]
+        assert [e.seq for e in storage.append_events(["a"], "e", 2, 2)] == [2]
+    with storage.transaction():
+        with pytest.raises(RuntimeError), storage.savepoint():
+            assert [e.seq for e in storage.append_events(["a"], "e", 3, 3)] == [3]
+            raise RuntimeError("undo the call")
+        assert [e.seq for e in storage.append_events(["a"], "e", 3, 3)] == [3]
+    with pytest.raises(RuntimeError), storage.transaction():
+        assert [e.seq for e in storage.append_events(["a"], "e", 4, 4)] == [4]
+        raise RuntimeError("undo the transaction")
+    with storage.transaction():
+        assert storage.event_bounds("a") == (1, 3)
+        assert [e.seq for e in storage.append_events(["a"], "e", 4, 4)] == [4]
+        assert [e.data for e in storage.events_after("a", 0)] == [1, 2, 3, 4]
+    storage.close()
