@@ -782,10 +782,17 @@ class StaleCountsInPush(SqliteStorage):
         return None if super().record_receipt(message, user_id, read_ms) is None else message
 
 
+DATABASE_ROUND_TRIP_SECONDS = 0.002
+"""The time between two transactions of one call on a server whose database is across a network.
+The reference's database is in its own process, where the gap is microseconds: a race between
+two transactions would then hinge on the machine's speed rather than on the bug."""
+
+
 @variant("P3_concurrent_receipts_lose_updates", "P-3")
 class ReadThenWrite(ReceiptService):
     """Receipts are checked in one transaction and written in another, from the counts read
-    in the first: concurrent readers overwrite each other's increments."""
+    in the first (a database round trip apart): concurrent readers overwrite each other's
+    increments."""
 
     def send_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> None:
         unique_ids = list(dict.fromkeys(msg_ids))
@@ -795,6 +802,7 @@ class ReadThenWrite(ReceiptService):
             return self._batch(caller, unique_ids, own=False)
 
         messages = self._run(check)
+        time.sleep(DATABASE_ROUND_TRIP_SECONDS)
 
         def write(outbox: list[Event]) -> None:
             read_ms = self._clock()

@@ -8,6 +8,7 @@ invariant of `seenby.harness.load.verdict` each one must break.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from seenby.reference_server.domain import (
@@ -19,7 +20,7 @@ from seenby.reference_server.domain import (
 from seenby.reference_server.model import Event, JsonValue, Receipt
 from seenby.reference_server.storage import SqliteStorage
 
-from .gallery import Variant, variant, variant_named
+from .gallery import DATABASE_ROUND_TRIP_SECONDS, Variant, variant, variant_named
 
 __all__ = ["EXPECTED", "LOAD_VARIANTS"]
 
@@ -30,8 +31,9 @@ LOAD_VARIANTS: list[Variant] = [variant_named("P3_concurrent_receipts_lose_updat
 @variant("P3_receipt_push_published_late", "P-3", into=LOAD_VARIANTS)
 class PushPublishedLate(ReceiptService):
     """The receipt is committed in one transaction and its push, built from the counts of that
-    transaction, is published in a second one: two readers of one message can publish in the
-    opposite order, so the sender sees an older count after a newer one."""
+    transaction, is published in a second one, a database round trip later: two readers of one
+    message can publish in the opposite order, so the sender sees an older count after a newer
+    one."""
 
     def send_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> None:
         unique_ids = list(dict.fromkeys(msg_ids))
@@ -50,6 +52,7 @@ class PushPublishedLate(ReceiptService):
             return by_sender
 
         by_sender = self._run(record)
+        time.sleep(DATABASE_ROUND_TRIP_SECONDS)
 
         def publish(outbox: list[Event]) -> None:
             for sender, receipts in by_sender.items():
