@@ -227,14 +227,18 @@ def test_an_event_for_many_users_stores_its_payload_once_and_frees_it_with_the_l
     storage.close()
 
 
-def test_a_version_1_database_keeps_its_events_when_opened(tmp_path: Path) -> None:
-    """Version 1 stored each event's payload in the event row; opening it moves them out."""
-    path = str(tmp_path / "v1.sqlite3")
+def _database_with_users_a_and_b(path: str) -> None:
     storage = SqliteStorage(path)
     with storage.transaction():
         for user_id in ("a", "b"):
             storage.insert_user(Profile(user_id), f"h{user_id}")
     storage.close()
+
+
+def test_a_version_1_database_keeps_its_events_when_opened(tmp_path: Path) -> None:
+    """Version 1 stored each event's payload in the event row; opening it moves them out."""
+    path = str(tmp_path / "v1.sqlite3")
+    _database_with_users_a_and_b(path)
     with sqlite3.connect(path) as conn:  # the version 1 layout, with events of two users
         conn.executescript(
             """
@@ -297,11 +301,7 @@ def test_a_version_2_database_keeps_its_events_when_opened(tmp_path: Path) -> No
     """Version 2 kept every event's payload in event_payloads; opening it keeps them there
     and appends one-user events in the new layout."""
     path = str(tmp_path / "v2.sqlite3")
-    storage = SqliteStorage(path)
-    with storage.transaction():
-        for user_id in ("a", "b"):
-            storage.insert_user(Profile(user_id), f"h{user_id}")
-    storage.close()
+    _database_with_users_a_and_b(path)
     with sqlite3.connect(path) as conn:  # the version 2 layout, with events of two users
         conn.executescript(
             """
