@@ -170,9 +170,8 @@ def _compiled_registry() -> jsonschema_rs.Registry:
 def compiled_validator(schema_name: str, level: Level = Level.CORE) -> jsonschema_rs.Validator:
     """The cached fast validator for ``schema_name`` at ``level``: the judge of first resort
     (see the module's docstring)."""
-    prefix = STRICT_PREFIX if level is Level.STRICT else ""
     return jsonschema_rs.validator_for(
-        {"$ref": SCHEMA_BASE_URI + prefix + schema_name},
+        {"$ref": _schema_uri(schema_name, level)},
         registry=_compiled_registry(),
         validate_formats=True,
     )
@@ -182,12 +181,24 @@ def compiled_validator(schema_name: str, level: Level = Level.CORE) -> jsonschem
 def validator(schema_name: str, level: Level = Level.CORE) -> Draft202012Validator:
     """The cached validator for ``schema_name`` (a file name, optionally with a ``#`` fragment)
     at ``level``."""
-    prefix = STRICT_PREFIX if level is Level.STRICT else ""
-    uri = SCHEMA_BASE_URI + prefix + schema_name
+    uri = _schema_uri(schema_name, level)
     schema = {"$ref": uri} if "#" in schema_name else registry().contents(uri)
     return Draft202012Validator(
         schema, registry=registry(), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
+
+
+def _schema_uri(schema_name: str, level: Level) -> str:
+    prefix = STRICT_PREFIX if level is Level.STRICT else ""
+    return SCHEMA_BASE_URI + prefix + schema_name
+
+
+def _errors(schema_name: str, instance: object, level: Level) -> list[ValidationError]:
+    """Why ``instance`` is invalid at ``level``: nothing if the compiled validator accepts it,
+    else what ``jsonschema`` finds (see the module's docstring)."""
+    if compiled_validator(schema_name, level).is_valid(instance):
+        return []
+    return list(validator(schema_name, level).iter_errors(instance))
 
 
 def validate(
@@ -195,9 +206,7 @@ def validate(
 ) -> None:
     """Raise ``SchemaViolation`` unless ``instance`` is valid under ``schema_name`` at
     ``level``."""
-    if compiled_validator(schema_name, level).is_valid(instance):
-        return
-    errors = list(validator(schema_name, level).iter_errors(instance))
+    errors = _errors(schema_name, instance, level)
     if errors:
         raise SchemaViolation(schema_name, context, errors)
 
@@ -208,9 +217,7 @@ def check(
     """Validate at both levels: raise ``SchemaViolation`` for a core violation; record one
     ``Deviation`` in ``deviations`` when only the strict layer is broken."""
     validate(schema_name, instance, context=context)
-    if compiled_validator(schema_name, Level.STRICT).is_valid(instance):
-        return
-    errors = list(validator(schema_name, Level.STRICT).iter_errors(instance))
+    errors = _errors(schema_name, instance, Level.STRICT)
     if not errors:
         return
     headline = best_match(errors, key=_relevance)
