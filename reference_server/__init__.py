@@ -15,9 +15,10 @@ import threading
 from dataclasses import dataclass
 from types import TracebackType
 
+from seenby.contract import vocabulary
 from seenby.reference_server.domain import ReceiptService
 from seenby.reference_server.http_api import ReceiptHTTPServer, Timeouts
-from seenby.reference_server.model import EVENT_RETENTION
+from seenby.reference_server.model import REPLAY_RETAINED_EVENTS
 from seenby.reference_server.push import IDLE_TIMEOUT, PING_INTERVAL, QUEUE_SIZE, PushHub
 from seenby.reference_server.storage import SqliteStorage
 
@@ -35,15 +36,15 @@ class Tuning:
 
     idle_timeout: float = IDLE_TIMEOUT
     """Seconds before an idle keep-alive connection or a silent push peer is closed."""
-    request_timeout: float = 10.0
+    request_timeout: float = float(vocabulary.REQUEST_SECONDS.value)
     """Seconds from a request's first byte to its last (or a WebSocket handshake's)."""
-    max_connections: int = 4_096
+    max_connections: int = vocabulary.CONNECTIONS_MAX.value
     """Open connections; past that a new connection is closed at once."""
     push_queue_size: int = QUEUE_SIZE
     """Events waiting per push connection before it is closed with 1008."""
     ping_interval: float = PING_INTERVAL
     """Seconds between server pings on a push connection."""
-    event_retention: int = EVENT_RETENTION
+    event_retention: int = REPLAY_RETAINED_EVENTS
     """Events kept per user for replay."""
 
 

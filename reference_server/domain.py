@@ -91,13 +91,13 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from seenby.contract import vocabulary
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.group_commit import EventSink, GroupCommit
 from seenby.reference_server.model import (
     GROUP_TYPES,
     C2CReceipt,
     Capabilities,
     Chat,
-    Code,
     Conversation,
     ConversationMark,
     Elem,

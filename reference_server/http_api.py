@@ -34,10 +34,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from seenby.contract import vocabulary
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Admin, Caller, Credential, ReceiptService
 from seenby.reference_server.http_head import HeadError, read_headers
 from seenby.reference_server.methods import METHODS, AdminMethod
-from seenby.reference_server.model import Code, JsonObject, JsonValue, ReceiptError
+from seenby.reference_server.model import JsonObject, JsonValue, ReceiptError
 from seenby.reference_server.push import PushHub, UpgradeRequest
 
 log = logging.getLogger("seenby.reference_server")
@@ -58,9 +59,9 @@ _METHOD_PREFIX = "/v1/"
 class Timeouts:
     """How long the server waits on a peer, in seconds."""
 
-    idle: float = 60.0
+    idle: float = float(vocabulary.IDLE_SECONDS.value)
     """A keep-alive connection without a request, or a push peer without a frame."""
-    request: float = 10.0
+    request: float = float(vocabulary.REQUEST_SECONDS.value)
     """From a request's first byte to its last (head and body, or a WebSocket handshake)."""
 
 

@@ -13,24 +13,24 @@ from dataclasses import dataclass
 from typing import NoReturn, TypeVar, cast
 
 from seenby.contract import vocabulary
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Caller, ReceiptService
 from seenby.reference_server.model import (
     ADMIN_ID_LIST_MAX,
     EDITIONS,
-    ELEM_BODY_MAX_BYTES,
-    ELEM_NOTE_MAX_CHARS,
+    ELEM_DESC_MAX_CHARS,
+    ELEM_TEXT_MAX_BYTES,
     FACE_URL_MAX_CHARS,
-    GROUP_RECEIPT_MAX_MEMBERS_LIMIT,
+    GROUP_RECEIPT_MAX_MEMBERS_CEILING,
     GROUP_TYPES,
     HISTORY_COUNT_MAX,
     ID_MAX_CHARS,
     MEMBER_LIST_COUNT_MAX,
     NICK_NAME_MAX_CHARS,
     READ,
-    RECEIPT_BATCH_MAX_LIMIT,
+    RECEIPT_BATCH_MAX_CEILING,
     UNREAD,
     Chat,
-    Code,
     CustomElem,
     Elem,
     GroupChat,
@@ -178,13 +178,13 @@ def _elem(body: BodyReader) -> Elem:
         body.fail("elem.elemType must be text or custom")
     elem_body = body.nested(raw, "elem", _ELEM_FIELDS[elem_type])
     if elem_type == "text":
-        return TextElem(elem_body.text("text", max_bytes=ELEM_BODY_MAX_BYTES))
+        return TextElem(elem_body.text("text", max_bytes=ELEM_TEXT_MAX_BYTES))
 
     def note(name: str) -> str:
-        return elem_body.text(name, max_chars=ELEM_NOTE_MAX_CHARS)
+        return elem_body.text(name, max_chars=ELEM_DESC_MAX_CHARS)
 
     return CustomElem(
-        elem_body.text("data", max_bytes=ELEM_BODY_MAX_BYTES),
+        elem_body.text("data", max_bytes=ELEM_TEXT_MAX_BYTES),
         elem_body.optional("desc", note),
         elem_body.optional("extension", note),
     )
@@ -281,10 +281,10 @@ def _set_settings(service: ReceiptService, body: BodyReader) -> JsonValue:
         group_receipt_types=group_types,
         group_receipt_max_members=body.optional(
             "groupReceiptMaxMembers",
-            lambda name: body.integer(name, 1, GROUP_RECEIPT_MAX_MEMBERS_LIMIT),
+            lambda name: body.integer(name, 1, GROUP_RECEIPT_MAX_MEMBERS_CEILING),
         ),
         receipt_batch_max=body.optional(
-            "receiptBatchMax", lambda name: body.integer(name, 1, RECEIPT_BATCH_MAX_LIMIT)
+            "receiptBatchMax", lambda name: body.integer(name, 1, RECEIPT_BATCH_MAX_CEILING)
         ),
     )
     return service.set_settings(change).to_json()

@@ -1,4 +1,4 @@
-"""Values shared by the reference server's layers: error codes, settings, records and payloads.
+"""Values shared by the reference server's layers: settings, records and payloads.
 
 Nothing here has behaviour beyond building values and turning them into the JSON shapes named
 in docs/protocol.md (``to_json``); the rules that combine them live in ``domain.py``.
@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Literal, TypeAlias
 
 from seenby.contract import vocabulary
+from seenby.contract.vocabulary import Code, c2c_conversation_id, group_conversation_id
 
 JsonValue: TypeAlias = (
     "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -31,41 +31,15 @@ EDITION_WITH_RECEIPTS = "ultimate"
 
 MEMBER_LIST_COUNT_MAX = vocabulary.MEMBER_LIST_COUNT_MAX.value
 HISTORY_COUNT_MAX = vocabulary.HISTORY_COUNT_MAX.value
-GROUP_RECEIPT_MAX_MEMBERS_LIMIT = vocabulary.GROUP_RECEIPT_MAX_MEMBERS_CEILING.value
-RECEIPT_BATCH_MAX_LIMIT = vocabulary.RECEIPT_BATCH_MAX_CEILING.value
+GROUP_RECEIPT_MAX_MEMBERS_CEILING = vocabulary.GROUP_RECEIPT_MAX_MEMBERS_CEILING.value
+RECEIPT_BATCH_MAX_CEILING = vocabulary.RECEIPT_BATCH_MAX_CEILING.value
 ADMIN_ID_LIST_MAX = vocabulary.ADMIN_ID_LIST_MAX.value
 ID_MAX_CHARS = vocabulary.ID_MAX_CHARS.value
 NICK_NAME_MAX_CHARS = vocabulary.NICK_NAME_MAX_CHARS.value
 FACE_URL_MAX_CHARS = vocabulary.FACE_URL_MAX_CHARS.value
-ELEM_BODY_MAX_BYTES = vocabulary.ELEM_TEXT_MAX_BYTES.value
-ELEM_NOTE_MAX_CHARS = vocabulary.ELEM_DESC_MAX_CHARS.value
-EVENT_RETENTION = vocabulary.REPLAY_RETAINED_EVENTS.value
-
-
-class Code(IntEnum):
-    """Every envelope code of docs/protocol.md §1.2, by the name the server's code uses; the
-    values and their HTTP statuses are ``seenby.contract.vocabulary.CODES`` (a test holds them
-    equal)."""
-
-    OK = 0
-    INVALID_PARAMETERS = 6017
-    INTERFACE_NOT_SUPPORTED = 7013
-    ADMIN_INVALID_PARAMETER = 10004
-    GROUP_NOT_FOUND = 10010
-    INVALID_GROUP_ID = 10015
-    GROUP_ID_IN_USE = 10021
-    RECEIPT_INFO_NOT_FOUND = 10062
-    UNAUTHENTICATED = 90001
-    WRONG_CREDENTIAL = 90002
-    UNKNOWN_ROUTE = 90003
-    METHOD_NOT_ALLOWED = 90004
-    BODY_TOO_LARGE = 90005
-    MALFORMED_BODY = 90006
-    USER_EXISTS = 90007
-    GROUP_TYPE_WITHOUT_RECEIPTS = 90101
-    GROUP_TOO_LARGE = 90102
-    FEATURE_NOT_OFFERED = 90103
-    INTERNAL_ERROR = 90500
+ELEM_TEXT_MAX_BYTES = vocabulary.ELEM_TEXT_MAX_BYTES.value
+ELEM_DESC_MAX_CHARS = vocabulary.ELEM_DESC_MAX_CHARS.value
+REPLAY_RETAINED_EVENTS = vocabulary.REPLAY_RETAINED_EVENTS.value
 
 
 class ReceiptError(Exception):
@@ -430,13 +404,13 @@ class Conversation:
         """The ``c2cConversation`` / ``groupConversation`` shape."""
         if isinstance(self.chat, PeerChat):
             return {
-                "conversationID": f"c2c_{self.chat.user_id}",
+                "conversationID": c2c_conversation_id(self.chat.user_id),
                 "type": 1,
                 "userID": self.chat.user_id,
                 "unreadCount": self.unread_count,
             }
         return {
-            "conversationID": f"group_{self.chat.group_id}",
+            "conversationID": group_conversation_id(self.chat.group_id),
             "type": 2,
             "groupID": self.chat.group_id,
             "unreadCount": self.unread_count,

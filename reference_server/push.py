@@ -30,15 +30,17 @@ from wsproto.events import AcceptConnection, CloseConnection, Message, Ping, Req
 from wsproto.events import Event as WsEvent
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from seenby.contract import vocabulary
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Caller
-from seenby.reference_server.model import Code, Event, ReceiptError, Replay
+from seenby.reference_server.model import Event, ReceiptError, Replay
 
 log = logging.getLogger("seenby.reference_server")
 
-QUEUE_SIZE = 1_024
-PING_INTERVAL = 20.0
-IDLE_TIMEOUT = 60.0
-MAX_INCOMING_MESSAGE = 64 * 1024
+QUEUE_SIZE = vocabulary.PUSH_QUEUE_EVENTS.value
+PING_INTERVAL = float(vocabulary.PING_INTERVAL_SECONDS.value)
+IDLE_TIMEOUT = float(vocabulary.IDLE_SECONDS.value)
+MAX_INCOMING_MESSAGE = vocabulary.PUSH_INCOMING_MAX_BYTES.value
 _READ_CHUNK = 65_536
 # Kernel buffering per connection is bounded too, so the queue bound means what it says.
 _SEND_BUFFER_BYTES = 256 * 1024

@@ -50,8 +50,8 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from seenby.reference_server.model import (
-    EVENT_RETENTION,
     READ,
+    REPLAY_RETAINED_EVENTS,
     Chat,
     Conversation,
     CustomElem,
@@ -445,7 +445,7 @@ class SqliteStorage:
     per user for replay (10,000 in production; tests may lower it).
     """
 
-    def __init__(self, path: str, event_retention: int = EVENT_RETENTION) -> None:
+    def __init__(self, path: str, event_retention: int = REPLAY_RETAINED_EVENTS) -> None:
         if event_retention < 1:
             raise ValueError("event_retention must be at least 1")
         self._retention = event_retention

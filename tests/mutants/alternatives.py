@@ -26,6 +26,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from seenby.contract import vocabulary
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import (
     ON_RECV_C2C_READ_RECEIPT,
     Caller,
@@ -35,7 +36,6 @@ from seenby.reference_server.http_api import MAX_SAFE_INTEGER, RequestHandler
 from seenby.reference_server.model import (
     Capabilities,
     Chat,
-    Code,
     Elem,
     Event,
     Group,
@@ -405,7 +405,7 @@ class SmallerLimits(ReceiptService):
     these limits a deployment's choice; the suite has no scenario that sends more."""
 
     ADMIN_IDS_MAX = 256
-    ELEM_BODY_MAX_BYTES = 4_000
+    ELEM_TEXT_MAX_BYTES = 4_000
 
     def create_group(
         self, group_id: str | None, group_type: str, owner_id: str, member_ids: Sequence[str]
@@ -431,10 +431,10 @@ class SmallerLimits(ReceiptService):
         online_user_only: bool = False,
     ) -> MessageView:
         body = elem.text if isinstance(elem, TextElem) else elem.data
-        if len(body.encode()) > self.ELEM_BODY_MAX_BYTES:
+        if len(body.encode()) > self.ELEM_TEXT_MAX_BYTES:
             raise ReceiptError(
                 Code.INVALID_PARAMETERS,
-                f"a message's text or data holds at most {self.ELEM_BODY_MAX_BYTES} UTF-8 bytes",
+                f"a message's text or data holds at most {self.ELEM_TEXT_MAX_BYTES} UTF-8 bytes",
             )
         return super().send_message(
             caller,

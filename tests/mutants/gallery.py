@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server import RunningServer, Tuning
 from seenby.reference_server.domain import (
     ON_RECV_C2C_READ_RECEIPT,
@@ -46,7 +47,6 @@ from seenby.reference_server.model import (
     UNREAD,
     C2CReceipt,
     Chat,
-    Code,
     CustomElem,
     Elem,
     Event,

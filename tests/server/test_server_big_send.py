@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server import domain
 from seenby.reference_server.domain import Caller, ReceiptService
-from seenby.reference_server.model import Code, Event, GroupChat, Message, TextElem
+from seenby.reference_server.model import Event, GroupChat, Message, TextElem
 from seenby.reference_server.storage import SqliteStorage
 
 World = Any  # conftest's World: the fixtures hand it out

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Admin, Caller, ReceiptService
 from seenby.reference_server.model import (
-    Code,
     Event,
     GroupChat,
     JsonValue,
