@@ -3,8 +3,9 @@ tracker or issue number (the repository is read without the tracker), no folder 
 repository, and no command that no longer exists (a ``scripts/`` file, a ``python -m`` module of
 ours, a ``seenby`` subcommand, an extra of ``pip install '.[extra]'``).
 
-Every text file git tracks is read, except the lock files and ``CHANGELOG.md``, whose history
-may name what was removed (it is held to the first two rules only).
+Every text file git tracks is read, except the lock files and this file (which spells the
+patterns out); ``CHANGELOG.md``, whose history may name what was removed, is held to the first
+two rules only.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 from tests.packaging.artifacts import REPO, run
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-LOCK_FILES = {"uv.lock", "constraints.txt"}
+NOT_READ = {"uv.lock", "constraints.txt", Path(__file__).relative_to(REPO).as_posix()}
 HISTORY = "CHANGELOG.md"
 
 TRACKER_NUMBER = re.compile(
@@ -46,14 +47,14 @@ NOT_YET_FIXED = {
 
 
 def tracked_text_files() -> Iterator[tuple[str, str]]:
-    """``(path, text)`` of every tracked text file but the lock files; links are skipped (their
-    targets are tracked themselves)."""
+    """``(path, text)`` of every tracked text file but those of ``NOT_READ``; links are skipped
+    (their targets are tracked themselves)."""
     listed = subprocess.run(
         ["git", "ls-files", "-s"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     for entry in listed.splitlines():
         mode, _, path = entry.partition("\t")
-        if mode.startswith("120000") or path in LOCK_FILES:
+        if mode.startswith("120000") or path in NOT_READ:
             continue
         try:
             yield path, (REPO / path).read_text(encoding="utf-8")
