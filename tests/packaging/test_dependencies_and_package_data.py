@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
+PYPI = "https://pypi.org/simple"
 
 
 def requirements() -> list[Requirement]:
@@ -81,6 +82,19 @@ def test_the_constraints_pin_every_dependency_inside_its_range(requirement: Requ
 
 def test_the_constraints_are_the_lock_exported() -> None:
     assert pinned() == locked(), "uv.lock and constraints.txt differ: run scripts/lock"
+
+
+def test_the_lock_resolves_from_pypi_alone() -> None:
+    # uv reads no pip configuration: a machine's own index (pip.conf, PIP_* variables) must not
+    # leak into the lock, so every clone installs the same files from PyPI.
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    sources = {
+        package["name"]: package["source"]
+        for package in lock["package"]
+        if package["name"] != PROJECT["name"]
+    }
+    elsewhere = {name: source for name, source in sources.items() if source != {"registry": PYPI}}
+    assert not elsewhere, f"locked from elsewhere than {PYPI}: {elsewhere}"
 
 
 def test_scripts_uv_bootstraps_the_locked_uv() -> None:
