@@ -9,7 +9,7 @@ import sys
 import tarfile
 import tomllib
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tests.packaging.artifacts import REPO, UV, Distributions, run
 
@@ -19,12 +19,16 @@ SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def repository_modules() -> set[str]:
-    """Every module of the package, as the wheel must name it (``seenby/harness/cli.py``)."""
-    modules = set()
+    """Every module under the folders the package installs, as the wheel must name it
+    (``harness/load/cli.py`` is ``seenby/harness/load/cli.py``): a module in a subfolder that
+    ``[tool.setuptools] packages`` forgets is missing from the wheel, and this names it."""
+    modules = {f"seenby/{path.name}" for path in (REPO / "seenby").glob("*.py")}
     for package, folder in SETUPTOOLS["package-dir"].items():
-        root = PurePosixPath(*package.split("."))
-        for path in (REPO / folder).glob("*.py"):
-            modules.add((root / path.name).as_posix())
+        if package.count(".") != 1:
+            continue  # seenby itself, or a subpackage inside one of these folders
+        for path in (REPO / folder).rglob("*.py"):
+            relative = path.relative_to(REPO / folder).as_posix()
+            modules.add(f"{package.replace('.', '/')}/{relative}")
     return modules
 
 
