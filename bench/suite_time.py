@@ -22,7 +22,7 @@ _SUITE_TIMEOUT_SECONDS = 900.0
 
 SERIAL_TARGET_SECONDS = 12.0
 PARALLEL_TARGET_SECONDS = 8.0
-"""Targets of issue 12: the median whole run, serially and with `-n 2` on this 2-core machine."""
+"""The suite-time targets: the median whole run, serially and with `-n 2` on this 2-core machine."""
 
 
 @dataclass(frozen=True)

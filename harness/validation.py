@@ -198,7 +198,8 @@ def _errors(schema_name: str, instance: object, level: Level) -> list[Validation
     else what ``jsonschema`` finds (see the module's docstring)."""
     if compiled_validator(schema_name, level).is_valid(instance):
         return []
-    return list(validator(schema_name, level).iter_errors(instance))
+    # A decoded JSON value, which the stubs spell as a union of JSON types.
+    return list(validator(schema_name, level).iter_errors(instance))  # pyright: ignore[reportArgumentType]
 
 
 def validate(
@@ -245,7 +246,8 @@ def _relevance(error: ValidationError) -> tuple[Any, ...]:
     within it a failed ``const`` / ``enum`` (the kind of field that tells shapes apart) first.
     """
     if error.parent is None:
-        return tuple(relevance(error))
+        # An opaque key, only ever compared with other top-level errors' keys.
+        return (relevance(error),)
     branch = error.relative_schema_path[0]
     branch_errors = sum(
         1 for sibling in error.parent.context if sibling.relative_schema_path[0] == branch

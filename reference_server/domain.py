@@ -143,6 +143,7 @@ class Presence(Protocol):
 
     def is_online(self, user_id: str) -> bool:
         """Whether the user has an open push connection."""
+        ...
 
 
 @dataclass(frozen=True)

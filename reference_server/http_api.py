@@ -304,7 +304,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     # Headers and body leave in separate writes; with Nagle on, the body waits for the peer's
     # delayed ACK (~40 ms per answer).
     disable_nagle_algorithm = True
-    server: ReceiptHTTPServer
+    # Narrowed: this handler only ever serves a ReceiptHTTPServer.
+    server: ReceiptHTTPServer  # pyright: ignore[reportIncompatibleVariableOverride]
 
     def setup(self) -> None:
         """The stdlib's output stream, and buffered input over a :class:`_DeadlineInput`."""

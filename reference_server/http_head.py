@@ -22,6 +22,7 @@ class LineReader(Protocol):
 
     def readline(self, size: int = -1, /) -> bytes:
         """One line, of at most ``size`` bytes."""
+        ...
 
 
 class HeadError(Exception):

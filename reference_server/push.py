@@ -55,6 +55,7 @@ class BufferedInput(Protocol):
 
     def read1(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes with at most one read from the socket; ``b""`` at EOF."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -238,15 +238,18 @@ class Storage(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]:
         """Run a block as one transaction: committed durably if it returns, rolled back if not."""
+        ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """Inside ``transaction``: if the block raises, undo its changes alone, then re-raise."""
+        ...
 
     def close(self) -> None:
         """Release the database; idempotent."""
 
     def settings(self) -> Settings:
         """The current settings."""
+        ...
 
     def save_settings(self, settings: Settings) -> None:
         """Replace the settings."""
@@ -259,6 +262,7 @@ class Storage(Protocol):
 
     def unknown_users(self, user_ids: Sequence[str]) -> list[str]:
         """Those of ``user_ids`` that are not users, in the given order."""
+        ...
 
     def user_for_token(self, token_sha256: str) -> str | None:
         """The user whose token hashes to ``token_sha256``."""
@@ -271,21 +275,27 @@ class Storage(Protocol):
 
     def is_member(self, group_id: str, user_id: str) -> bool:
         """Whether ``user_id`` is a current member of the group."""
+        ...
 
     def member_ids(self, group_id: str) -> list[str]:
         """The group's current members in join order."""
+        ...
 
     def members_among(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
         """Those of ``user_ids`` that are current members of the group, in the given order."""
+        ...
 
     def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
         """Add the users that are not members yet (at the end of the join order); return them."""
+        ...
 
     def remove_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
         """Remove the users that are members; return them."""
+        ...
 
     def insert_message(self, message: NewMessage, recipients: Sequence[str]) -> Message:
         """Store a message in server order, with its recipient snapshot (snapshot order)."""
+        ...
 
     def hide_message(self, message: Message) -> None:
         """Keep a just-inserted message out of every query until ``show_message``."""
@@ -298,21 +308,25 @@ class Storage(Protocol):
 
     def recipients(self, message: Message, after_idx: int, limit: int) -> list[tuple[int, str]]:
         """Up to ``limit`` (snapshot index, user) of the snapshot, after ``after_idx``."""
+        ...
 
     def set_delivered(self, message: Message, idx: int | None) -> None:
         """Record delivery up to snapshot index ``idx``; ``None``: the send is complete."""
 
     def pending_sends(self) -> list[PendingSend]:
         """The sends in progress (after a crash: the interrupted ones), oldest first."""
+        ...
 
     def discard_message(self, message: Message) -> None:
         """Delete a hidden message and its snapshot, as if it had never been sent."""
 
     def messages(self, msg_ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among ``msg_ids``, by ID."""
+        ...
 
     def last_pos(self) -> int:
         """The server-order position of the newest message (0 when there is none)."""
+        ...
 
     def recipient_has_read(self, message: Message, user_id: str) -> bool | None:
         """Whether ``user_id`` receipted the message; ``None`` if it is not a recipient."""
@@ -327,11 +341,13 @@ class Storage(Protocol):
 
     def history(self, conversation: str, before_pos: int | None, limit: int) -> list[Message]:
         """Up to ``limit`` stored-in-history messages before ``before_pos``, newest first."""
+        ...
 
     def member_page(
         self, message: Message, member_filter: MemberFilter, after: int, limit: int
     ) -> list[tuple[int, Profile]]:
         """Up to ``limit`` (position, member) pairs of one list, after position ``after``."""
+        ...
 
     def record_activity(
         self, entries: Sequence[tuple[str, Chat]], pos: int, unread_increment: int
@@ -343,6 +359,7 @@ class Storage(Protocol):
 
     def conversations(self, user_id: str) -> list[Conversation]:
         """The user's conversations that had activity, most recent first."""
+        ...
 
     def read_mark(self, user_id: str, peer_id: str) -> ReadMark | None:
         """``user_id``'s read mark on its C2C conversation with ``peer_id``."""
@@ -354,12 +371,15 @@ class Storage(Protocol):
         self, user_ids: Sequence[str], name: str, data: JsonValue, created_ms: int
     ) -> list[Event]:
         """Give each user the event under its next seq; prune beyond the retention."""
+        ...
 
     def event_bounds(self, user_id: str) -> tuple[int, int]:
         """(oldest retained seq, latest seq) of a user; oldest is latest + 1 if none is kept."""
+        ...
 
     def events_after(self, user_id: str, since: int) -> list[Event]:
         """The user's retained events with seq > ``since``, in order."""
+        ...
 
 
 CHECKPOINT_INTERVAL = 0.2

@@ -33,7 +33,7 @@ pytest_plugins = ["seenby.harness.expectations_plugin"]
 
 FEATURES_DIR = Path(features.__file__).resolve().parent
 """The installed feature files."""
-SCENARIOS_MODULE = Path(__file__).with_name("test_conformance.py")
+SCENARIOS_MODULE = Path(__file__).resolve().with_name("test_conformance.py")
 """The module whose collection brings in seenby's scenarios, steps and fixtures."""
 
 TRANSCRIPT_SECTION = "seenby transcript"
@@ -86,7 +86,8 @@ def feature_tags(features_dir: Path = FEATURES_DIR) -> set[str]:
 
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
     """Register every Gherkin tag as a marker just before seenby's scenarios are collected."""
-    if module_path == SCENARIOS_MODULE:
+    # Resolved: the repository reaches the same file as steps/ and as seenby/steps/ (a link).
+    if module_path.resolve() == SCENARIOS_MODULE:
         known = set(parent.config.getini("markers"))
         for tag in sorted(feature_tags()):
             line = f"{tag}: seenby Gherkin tag"

@@ -7,6 +7,7 @@ seenby's scenarios alone (see ``steps/plugin.py``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 
@@ -24,7 +25,7 @@ def seenby_target(pytestconfig: pytest.Config) -> Iterator[Target]:
     """The deployment under test: ``--seenby-target`` or the bundled reference server."""
     url = pytestconfig.getoption("seenby_target")
     admin_key = pytestconfig.getoption("seenby_admin_key")
-    timeout = pytestconfig.getoption("seenby_timeout")
+    timeout = cast(float, pytestconfig.getoption("seenby_timeout"))  # its type= converts it
     with open_target(url, admin_key, timeout=timeout) as target:
         yield target
 

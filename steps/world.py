@@ -241,7 +241,8 @@ class World:
     def start_c2c(self, first: str, second: str, *, current: bool = True) -> Chat:
         """A one-to-one chat between two users; unless ``current`` is false it becomes both
         users' current chat."""
-        self.user(first), self.user(second)
+        self.user(first)
+        self.user(second)
         chat = Chat("c2c", [first, second])
         if current:
             self.chats[first] = self.chats[second] = chat

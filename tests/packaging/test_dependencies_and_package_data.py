@@ -1,9 +1,11 @@
 """What pyproject.toml promises: ranges for users, exact versions for our runs, every data file.
 
-Published metadata gives compatible ranges, never ``==``; ``constraints.txt`` (written by
-``scripts/lock``) pins every dependency and extra to a version inside its range, so our own runs
-are reproducible; and every data file the package reads at run time (schemas, features, the
-contract documents) is covered by ``[tool.setuptools.package-data]``, so the wheel ships it.
+Published metadata gives compatible ranges, never ``==``; ``uv.lock`` and ``constraints.txt``
+(both written by ``scripts/lock``) pin every dependency, extra and dependency group to the same
+version inside its range, so our own runs are reproducible and plain pip installs what uv does;
+``scripts/uv`` bootstraps the uv that the lock pins; and every data file the package reads at
+run time (schemas, features, the contract documents) is covered by
+``[tool.setuptools.package-data]``, so the wheel ships it.
 """
 
 from __future__ import annotations
@@ -21,19 +23,33 @@ REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
+PYPI = "https://pypi.org/simple"
 
 
 def requirements() -> list[Requirement]:
-    """Every dependency, of the package and of each extra."""
+    """Every dependency: of the package, of each extra and of each dependency group."""
     lines = PROJECT["dependencies"] + [
         line for extra in PROJECT["optional-dependencies"].values() for line in extra
     ]
+    groups = PYPROJECT["dependency-groups"].values()
+    # A group's entries are requirements or {include-group = ...} tables.
+    lines += [line for group in groups for line in group if isinstance(line, str)]
     return [Requirement(line) for line in lines]
 
 
-def pinned() -> dict[str, Version]:
-    """``constraints.txt``: package name -> exact version (markers ignored)."""
-    versions: dict[str, Version] = {}
+def locked() -> dict[str, set[Version]]:
+    """``uv.lock``: package name -> its locked versions (one per Python or platform split)."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    versions: dict[str, set[Version]] = {}
+    for package in lock["package"]:
+        if package["name"] != PROJECT["name"]:
+            versions.setdefault(package["name"], set()).add(Version(package["version"]))
+    return versions
+
+
+def pinned() -> dict[str, set[Version]]:
+    """``constraints.txt``: package name -> its exact versions (markers ignored)."""
+    versions: dict[str, set[Version]] = {}
     for raw in (REPO / "constraints.txt").read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -41,7 +57,9 @@ def pinned() -> dict[str, Version]:
         requirement = Requirement(line)
         [specifier] = requirement.specifier
         assert specifier.operator == "==", raw
-        versions[canonicalize_name(requirement.name)] = Version(specifier.version)
+        versions.setdefault(canonicalize_name(requirement.name), set()).add(
+            Version(specifier.version)
+        )
     return versions
 
 
@@ -55,9 +73,35 @@ def test_the_constraints_pin_every_dependency_inside_its_range(requirement: Requ
     versions = pinned()
     name = canonicalize_name(requirement.name)
     assert name in versions, f"{name} is missing from constraints.txt: run scripts/lock"
-    assert requirement.specifier.contains(versions[name], prereleases=True), (
-        f"constraints.txt pins {name}=={versions[name]}, outside {requirement.specifier}: "
+    outside = [v for v in versions[name] if not requirement.specifier.contains(v, True)]
+    assert not outside, (
+        f"constraints.txt pins {name} at {outside}, outside {requirement.specifier}: "
         "run scripts/lock"
+    )
+
+
+def test_the_constraints_are_the_lock_exported() -> None:
+    assert pinned() == locked(), "uv.lock and constraints.txt differ: run scripts/lock"
+
+
+def test_the_lock_resolves_from_pypi_alone() -> None:
+    # uv reads no pip configuration: a machine's own index (pip.conf, PIP_* variables) must not
+    # leak into the lock, so every clone installs the same files from PyPI.
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    sources = {
+        package["name"]: package["source"]
+        for package in lock["package"]
+        if package["name"] != PROJECT["name"]
+    }
+    elsewhere = {name: source for name, source in sources.items() if source != {"registry": PYPI}}
+    assert not elsewhere, f"locked from elsewhere than {PYPI}: {elsewhere}"
+
+
+def test_scripts_uv_bootstraps_the_locked_uv() -> None:
+    script = (REPO / "scripts" / "uv").read_text(encoding="utf-8")
+    [line] = [line for line in script.splitlines() if line.startswith("UV_VERSION=")]
+    assert locked()["uv"] == {Version(line.partition("=")[2])}, (
+        "scripts/uv and the uv of uv.lock (dev group) differ: change both together"
     )
 
 

@@ -1,22 +1,20 @@
 """seenby's built wheel, installed into a fresh virtual environment beside someone else's
-project, leaves that project alone [issue 11]: the project has a ``steps`` package of its own, a
+project, leaves that project alone: the project has a ``steps`` package of its own, a
 ``world`` fixture of its own and tests that use both, and they pass under ``pytest`` and
 ``python -m pytest``; ``seenby run`` works from the project's folder.
 
-The wheel is built from this checkout and installed with ``constraints.txt``, as a vendor's CI
-would install a release.
+The wheel is built from this checkout (``uv build``) and installed with pip and
+``constraints.txt``, as a vendor's CI (or ``pipx install``) would install a release.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import venv
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.packaging.artifacts import REPO, Distributions, run
 
 PROJECT_FILES = {
     "steps/__init__.py": '"""The project\'s own steps package (PyPI has a steps too)."""\n',
@@ -34,27 +32,17 @@ PROJECT_FILES = {
 }
 
 
-def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def installed(
+    distributions: Distributions, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
     """(the fresh environment's bin folder, the project folder)."""
     work = tmp_path_factory.mktemp("wheel")
-    built = _run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(REPO)],
-        cwd=work,
-    )
-    assert built.returncode == 0, built.stderr
-    (wheel,) = work.glob("seenby-*.whl")
     venv.create(work / "env", with_pip=True)
     bin_dir = work / "env" / "bin"
-    install = _run(
+    install = run(
         [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "-c", str(REPO / "constraints.txt"), str(wheel)],
+         "-c", str(REPO / "constraints.txt"), str(distributions.wheel)],
         cwd=work,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr
@@ -69,14 +57,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_the_projects_own_tests_pass(installed: tuple[Path, Path], runner: list[str]) -> None:
     bin_dir, project = installed
     command = [str(bin_dir / runner[0]), *runner[1:], "-q", "-p", "no:cacheprovider"]
-    finished = _run(command, cwd=project)
+    finished = run(command, cwd=project)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-2000:]
     assert "2 passed" in finished.stdout
 
 
 def test_seenby_run_works_from_the_projects_folder(installed: tuple[Path, Path]) -> None:
     bin_dir, project = installed
-    finished = _run(
+    finished = run(
         [str(bin_dir / "seenby"), "run", "--quiet", "--id", "RR-E-001", "--id", "RR-R-001",
          "--report-dir", "seenby-report"],
         cwd=project,

@@ -1,7 +1,7 @@
 """The receipt rules, behaviour by behaviour, on ReceiptService without sockets.
 
 Each test is named after the behaviour it checks and carries the behaviour ID of
-shared/reference/receipts-spec.md (as refined by docs/protocol.md) in its docstring.
+docs/spec/receipts-spec.md (as refined by docs/protocol.md) in its docstring.
 """
 
 from __future__ import annotations

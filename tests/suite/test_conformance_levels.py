@@ -1,4 +1,4 @@
-"""Conformance levels in `seenby run`'s results (issue 10): strict deviations counted and shown
+"""Conformance levels in `seenby run`'s results: strict deviations counted and shown
 in every report, `--strict`, known-deviation files (`--expect` and the pytest option
 `--seenby-expect`), and discovery problems reported once at the top.
 

@@ -1,4 +1,4 @@
-"""Fault isolation of discovery [issue 10]: one bad or missing field of ``GET /v1/capabilities``
+"""Fault isolation of discovery: one bad or missing field of ``GET /v1/capabilities``
 fails the discovery scenario alone, is reported once at the top of the run, and every other
 scenario still runs, on the spec's defaults for a missing limit."""
 

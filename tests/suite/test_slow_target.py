@@ -1,4 +1,4 @@
-"""One time budget governs every wait [issue 12]: a target that adds 100 ms to every request
+"""One time budget governs every wait: a target that adds 100 ms to every request
 passes the push, absence and replay scenarios unchanged once ``--seenby-timeout`` is raised, and
 fails them when the budget is smaller than its delay (so the waits really derive from it)."""
 

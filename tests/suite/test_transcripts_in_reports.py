@@ -1,4 +1,4 @@
-"""Wire transcripts in the reports [issue 12]: a failing scenario's ``report.html`` shows its
+"""Wire transcripts in the reports: a failing scenario's ``report.html`` shows its
 transcript (checked in headless Chromium, in the DOM it renders), JUnit carries it in
 ``<system-out>``, the summary names the files, and no report file holds a credential of the run
 (the admin key, any user token)."""
