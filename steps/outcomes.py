@@ -34,6 +34,26 @@ def assert_refused(outcome: Outcome) -> None:
     assert outcome.desc.strip(), f"expected a description a person can act on: {outcome}"
 
 
+def refused_as_a_whole(world: World, check: str, reference: str) -> bool:
+    """Where the spec lets a call be refused as a whole instead of answered item by item
+    (docs/protocol.md "Latitude"), whether the last call was refused.
+
+    A success returns ``False``: the caller checks the items, at the core level. A refusal is
+    core when it is one [E-1] (any code: the spec names none for the case); that the reference
+    answers item by item is strict (§4), so the refusal is recorded as a deviation and ``True``
+    returned: the caller then proves that the refusal changed nothing.
+    """
+    outcome = world.last_outcome()
+    if outcome.code == 0:
+        return False
+    assert_refused(outcome)
+    world.deviate(
+        check, "§4", reference, f"the whole call refused with code {outcome.code}",
+        f"{outcome.method} response",
+    )
+    return True
+
+
 def expect_code(world: World, outcome: Outcome, code: int) -> None:
     """``code`` is required when the spec names it (core), expected when only docs/protocol.md
     chose it (strict)."""
