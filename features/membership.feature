@@ -65,3 +65,11 @@ Feature: Group membership over time
     When read receipts are enabled only for Work and Meeting groups
     And Bob sends a read receipt for the message
     Then Alice sees that 1 member has read the message and 1 has not
+
+  @RR-M-008 @spec-M-1 @spec-M-2 @doc-protocol
+  Scenario: An admin call naming a member already in, or a user not in, skips that user or is refused
+    Given Alice, Bob and Carol are in a Work group
+    When the administrator tries to add Bob, already a member, and Dave to the group
+    Then the call adds Dave and skips Bob, or is refused and changes nothing (strict: skips Bob)
+    When the administrator tries to remove Carol and Erin, who is not a member, from the group
+    Then the call removes Carol and skips Erin, or is refused and changes nothing (strict: skips Erin)

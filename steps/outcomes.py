@@ -34,21 +34,21 @@ def assert_refused(outcome: Outcome) -> None:
     assert outcome.desc.strip(), f"expected a description a person can act on: {outcome}"
 
 
-def refused_as_a_whole(world: World, check: str, reference: str) -> bool:
+def refused_as_a_whole(world: World, check: str, reference: str, section: str = "§4") -> bool:
     """Where the spec lets a call be refused as a whole instead of answered item by item
-    (docs/protocol.md "Latitude"), whether the last call was refused.
+    (docs/protocol.md "Conformance levels", latitude), whether the last call was refused.
 
     A success returns ``False``: the caller checks the items, at the core level. A refusal is
     core when it is one [E-1] (any code: the spec names none for the case); that the reference
-    answers item by item is strict (§4), so the refusal is recorded as a deviation and ``True``
-    returned: the caller then proves that the refusal changed nothing.
+    answers item by item is strict (``section``), so the refusal is recorded as a deviation and
+    ``True`` returned: the caller then proves that the refusal changed nothing.
     """
     outcome = world.last_outcome()
     if outcome.code == 0:
         return False
     assert_refused(outcome)
     world.deviate(
-        check, "§4", reference, f"the whole call refused with code {outcome.code}",
+        check, section, reference, f"the whole call refused with code {outcome.code}",
         f"{outcome.method} response",
     )
     return True
@@ -430,6 +430,82 @@ def remove_owner(world: World, name: str) -> None:
 def create_user_extra_field(world: World) -> None:
     body = {"userID": world.unknown_user_id(), "role": "administrator"}
     world.record(world.target.admin.call("createUser", body))
+
+
+@when(
+    "the administrator tries to add {name:name}, already a member, and {newcomer:name} to the "
+    "group"
+)
+def add_member_again(world: World, name: str, newcomer: str) -> None:
+    chat = world.group_chat()
+    users = [world.user(name), world.user(newcomer)]
+    world.attempt(
+        "admin/addGroupMembers",
+        lambda: world.target.admin.add_group_members(chat.group_id(), users),
+    )
+    if world.last_outcome().code == 0:
+        chat.members.append(newcomer)
+        world.chats[newcomer] = chat
+
+
+@when(
+    "the administrator tries to remove {name:name} and {outsider:name}, who is not a member, "
+    "from the group"
+)
+def remove_with_outsider(world: World, name: str, outsider: str) -> None:
+    chat = world.group_chat()
+    users = [world.user(name), world.user(outsider)]
+    world.attempt(
+        "admin/removeGroupMembers",
+        lambda: world.target.admin.remove_group_members(chat.group_id(), users),
+    )
+    if world.last_outcome().code == 0:
+        chat.members.remove(name)
+
+
+@then(
+    "the call adds {newcomer:name} and skips {member:name}, or is refused and changes nothing "
+    "(strict: skips {:name})"
+)
+def added_or_refused(world: World, newcomer: str, member: str) -> None:
+    """The spec gives the admin methods no rule for a user already in the group: skipping it
+    is the reference's choice (§3), refusing the whole call core if nothing changed."""
+    refused = refused_as_a_whole(
+        world, "admin/addGroupMembers skips a member already in the group",
+        f"code 0, {newcomer} added", "§3",
+    )
+    assert is_member(world, member), f"{member} is no longer a member of the group"
+    assert is_member(world, newcomer) is not refused, (
+        f"the call {'was refused' if refused else 'succeeded'}, yet {newcomer} is "
+        f"{'a' if refused else 'not a'} member of the group"
+    )
+
+
+@then(
+    "the call removes {name:name} and skips {outsider:name}, or is refused and changes nothing "
+    "(strict: skips {:name})"
+)
+def removed_or_refused(world: World, name: str, outsider: str) -> None:
+    """As for adding: skipping a user who is not a member is the reference's choice (§3)."""
+    refused = refused_as_a_whole(
+        world, "admin/removeGroupMembers skips a user who is not a member",
+        f"code 0, {name} removed", "§3",
+    )
+    assert not is_member(world, outsider), f"{outsider} became a member of the group"
+    assert is_member(world, name) is refused, (
+        f"the call {'was refused' if refused else 'succeeded'}, yet {name} is "
+        f"{'not a' if refused else 'still a'} member of the group"
+    )
+
+
+def is_member(world: World, name: str) -> bool:
+    """Whether ``name`` may read the group's history: members may, others get a refusal."""
+    group_id = world.group_chat().group_id()
+    world.attempt(
+        "getHistoryMessageList",
+        lambda: world.user(name).get_history_message_list(group=group_id, count=1),
+    )
+    return world.last_outcome().code == 0
 
 
 @when("the administrator reads the capabilities and the application settings")

@@ -541,6 +541,38 @@ class OwnerRemovalSkipped(ReceiptService):
         super().remove_group_members(group_id, [user for user in user_ids if user != owner])
 
 
+@alternative("admin_member_calls_refuse_no_ops", "§3")
+class AdminMemberCallsRefuseNoOps(ReceiptService):
+    """admin/addGroupMembers naming a user already in the group, and admin/removeGroupMembers
+    naming a user not in it, refuse the whole call with 10004, changing nothing, instead of
+    skipping that user. The spec gives the admin methods no rule for either; skipping is the
+    reference's choice (§3)."""
+
+    def add_group_members(self, group_id: str, user_ids: Sequence[str]) -> None:
+        self._refuse_if(group_id, user_ids, member=True)
+        super().add_group_members(group_id, user_ids)
+
+    def remove_group_members(self, group_id: str, user_ids: Sequence[str]) -> None:
+        self._refuse_if(group_id, user_ids, member=False)
+        super().remove_group_members(group_id, user_ids)
+
+    def _refuse_if(self, group_id: str, user_ids: Sequence[str], *, member: bool) -> None:
+        """10004 when one of ``user_ids`` is (``member``) or is not a member already. Checked
+        before the write, in its own transaction: a user whose membership changes in between
+        is then skipped, as the reference would."""
+
+        def work(_: list[Event]) -> list[str]:
+            self._admin_group(group_id)
+            return [u for u in user_ids if self._storage.is_member(group_id, u) is member]
+
+        named = self._run(work)
+        if named:
+            state = "already a member of" if member else "not a member of"
+            raise ReceiptError(
+                Code.ADMIN_INVALID_PARAMETER, f"user {named[0]!r} is {state} group {group_id!r}"
+            )
+
+
 @alternative("other_error_precedence")
 class OtherErrorPrecedence(ReceiptService):
     """When several errors apply, others win: the edition (7013) before the batch's size

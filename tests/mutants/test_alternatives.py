@@ -292,6 +292,25 @@ def _receipt_batch_with_repeat(wire: Wire) -> object:
     return sent.code, receipt["isPeerRead"]
 
 
+def _admin_member_no_ops(wire: Wire) -> object:
+    """Add a member again with a newcomer, remove a non-member with a member: each user skipped
+    or the whole call refused; who can then post to the group says which."""
+    (alice, _), (bob, bob_token), (carol, carol_token) = (
+        wire.user("alice"),
+        wire.user("bob"),
+        wire.user("carol"),
+    )
+    (dave, dave_token), (erin, _) = wire.user("dave"), wire.user("erin")
+    group = wire.group(alice, bob, carol)
+    added = wire.admin("addGroupMembers", {"groupID": group, "userIDs": [bob, dave]})
+    removed = wire.admin("removeGroupMembers", {"groupID": group, "userIDs": [carol, erin]})
+    members = [
+        wire.send(token, {"groupID": group}).code == 0
+        for token in (bob_token, dave_token, carol_token)
+    ]
+    return added.code, removed.code, members
+
+
 @dataclass(frozen=True)
 class Case:
     """A probe, the alternative whose choice it observes, and what each side answers."""
@@ -339,6 +358,12 @@ CASES = (
         _pull_with_plain_message,
         (0, [True], [True]),
         (10062, None, [True]),
+    ),
+    Case(
+        "admin_member_calls_refuse_no_ops",
+        _admin_member_no_ops,
+        (0, 0, [True, True, False]),
+        (10004, 10004, [True, False, True]),
     ),
     Case("pull_refuses_repeated_message", _pull_with_repeat, (0, 1), (6017, None)),
     Case(
