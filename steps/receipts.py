@@ -162,8 +162,8 @@ def try_pull_ids(world: World, name: str, msg_ids: list[str]) -> None:
 
 
 @then(
-    "pulling the read receipts of the message gives {name:name} no receipt information "
-    "(strict: an empty answer)"
+    "pulling the read receipts of the message gives {name:name} no receipt information, or is "
+    "refused (strict: an empty answer)"
 )
 def pull_gives_nothing(world: World, name: str) -> None:
     """S-3 says such a message has no receipt information, not whether a pull naming it
