@@ -498,9 +498,46 @@ def removed_or_refused(world: World, name: str, outsider: str) -> None:
     )
 
 
-def is_member(world: World, name: str) -> bool:
-    """Whether ``name`` may read the group's history: members may, others get a refusal."""
-    group_id = world.group_chat().group_id()
+@when(
+    "the administrator tries to create a group owned by {owner:name} whose member list names "
+    "{member:name} twice and the owner"
+)
+def create_group_with_repeats(world: World, owner: str, member: str) -> None:
+    world.asked_group_id = group_id = world.unknown_group_id()
+    members = [world.user(member), world.user(member), world.user(owner)]
+    world.attempt(
+        "admin/createGroup",
+        lambda: world.target.admin.create_group("Work", world.user(owner), members, group_id),
+    )
+
+
+@then(
+    "the group has {owner:name} and {member:name} as its only members, or the call is refused "
+    "and creates nothing (strict: each counted once)"
+)
+def created_once_or_refused(world: World, owner: str, member: str) -> None:
+    """The spec gives createGroup no rule for a repeated member or the owner among the
+    members: counting each once is the reference's choice (§3), refusing the call core if no
+    group was made."""
+    group_id = world.asked_group_id
+    assert group_id is not None, "the scenario tried to create no group"
+    if refused_as_a_whole(
+        world, "admin/createGroup counts a repeated member and the owner once",
+        "code 0, a group of 2 members", "§3",
+    ):
+        assert not is_member(world, owner, group_id), f"the refused call created {group_id}"
+        return
+    count = world.last_outcome().data.member_count
+    assert count == 2, f"expected a group of {owner} and {member}, got memberCount {count}"
+    assert is_member(world, owner, group_id) and is_member(world, member, group_id), (
+        f"{owner} and {member} are not both members of the group just created"
+    )
+
+
+def is_member(world: World, name: str, group_id: str | None = None) -> bool:
+    """Whether ``name`` may read the history of ``group_id`` (default: the scenario's group):
+    members may, others get a refusal."""
+    group_id = group_id or world.group_chat().group_id()
     world.attempt(
         "getHistoryMessageList",
         lambda: world.user(name).get_history_message_list(group=group_id, count=1),

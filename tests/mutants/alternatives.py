@@ -543,10 +543,21 @@ class OwnerRemovalSkipped(ReceiptService):
 
 @alternative("admin_member_calls_refuse_no_ops", "§3")
 class AdminMemberCallsRefuseNoOps(ReceiptService):
-    """admin/addGroupMembers naming a user already in the group, and admin/removeGroupMembers
-    naming a user not in it, refuse the whole call with 10004, changing nothing, instead of
-    skipping that user. The spec gives the admin methods no rule for either; skipping is the
-    reference's choice (§3)."""
+    """admin/addGroupMembers naming a user already in the group, admin/removeGroupMembers
+    naming a user not in it, and admin/createGroup naming a member twice or the owner among the
+    members refuse the whole call with 10004, changing nothing, instead of skipping (or
+    counting once) that user. The spec gives the admin methods no rule for any of these;
+    skipping is the reference's choice (§3)."""
+
+    def create_group(
+        self, group_id: str | None, group_type: str, owner_id: str, member_ids: Sequence[str]
+    ) -> Group:
+        named = [u for u, times in Counter([owner_id, *member_ids]).items() if times > 1]
+        if named:
+            raise ReceiptError(
+                Code.ADMIN_INVALID_PARAMETER, f"user {named[0]!r} is named more than once"
+            )
+        return super().create_group(group_id, group_type, owner_id, member_ids)
 
     def add_group_members(self, group_id: str, user_ids: Sequence[str]) -> None:
         self._refuse_if(group_id, user_ids, member=True)

@@ -308,7 +308,10 @@ def _admin_member_no_ops(wire: Wire) -> object:
         wire.send(token, {"groupID": group}).code == 0
         for token in (bob_token, dave_token, carol_token)
     ]
-    return added.code, removed.code, members
+    body = {"groupType": "Work", "ownerID": alice, "memberIDs": [bob, bob, alice]}
+    created = wire.admin("createGroup", body)
+    size = created.data["memberCount"] if created.code == 0 else None
+    return added.code, removed.code, members, created.code, size
 
 
 @dataclass(frozen=True)
@@ -362,8 +365,8 @@ CASES = (
     Case(
         "admin_member_calls_refuse_no_ops",
         _admin_member_no_ops,
-        (0, 0, [True, True, False]),
-        (10004, 10004, [True, False, True]),
+        (0, 0, [True, True, False], 0, 2),
+        (10004, 10004, [True, False, True], 10004, None),
     ),
     Case("pull_refuses_repeated_message", _pull_with_repeat, (0, 1), (6017, None)),
     Case(
