@@ -197,7 +197,7 @@ def receipts_for_or_refused(world: World, messages: list[str]) -> None:
     expected = world.message_ids(messages)
     if not refused_as_a_whole(
         world, "a pull answers one receipt per distinct message with receipt information",
-        f"code 0 with receipts for {expected}",
+        f"code 0 with receipts for {', '.join(messages)}",
     ):
         assert_pulled(world, expected)
         return
