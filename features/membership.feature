@@ -66,7 +66,7 @@ Feature: Group membership over time
     And Bob sends a read receipt for the message
     Then Alice sees that 1 member has read the message and 1 has not
 
-  @RR-M-008 @spec-M-1 @spec-M-2 @doc-protocol
+  @RR-M-008 @spec-M-1 @spec-M-2 @doc-protocol @latitude
   Scenario: An admin call naming a member already in, a user not in or a member twice skips or is refused
     Given Alice, Bob and Carol are in a Work group
     When the administrator tries to add Bob, already a member, and Dave to the group

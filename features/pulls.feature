@@ -99,7 +99,7 @@ Feature: The sender pulls read receipts
     Then Alice is notified that Bob has read the message
     And a pull of the message's receipts agrees with Alice's latest notification
 
-  @RR-Q-009 @spec-Q-1 @spec-S-3 @doc-sender-pulls
+  @RR-Q-009 @spec-Q-1 @spec-S-3 @doc-sender-pulls @latitude
   Scenario Outline: Messages sent without the flag are left out of a pull, or the pull is refused
     Given Alice and Bob are in a <conversation>
     And Alice has sent a plain message "plain"
@@ -112,7 +112,7 @@ Feature: The sender pulls read receipts
       | one-to-one chat |
       | group chat      |
 
-  @RR-Q-010 @spec-Q-1 @doc-sender-pulls
+  @RR-Q-010 @spec-Q-1 @doc-sender-pulls @latitude
   Scenario: A message named twice in a pull gets one receipt, or the pull is refused
     Given Alice and Bob are in a group chat
     And Alice has sent messages "one" and "two" that need read receipts

@@ -165,7 +165,7 @@ Feature: The recipient sends read receipts
       | one-to-one chat |
       | group chat      |
 
-  @RR-R-013 @spec-R-5 @doc-receiver-sends
+  @RR-R-013 @spec-R-5 @doc-receiver-sends @latitude
   Scenario: The same message twice in one batch counts once, or the batch is refused
     Given Alice, Bob and Carol are in a Work group
     And Alice is online

@@ -2,8 +2,9 @@
 
 Every scenario with a latitude step (one that passes an item-by-item answer and a whole-call
 refusal alike at the core level: its text says ", or ... refused ... (strict: ...)") is listed in
-a row of the "Latitude" table that names the docs/protocol.md section its strict check reports;
-every scenario the table names exists; the load table lists exactly the load verdict's
+a row of the "Latitude" table that names the docs/protocol.md section its strict check reports,
+and is tagged ``@latitude`` (a focused kill run puts those to every correct alternative); every
+scenario the table names exists; the load table lists exactly the load verdict's
 invariants.
 """
 
@@ -47,22 +48,27 @@ def _ids(cell: str) -> set[str]:
     return ids
 
 
-def _scenarios() -> dict[str, list[str]]:
-    """Each scenario's ID and its step texts, across the feature files."""
-    found: dict[str, list[str]] = {}
+def _scenarios() -> dict[str, tuple[set[str], list[str]]]:
+    """Each scenario's ID with its tags and its step texts, across the feature files."""
+    found: dict[str, tuple[set[str], list[str]]] = {}
     for path in sorted(FEATURES_DIR.glob("*.feature")):
         document = Parser().parse(path.read_text(encoding="utf-8"))
         for child in document["feature"]["children"]:
             scenario = child.get("scenario")
             if scenario is None:
                 continue
-            (scenario_id,) = [
-                tag["name"][1:]
-                for tag in scenario["tags"]
-                if SCENARIO_ID.fullmatch(tag["name"][1:])
-            ]
-            found[scenario_id] = [step["text"] for step in scenario["steps"]]
+            tags = {tag["name"][1:] for tag in scenario["tags"]}
+            (scenario_id,) = [tag for tag in tags if SCENARIO_ID.fullmatch(tag)]
+            found[scenario_id] = (tags, [step["text"] for step in scenario["steps"]])
     return found
+
+
+def _with_latitude_steps() -> set[str]:
+    return {
+        scenario_id
+        for scenario_id, (_, steps) in _scenarios().items()
+        if any(LATITUDE_STEP.search(step) for step in steps)
+    }
 
 
 def test_every_scenario_with_a_latitude_step_has_a_row_naming_its_section() -> None:
@@ -71,14 +77,15 @@ def test_every_scenario_with_a_latitude_step_has_a_row_naming_its_section() -> N
     for row in latitude:
         for scenario_id in _ids(row[0]):
             sections_of.setdefault(scenario_id, set()).update(SECTION.findall(row[3]))
-    with_latitude = {
-        scenario_id
-        for scenario_id, steps in _scenarios().items()
-        if any(LATITUDE_STEP.search(step) for step in steps)
-    }
+    with_latitude = _with_latitude_steps()
     assert with_latitude, "no scenario has a latitude step: the pattern is out of date"
     unlisted = sorted(s for s in with_latitude if not sections_of.get(s))
     assert not unlisted, f"latitude scenarios without a row naming a section: {unlisted}"
+
+
+def test_every_scenario_with_a_latitude_step_is_tagged_so_focused_kill_runs_meet_it() -> None:
+    tagged = {scenario_id for scenario_id, (tags, _) in _scenarios().items() if "latitude" in tags}
+    assert tagged == _with_latitude_steps()
 
 
 def test_every_scenario_the_table_names_exists() -> None:
