@@ -65,3 +65,13 @@ Feature: Group membership over time
     When read receipts are enabled only for Work and Meeting groups
     And Bob sends a read receipt for the message
     Then Alice sees that 1 member has read the message and 1 has not
+
+  @RR-M-008 @spec-M-1 @spec-M-2 @doc-protocol @latitude
+  Scenario: An admin call naming a member already in, a user not in or a member twice skips or is refused
+    Given Alice, Bob and Carol are in a Work group
+    When the administrator tries to add Bob, already a member, and Dave to the group
+    Then the call adds Dave and skips Bob, or is refused and changes nothing (strict: skips Bob)
+    When the administrator tries to remove Carol and Erin, who is not a member, from the group
+    Then the call removes Carol and skips Erin, or is refused and changes nothing (strict: skips Erin)
+    When the administrator tries to create a group owned by Alice whose member list names Bob twice and the owner
+    Then the group has Alice and Bob as its only members, or the call is refused and creates nothing (strict: each counted once)

@@ -99,22 +99,22 @@ Feature: The sender pulls read receipts
     Then Alice is notified that Bob has read the message
     And a pull of the message's receipts agrees with Alice's latest notification
 
-  @RR-Q-009 @spec-Q-1 @spec-S-3 @doc-sender-pulls
-  Scenario Outline: Messages sent without the flag are left out of a pull
+  @RR-Q-009 @spec-Q-1 @spec-S-3 @doc-sender-pulls @latitude
+  Scenario Outline: Messages sent without the flag are left out of a pull, or the pull is refused
     Given Alice and Bob are in a <conversation>
     And Alice has sent a plain message "plain"
     And Alice has sent a message "needs a receipt" that needs a read receipt
-    When Alice pulls the read receipts of "plain" and "needs a receipt"
-    Then she gets receipts for "needs a receipt" only
+    When Alice tries to pull the read receipts of "plain" and "needs a receipt"
+    Then she gets receipts for "needs a receipt" only, or the whole pull is refused (strict: the receipts)
 
     Examples:
       | conversation    |
       | one-to-one chat |
       | group chat      |
 
-  @RR-Q-010 @spec-Q-1 @doc-sender-pulls
-  Scenario: A message named twice in a pull gets one receipt
+  @RR-Q-010 @spec-Q-1 @doc-sender-pulls @latitude
+  Scenario: A message named twice in a pull gets one receipt, or the pull is refused
     Given Alice and Bob are in a group chat
     And Alice has sent messages "one" and "two" that need read receipts
-    When Alice pulls the read receipts of "one", "two" and "one"
-    Then she gets receipts for "one" and "two", in that order
+    When Alice tries to pull the read receipts of "one", "two" and "one"
+    Then she gets receipts for "one" and "two", in that order, or the whole pull is refused (strict: the receipts)

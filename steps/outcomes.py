@@ -34,6 +34,26 @@ def assert_refused(outcome: Outcome) -> None:
     assert outcome.desc.strip(), f"expected a description a person can act on: {outcome}"
 
 
+def refused_as_a_whole(world: World, check: str, reference: str, section: str = "§4") -> bool:
+    """Where the spec lets a call be refused as a whole instead of answered item by item
+    (docs/protocol.md "Conformance levels", latitude), whether the last call was refused.
+
+    A success returns ``False``: the caller checks the items, at the core level. A refusal is
+    core when it is one [E-1] (any code: the spec names none for the case); that the reference
+    answers item by item is strict (``section``), so the refusal is recorded as a deviation and
+    ``True`` returned: the caller then proves that the refusal changed nothing.
+    """
+    outcome = world.last_outcome()
+    if outcome.code == 0:
+        return False
+    assert_refused(outcome)
+    world.deviate(
+        check, section, reference, f"the whole call refused with code {outcome.code}",
+        f"{outcome.method} response",
+    )
+    return True
+
+
 def expect_code(world: World, outcome: Outcome, code: int) -> None:
     """``code`` is required when the spec names it (core), expected when only docs/protocol.md
     chose it (strict)."""
@@ -410,6 +430,119 @@ def remove_owner(world: World, name: str) -> None:
 def create_user_extra_field(world: World) -> None:
     body = {"userID": world.unknown_user_id(), "role": "administrator"}
     world.record(world.target.admin.call("createUser", body))
+
+
+@when(
+    "the administrator tries to add {name:name}, already a member, and {newcomer:name} to the "
+    "group"
+)
+def add_member_again(world: World, name: str, newcomer: str) -> None:
+    chat = world.group_chat()
+    users = [world.user(name), world.user(newcomer)]
+    world.attempt(
+        "admin/addGroupMembers",
+        lambda: world.target.admin.add_group_members(chat.group_id(), users),
+    )
+    if world.last_outcome().code == 0:
+        chat.members.append(newcomer)
+        world.chats[newcomer] = chat
+
+
+@when(
+    "the administrator tries to remove {name:name} and {outsider:name}, who is not a member, "
+    "from the group"
+)
+def remove_with_outsider(world: World, name: str, outsider: str) -> None:
+    chat = world.group_chat()
+    users = [world.user(name), world.user(outsider)]
+    world.attempt(
+        "admin/removeGroupMembers",
+        lambda: world.target.admin.remove_group_members(chat.group_id(), users),
+    )
+    if world.last_outcome().code == 0:
+        chat.members.remove(name)
+
+
+@then(
+    "the call adds {newcomer:name} and skips {member:name}, or is refused and changes nothing "
+    "(strict: skips {:name})"
+)
+def added_or_refused(world: World, newcomer: str, member: str) -> None:
+    """The spec gives the admin methods no rule for a user already in the group: skipping it
+    is the reference's choice (§3), refusing the whole call core if nothing changed."""
+    refused = refused_as_a_whole(
+        world, "admin/addGroupMembers skips a member already in the group",
+        f"code 0, {newcomer} added", "§3",
+    )
+    assert is_member(world, member), f"{member} is no longer a member of the group"
+    assert is_member(world, newcomer) is not refused, (
+        f"the call {'was refused' if refused else 'succeeded'}, yet {newcomer} is "
+        f"{'a' if refused else 'not a'} member of the group"
+    )
+
+
+@then(
+    "the call removes {name:name} and skips {outsider:name}, or is refused and changes nothing "
+    "(strict: skips {:name})"
+)
+def removed_or_refused(world: World, name: str, outsider: str) -> None:
+    """As for adding: skipping a user who is not a member is the reference's choice (§3)."""
+    refused = refused_as_a_whole(
+        world, "admin/removeGroupMembers skips a user who is not a member",
+        f"code 0, {name} removed", "§3",
+    )
+    assert not is_member(world, outsider), f"{outsider} became a member of the group"
+    assert is_member(world, name) is refused, (
+        f"the call {'was refused' if refused else 'succeeded'}, yet {name} is "
+        f"{'not a' if refused else 'still a'} member of the group"
+    )
+
+
+@when(
+    "the administrator tries to create a group owned by {owner:name} whose member list names "
+    "{member:name} twice and the owner"
+)
+def create_group_with_repeats(world: World, owner: str, member: str) -> None:
+    world.asked_group_id = group_id = world.unknown_group_id()
+    members = [world.user(member), world.user(member), world.user(owner)]
+    world.attempt(
+        "admin/createGroup",
+        lambda: world.target.admin.create_group("Work", world.user(owner), members, group_id),
+    )
+
+
+@then(
+    "the group has {owner:name} and {member:name} as its only members, or the call is refused "
+    "and creates nothing (strict: each counted once)"
+)
+def created_once_or_refused(world: World, owner: str, member: str) -> None:
+    """The spec gives createGroup no rule for a repeated member or the owner among the
+    members: counting each once is the reference's choice (§3), refusing the call core if no
+    group was made."""
+    group_id = world.asked_group_id
+    assert group_id is not None, "the scenario tried to create no group"
+    if refused_as_a_whole(
+        world, "admin/createGroup counts a repeated member and the owner once",
+        "code 0, a group of 2 members", "§3",
+    ):
+        assert not is_member(world, owner, group_id), f"the refused call created {group_id}"
+        return
+    count = world.last_outcome().data.member_count
+    assert count == 2, f"expected a group of {owner} and {member}, got memberCount {count}"
+    assert is_member(world, owner, group_id) and is_member(world, member, group_id), (
+        f"{owner} and {member} are not both members of the group just created"
+    )
+
+
+def is_member(world: World, name: str, group_id: str | None = None) -> bool:
+    """Whether ``name`` may read the history of ``group_id`` (default: the scenario's group):
+    members may, others get a refusal."""
+    group_id = group_id or world.group_chat().group_id()
+    world.attempt(
+        "getHistoryMessageList",
+        lambda: world.user(name).get_history_message_list(group=group_id, count=1),
+    )
+    return world.last_outcome().code == 0
 
 
 @when("the administrator reads the capabilities and the application settings")

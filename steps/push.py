@@ -4,8 +4,9 @@ conversation read mark [C-1], event numbering and replay after a reconnect (prot
 from __future__ import annotations
 
 from seenby.harness import PushStream
+from seenby.steps.outcomes import refused_as_a_whole
 from seenby.steps.phrases import given, then
-from seenby.steps.receipts import assert_c2c_read, shows_read
+from seenby.steps.receipts import assert_c2c_read, sees_counts, shows_read
 from seenby.steps.world import MARK_EVENT, NEW_MESSAGE_EVENT, RECEIPTS_EVENT, World
 
 # -- read receipt notifications -------------------------------------------------------------
@@ -89,6 +90,29 @@ def not_notified_again(world: World, name: str) -> None:
         lambda e: e.name == RECEIPTS_EVENT and e.seq > after,
         f"{RECEIPTS_EVENT} after #{after}",
     )
+
+
+@then(
+    "the call counts {reader:name}'s receipt once, or is refused and changes nothing "
+    "(strict: counts it once)"
+)
+def counted_once_or_refused(world: World, reader: str) -> None:
+    """A receipt call naming one group message twice: R-5 makes a repeat change nothing, and
+    the spec does not say whether a batch may repeat a message. Counting it once is the
+    reference's choice (strict); refusing the call is core if the refusal applied nothing: no
+    notification behind a fence, no count."""
+    message = world.message("the message")
+    sender = world.name_of(message.sender)
+    recipients = len(world.recipients[message.msg_id])
+    if refused_as_a_whole(
+        world, f"a receipt call naming a message twice counts {reader}'s receipt once",
+        "code 0, the receipt counted once",
+    ):
+        never_notified(world, sender)
+        sees_counts(world, sender, 0, "the message", recipients)
+        return
+    notified_counts(world, sender, 1, "the message", recipients - 1)
+    sees_counts(world, sender, 1, "the message", recipients - 1)
 
 
 @then("the notification carries the time of {reader:name}'s receipt, no earlier than the message")

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from seenby.harness import Message, ReadFilter, Receipt
+from seenby.steps.outcomes import refused_as_a_whole
 from seenby.steps.phrases import given, then, when
 from seenby.steps.world import MEMBER_LIST_COUNT_MAX, World
 
@@ -26,10 +27,10 @@ def send_receipts_for_batch(world: World, reader: str) -> None:
     world.send_receipts(reader, [message.msg_id for message in world.batch])
 
 
-@when("{reader:name} sends a read receipt for the message twice in one call")
-def send_receipt_twice(world: World, reader: str) -> None:
+@when("{reader:name} tries to send a read receipt for the message twice in one call")
+def try_send_receipt_twice(world: World, reader: str) -> None:
     msg_id = world.message("the message").msg_id
-    world.send_receipts(reader, [msg_id, msg_id])
+    world.attempt("sendMessageReadReceipts", lambda: world.send_receipts(reader, [msg_id, msg_id]))
 
 
 @when("{reader:name} sends read receipts for all of them, one call per message")
@@ -146,20 +147,34 @@ def try_pull_nothing(world: World, name: str) -> None:
 
 
 def try_pull_ids(world: World, name: str, msg_ids: list[str]) -> None:
-    """Attempt one pull; a one-message pull can be repeated about an unknown message."""
+    """Attempt one pull, keeping what was asked and, on success, answered; a one-message pull
+    can be repeated about an unknown message."""
 
-    def pull_for(ids: list[str]) -> object:
+    def pull_for(ids: list[str]) -> list[Receipt]:
         return world.user(name).get_message_read_receipts(ids)
 
+    world.pulled_ids, world.pulled = msg_ids, []
     world.attempt(
         "getMessageReadReceipts", lambda: pull_for(msg_ids), world.probe_messages(msg_ids, pull_for)
     )
+    if world.last_outcome().code == 0:
+        world.pulled = world.last_outcome().data
 
 
-@then("pulling the read receipts of the message gives {name:name} no receipt information")
+@then(
+    "pulling the read receipts of the message gives {name:name} no receipt information, or is "
+    "refused (strict: an empty answer)"
+)
 def pull_gives_nothing(world: World, name: str) -> None:
-    receipts = world.pull(name, [world.message("the message").msg_id])
-    assert receipts == [], f"expected no receipt information, got {receipts}"
+    """S-3 says such a message has no receipt information, not whether a pull naming it
+    answers nothing or is refused: both are core, the reference's empty answer strict."""
+    try_pull_ids(world, name, [world.message("the message").msg_id])
+    if refused_as_a_whole(
+        world, "a pull of a message sent without needReadReceipt answers no receipt",
+        "code 0 with an empty array",
+    ):
+        return
+    assert world.pulled == [], f"expected no receipt information, got {world.pulled}"
 
 
 @then("she gets one receipt per message, in the order she asked")
@@ -167,10 +182,30 @@ def one_receipt_each(world: World) -> None:
     assert_pulled(world, list(dict.fromkeys(world.pulled_ids)))
 
 
-@then("she gets receipts for {messages:refs} only")
-@then("she gets receipts for {messages:refs}, in that order")
-def receipts_for(world: World, messages: list[str]) -> None:
-    assert_pulled(world, world.message_ids(messages))
+@then(
+    "she gets receipts for {messages:refs} only, or the whole pull is refused "
+    "(strict: the receipts)"
+)
+@then(
+    "she gets receipts for {messages:refs}, in that order, or the whole pull is refused "
+    "(strict: the receipts)"
+)
+def receipts_for_or_refused(world: World, messages: list[str]) -> None:
+    """The pull named more than ``messages`` (one sent without needReadReceipt [S-3], or one
+    of them twice): answering ``messages`` alone is the reference's choice (strict), refusing
+    the whole pull core, provided a pull of exactly ``messages`` then answers them."""
+    expected = world.message_ids(messages)
+    if not refused_as_a_whole(
+        world, "a pull answers one receipt per distinct message with receipt information",
+        f"code 0 with receipts for {', '.join(messages)}",
+    ):
+        assert_pulled(world, expected)
+        return
+    sender = world.name_of(world.message(messages[0]).sender)
+    answered = [receipt.msg_id for receipt in world.pull(sender, expected)]
+    assert answered == expected, (
+        f"the pull was refused as a whole, yet a pull of exactly {expected} answers {answered}"
+    )
 
 
 def assert_pulled(world: World, expected: list[str]) -> None:

@@ -207,6 +207,8 @@ class World:
         self.walks: dict[ReadFilter, MemberWalk] = {}
         self.walk: MemberWalk | None = None
         self.noted_list: list[str] = []
+        self.asked_group_id: str | None = None
+        """The group ID the last admin/createGroup attempt asked for."""
         self._settings_before: Settings | None = None
         self._violations_before = len(target.violations)
         self._deviations_before = len(target.deviation_log.snapshot())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -33,6 +34,7 @@ from seenby.reference_server.domain import (
     ReceiptService,
 )
 from seenby.reference_server.http_api import MAX_SAFE_INTEGER, RequestHandler
+from seenby.reference_server.methods import METHODS
 from seenby.reference_server.model import (
     Capabilities,
     Chat,
@@ -53,7 +55,7 @@ from seenby.reference_server.model import (
 from seenby.reference_server.push import PushHub
 from seenby.reference_server.storage import SqliteStorage
 
-from .gallery import REFERENCE, UnknownFieldsIgnored, Variant, variant_named
+from .gallery import REFERENCE, Variant, _BodyRewritingHandler, variant_named
 
 __all__ = [
     "ALTERNATIVES",
@@ -342,13 +344,64 @@ class OneStatusForEveryRefusal(_AnswersItsOwnWay):
 
 
 @alternative("unknown_fields_ignored", "§1")
-class UnknownFieldsIgnoredNeverObeyed(UnknownFieldsIgnored):
-    """A body field the method does not define is ignored instead of refused (the faulty
-    gallery's E3_unknown_field_ignored, which refusing was thought to require): a misspelt
+class UnknownFieldsIgnored(_BodyRewritingHandler):
+    """A body field the method does not define is ignored instead of refused: a misspelt
     needReadReciept sends a plain message, a userID or sender naming another user changes
     nothing, since the caller is always the token's user [X-1]. protocol-v1.md names "whether
     an unknown body field is refused or ignored" among a deployment's choices; ignoring never
     obeys the field."""
+
+    def rewrite(self, method: str, body: JsonObject) -> JsonObject:
+        known = METHODS.get(method)
+        if known is None:
+            return body
+        return {name: value for name, value in body.items() if name in known.fields}
+
+
+@alternative("error_envelopes_carry_details", "§1.1")
+class ErrorEnvelopesCarryDetails(_AnswersItsOwnWay):
+    """An error's envelope carries the error again in data ({"error": desc}) instead of data
+    null. E-1 asks for data on success only; protocol-v1.md's envelope says nothing of data on
+    an error, and null there is the reference's choice (§1.1)."""
+
+    def wire_envelope(self, envelope: JsonObject) -> JsonObject:
+        sent = super().wire_envelope(envelope)
+        if sent["code"] != 0 and sent["data"] is None:
+            return {**sent, "data": {"error": sent["desc"]}}
+        return sent
+
+
+@alternative("oversize_body_refused_as_malformed", "§1.2")
+class OversizeBodyRefusedAsMalformed(RequestHandler):
+    """A body over the size limit is refused as malformed (90006, HTTP 400) instead of as too
+    large (90005, HTTP 413). E-3 asks for a clear error and no partial read; both codes are
+    seenby's own, and which of them an oversize body gets is the reference's choice (§1.2)."""
+
+    def _read_body(self) -> bytes:
+        try:
+            return super()._read_body()
+        except ReceiptError as refusal:
+            if refusal.code is not Code.BODY_TOO_LARGE:
+                raise
+            raise ReceiptError(Code.MALFORMED_BODY, refusal.desc) from refusal
+
+
+@alternative("group_id_in_use_is_invalid_parameter", "§1.2")
+class GroupIDInUseIsInvalidParameter(ReceiptService):
+    """admin/createGroup with a group ID in use answers 10004, the group REST's invalid
+    parameter, instead of 10021. The SDK facts give no code for a taken group ID [T §6]; 10021
+    is the reference's choice (§1.2), and the group REST documents 10004 for a request it
+    cannot carry out as asked."""
+
+    def create_group(
+        self, group_id: str | None, group_type: str, owner_id: str, member_ids: Sequence[str]
+    ) -> Group:
+        try:
+            return super().create_group(group_id, group_type, owner_id, member_ids)
+        except ReceiptError as refusal:
+            if refusal.code is not Code.GROUP_ID_IN_USE:
+                raise
+            raise ReceiptError(Code.ADMIN_INVALID_PARAMETER, refusal.desc) from refusal
 
 
 @alternative("vendor_fields_in_payloads", "§1.1", "§4", "§5")
@@ -488,6 +541,49 @@ class OwnerRemovalSkipped(ReceiptService):
         super().remove_group_members(group_id, [user for user in user_ids if user != owner])
 
 
+@alternative("admin_member_calls_refuse_no_ops", "§3")
+class AdminMemberCallsRefuseNoOps(ReceiptService):
+    """admin/addGroupMembers naming a user already in the group, admin/removeGroupMembers
+    naming a user not in it, and admin/createGroup naming a member twice or the owner among the
+    members refuse the whole call with 10004, changing nothing, instead of skipping (or
+    counting once) that user. The spec gives the admin methods no rule for any of these;
+    skipping is the reference's choice (§3)."""
+
+    def create_group(
+        self, group_id: str | None, group_type: str, owner_id: str, member_ids: Sequence[str]
+    ) -> Group:
+        named = [u for u, times in Counter([owner_id, *member_ids]).items() if times > 1]
+        if named:
+            raise ReceiptError(
+                Code.ADMIN_INVALID_PARAMETER, f"user {named[0]!r} is named more than once"
+            )
+        return super().create_group(group_id, group_type, owner_id, member_ids)
+
+    def add_group_members(self, group_id: str, user_ids: Sequence[str]) -> None:
+        self._refuse_if(group_id, user_ids, member=True)
+        super().add_group_members(group_id, user_ids)
+
+    def remove_group_members(self, group_id: str, user_ids: Sequence[str]) -> None:
+        self._refuse_if(group_id, user_ids, member=False)
+        super().remove_group_members(group_id, user_ids)
+
+    def _refuse_if(self, group_id: str, user_ids: Sequence[str], *, member: bool) -> None:
+        """10004 when one of ``user_ids`` is (``member``) or is not a member already. Checked
+        before the write, in its own transaction: a user whose membership changes in between
+        is then skipped, as the reference would."""
+
+        def work(_: list[Event]) -> list[str]:
+            self._admin_group(group_id)
+            return [u for u in user_ids if self._storage.is_member(group_id, u) is member]
+
+        named = self._run(work)
+        if named:
+            state = "already a member of" if member else "not a member of"
+            raise ReceiptError(
+                Code.ADMIN_INVALID_PARAMETER, f"user {named[0]!r} is {state} group {group_id!r}"
+            )
+
+
 @alternative("other_error_precedence")
 class OtherErrorPrecedence(ReceiptService):
     """When several errors apply, others win: the edition (7013) before the batch's size
@@ -578,6 +674,58 @@ class RecipientPullToldWhy(ReceiptService):
             Code.INVALID_PARAMETERS,
             f"only its sender may pull the receipts of message {message.msg_id!r}",
         )
+
+
+# == §4 Latitude: a call refused as a whole, changing nothing =====================================
+
+
+def _refuse_repeats(msg_ids: Sequence[str]) -> None:
+    """6017 when ``msg_ids`` names a message more than once."""
+    repeated = [msg_id for msg_id, times in Counter(msg_ids).items() if times > 1]
+    if repeated:
+        raise ReceiptError(Code.INVALID_PARAMETERS, f"msgIDs names {repeated[0]!r} more than once")
+
+
+@alternative("pull_refuses_unreceipted_message", "§4")
+class PullRefusesUnreceiptedMessage(ReceiptService):
+    """getMessageReadReceipts naming a message sent without needReadReceipt refuses the whole
+    pull with 10062 (receipt information does not exist) instead of leaving that message out.
+    S-3 says only that such a message has no receipt information; the SDK fails a pull with no
+    eligible message (6017) and the REST pull answers 10062 for such a message [T §5, §7.3]."""
+
+    def get_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> list[Receipt]:
+        receipts = super().get_message_read_receipts(caller, msg_ids)
+        stored = self._run(lambda _: self._storage.messages(list(dict.fromkeys(msg_ids))))
+        plain = [msg_id for msg_id, message in stored.items() if not message.need_read_receipt]
+        if plain:
+            raise ReceiptError(
+                Code.RECEIPT_INFO_NOT_FOUND,
+                f"message {plain[0]!r} was sent without needReadReceipt: it has no receipts",
+            )
+        return receipts
+
+
+@alternative("pull_refuses_repeated_message", "§4")
+class PullRefusesRepeatedMessage(ReceiptService):
+    """getMessageReadReceipts naming a message more than once refuses the whole pull with 6017
+    instead of answering that message once. Q-1 asks for one receipt per message and says
+    nothing of a list that repeats one; 6017 is the SDK's invalid message list [T §5]."""
+
+    def get_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> list[Receipt]:
+        _refuse_repeats(msg_ids)
+        return super().get_message_read_receipts(caller, msg_ids)
+
+
+@alternative("receipt_batch_refuses_repeated_message", "§4")
+class ReceiptBatchRefusesRepeatedMessage(ReceiptService):
+    """sendMessageReadReceipts naming a message more than once refuses the whole batch with
+    6017, applying nothing, instead of counting that message once. R-5 makes a repeated
+    receipt change nothing, and R-4's silent skips are the caller's own, plain, already
+    receipted and pre-join messages: the spec does not say that a batch may repeat one."""
+
+    def send_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> None:
+        _refuse_repeats(msg_ids)
+        super().send_message_read_receipts(caller, msg_ids)
 
 
 # == every choice at once ========================================================================

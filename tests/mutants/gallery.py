@@ -39,7 +39,6 @@ from seenby.reference_server.domain import (
 )
 from seenby.reference_server.group_commit import EventSink
 from seenby.reference_server.http_api import ReceiptHTTPServer, RequestHandler, Timeouts, parse_body
-from seenby.reference_server.methods import METHODS
 from seenby.reference_server.model import (
     HISTORY_COUNT_MAX,
     MEMBER_LIST_COUNT_MAX,
@@ -1340,35 +1339,27 @@ class ErrorsWithStatus200(RequestHandler):
         return 200 if 400 <= status < 500 else status
 
 
-@variant("E1_error_carries_data", "E-1", "V-1")
-class ErrorsCarryData(RequestHandler):
-    """Error envelopes echo the error in data instead of data: null."""
+@variant("E2_plain_member_list_is_6017", "E-2", "S-3", "L-2")
+class PlainMemberListIsInvalid(ReceiptService):
+    """The member lists of the caller's own message sent without needReadReceipt answer the
+    generic 6017 instead of the documented 10062 (receipt information does not exist)."""
 
-    def _send_envelope(
+    def get_group_message_read_member_list(
         self,
-        code: Code,
-        desc: str,
-        data: JsonValue,
-        headers: list[tuple[str, str]] | None = None,
-    ) -> None:
-        if code is not Code.OK and data is None:
-            data = {"error": desc}
-        super()._send_envelope(code, desc, data, headers)
-
-
-@variant("E2_group_id_in_use_is_10004", "E-2")
-class GroupIDInUseIsInvalid(ReceiptService):
-    """createGroup with a group ID in use answers the generic 10004 instead of 10021."""
-
-    def create_group(
-        self, group_id: str | None, group_type: str, owner_id: str, member_ids: Sequence[str]
-    ) -> Group:
+        caller: Caller,
+        msg_id: str,
+        member_filter: MemberFilter,
+        next_seq: int,
+        count: int,
+    ) -> MemberPage:
         try:
-            return super().create_group(group_id, group_type, owner_id, member_ids)
+            return super().get_group_message_read_member_list(
+                caller, msg_id, member_filter, next_seq, count
+            )
         except ReceiptError as refusal:
-            if refusal.code is not Code.GROUP_ID_IN_USE:
+            if refusal.code is not Code.RECEIPT_INFO_NOT_FOUND:
                 raise
-            raise ReceiptError(Code.ADMIN_INVALID_PARAMETER, refusal.desc) from refusal
+            raise ReceiptError(Code.INVALID_PARAMETERS, refusal.desc) from refusal
 
 
 @variant("E3_bad_json_is_500", "E-3")
@@ -1379,31 +1370,6 @@ class BadJSONCrashes(RequestHandler):
         if error.code is Code.MALFORMED_BODY:
             error = ReceiptError(Code.INTERNAL_ERROR, "internal server error")
         super()._send_error(error)
-
-
-@variant("E3_oversize_body_is_malformed", "E-3")
-class OversizeBodyMalformed(RequestHandler):
-    """A body over 1 MiB is refused as malformed (90006, HTTP 400) instead of too large."""
-
-    def _read_body(self) -> bytes:
-        try:
-            return super()._read_body()
-        except ReceiptError as refusal:
-            if refusal.code is not Code.BODY_TOO_LARGE:
-                raise
-            raise ReceiptError(Code.MALFORMED_BODY, refusal.desc) from refusal
-
-
-@variant("E3_unknown_field_ignored", "E-3")
-class UnknownFieldsIgnored(_BodyRewritingHandler):
-    """Request bodies are parsed leniently: fields a method does not define are ignored, so a
-    misspelt needReadReciept silently sends a plain message."""
-
-    def rewrite(self, method: str, body: JsonObject) -> JsonObject:
-        known = METHODS.get(method)
-        if known is None:
-            return body
-        return {name: value for name, value in body.items() if name in known.fields}
 
 
 # == X. Security ===============================================================================

@@ -62,9 +62,10 @@ SUITE_TIMEOUT = 900.0
 """Seconds one suite run against one variant may take before it is stopped."""
 SERVER_START_TIMEOUT = 30.0
 """Seconds a variant's process may take to print its URL."""
-LATITUDE_TAGS = ("area-E", "area-X", "area-V", "area-C", "area-Y")
+LATITUDE_TAGS = ("area-E", "area-X", "area-V", "area-C", "area-Y", "latitude")
 """The scenarios a focused run puts to a correct alternative: errors, security, payloads, the
-conversation mark and the push channel, where the spec leaves its latitude."""
+conversation mark and the push channel, where the spec leaves its latitude, and every scenario
+that passes an item-by-item answer and a whole-call refusal alike (``@latitude``)."""
 _SECTION = re.compile(r"§\d+(?:\.\d+)*")
 
 # The folder holding this package's top-level package, so that the serving process imports the

@@ -242,6 +242,78 @@ def _recipient_pull(wire: Wire) -> object:
     return recipient[0], recipient == desc(bob_token, unknown), outsider_like_unknown
 
 
+def _error_data(wire: Wire) -> object:
+    _, token = wire.user("alice")
+    answer = wire.call("sendMessageReadReceipts", {"msgIDs": []}, token)
+    return answer.code, answer.data if answer.data is None else sorted(answer.data)
+
+
+def _oversize_body(wire: Wire) -> object:
+    _, token = wire.user("alice")
+    answer = wire.post(
+        "/v1/sendMessageReadReceipts", b'{"msgIDs": ["' + b"x" * 2**20 + b'"]}', token
+    )
+    return answer.code, answer.status
+
+
+def _taken_group_id(wire: Wire) -> object:
+    alice, _ = wire.user("alice")
+    group_id = wire.group(alice)
+    again = {"groupID": group_id, "groupType": "Work", "ownerID": alice, "memberIDs": []}
+    return wire.admin("createGroup", again).code
+
+
+def _pull_with_plain_message(wire: Wire) -> object:
+    """Alice pulls a plain message with one that needs receipts: the plain one left out, or the
+    whole pull refused; either way a pull of the other alone still answers it."""
+    (_, alice_token), (bob, _) = wire.user("alice"), wire.user("bob")
+    plain = wire.send(alice_token, {"receiver": bob}).data["msgID"]
+    needs = wire.send(alice_token, {"receiver": bob}, needReadReceipt=True).data["msgID"]
+    both = wire.call("getMessageReadReceipts", {"msgIDs": [plain, needs]}, alice_token)
+    alone = wire.call("getMessageReadReceipts", {"msgIDs": [needs]}, alice_token)
+    answered = [receipt["msgID"] == needs for receipt in both.data] if both.code == 0 else None
+    return both.code, answered, [receipt["msgID"] == needs for receipt in alone.data]
+
+
+def _pull_with_repeat(wire: Wire) -> object:
+    (_, alice_token), (bob, _) = wire.user("alice"), wire.user("bob")
+    msg_id = wire.send(alice_token, {"receiver": bob}, needReadReceipt=True).data["msgID"]
+    pulled = wire.call("getMessageReadReceipts", {"msgIDs": [msg_id, msg_id]}, alice_token)
+    return pulled.code, len(pulled.data) if pulled.code == 0 else None
+
+
+def _receipt_batch_with_repeat(wire: Wire) -> object:
+    """Bob receipts one message twice in a call: counted once, or refused with nothing applied
+    (Alice's pull still says unread)."""
+    (_, alice_token), (bob, bob_token) = wire.user("alice"), wire.user("bob")
+    msg_id = wire.send(alice_token, {"receiver": bob}, needReadReceipt=True).data["msgID"]
+    sent = wire.call("sendMessageReadReceipts", {"msgIDs": [msg_id, msg_id]}, bob_token)
+    (receipt,) = wire.call("getMessageReadReceipts", {"msgIDs": [msg_id]}, alice_token).data
+    return sent.code, receipt["isPeerRead"]
+
+
+def _admin_member_no_ops(wire: Wire) -> object:
+    """Add a member again with a newcomer, remove a non-member with a member: each user skipped
+    or the whole call refused; who can then post to the group says which."""
+    (alice, _), (bob, bob_token), (carol, carol_token) = (
+        wire.user("alice"),
+        wire.user("bob"),
+        wire.user("carol"),
+    )
+    (dave, dave_token), (erin, _) = wire.user("dave"), wire.user("erin")
+    group = wire.group(alice, bob, carol)
+    added = wire.admin("addGroupMembers", {"groupID": group, "userIDs": [bob, dave]})
+    removed = wire.admin("removeGroupMembers", {"groupID": group, "userIDs": [carol, erin]})
+    members = [
+        wire.send(token, {"groupID": group}).code == 0
+        for token in (bob_token, dave_token, carol_token)
+    ]
+    body = {"groupType": "Work", "ownerID": alice, "memberIDs": [bob, bob, alice]}
+    created = wire.admin("createGroup", body)
+    size = created.data["memberCount"] if created.code == 0 else None
+    return added.code, removed.code, members, created.code, size
+
+
 @dataclass(frozen=True)
 class Case:
     """A probe, the alternative whose choice it observes, and what each side answers."""
@@ -281,12 +353,35 @@ CASES = (
         ("onRecvC2CReadReceipt", "", True, False),
     ),
     Case("recipient_pull_told_why", _recipient_pull, (6017, True, True), (6017, False, True)),
+    Case("error_envelopes_carry_details", _error_data, (6017, None), (6017, ["error"])),
+    Case("oversize_body_refused_as_malformed", _oversize_body, (90005, 413), (90006, 400)),
+    Case("group_id_in_use_is_invalid_parameter", _taken_group_id, 10021, 10004),
+    Case(
+        "pull_refuses_unreceipted_message",
+        _pull_with_plain_message,
+        (0, [True], [True]),
+        (10062, None, [True]),
+    ),
+    Case(
+        "admin_member_calls_refuse_no_ops",
+        _admin_member_no_ops,
+        (0, 0, [True, True, False], 0, 2),
+        (10004, 10004, [True, False, True], 10004, None),
+    ),
+    Case("pull_refuses_repeated_message", _pull_with_repeat, (0, 1), (6017, None)),
+    Case(
+        "receipt_batch_refuses_repeated_message",
+        _receipt_batch_with_repeat,
+        (0, True),
+        (6017, False),
+    ),
 )
 
 EVERY_CHOICE_ANSWERS = {
     # one_status_for_every_refusal is left out of it, and own_codes_for_unnamed_cases renumbers
-    # the unknown route (with HTTP 404).
+    # the unknown route (with HTTP 404) and the malformed body (with HTTP 400).
     ("one_status_for_every_refusal", "_unknown_route"): (40401, 404),
+    ("oversize_body_refused_as_malformed", "_oversize_body"): (40001, 400),
 }
 """What ``every_choice`` answers where another of its choices changes the observation."""
 
