@@ -353,7 +353,8 @@ RECEIPT_BATCH_MAX: Final = Limit(
     30,
     Level.CORE,  # default 30
     row="`msgIDs` per call",
-    rule="1..`receiptBatchMax` (default {receiptBatchMax}) distinct IDs; a repeated ID counts once",
+    rule="1..`receiptBatchMax` (default {receiptBatchMax}) distinct IDs "
+    "(**[strict]** a repeated ID counts once)",
     codes=_INVALID,
 )
 MEMBER_LIST_COUNT_MAX: Final = Limit(
