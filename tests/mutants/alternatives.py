@@ -1,10 +1,10 @@
 """The gallery of correct alternatives: the reference server making the other allowed choices.
 
-Where docs/spec/receipts-spec.md and shared/reference/protocol-v1.md leave room (a code for a case
+Where docs/spec/receipts-spec.md and docs/spec/protocol-v1.md leave room (a code for a case
 no source names, an exact HTTP status, refusing or ignoring an unknown field, a limit with no
 number in the spec, ...), docs/protocol.md records the reference server's own choice. A server
 that chose otherwise is still correct: the suite must pass it at its core level and, at its
-strict level, report each such choice as a deviation and nothing else (issue 10).
+strict level, report each such choice as a deviation and nothing else.
 
 Each alternative here is the reference server with one or more of its pieces replaced by a
 subclass that makes the other choice on one latitude point and overrides as little as it can.
@@ -220,7 +220,7 @@ def _with_vendor_field(value: JsonValue) -> JsonValue:
 class NoImplementationMetadata(_EditsCapabilities):
     """GET /v1/capabilities leaves out the implementation object. protocol-v1.md's discovery
     sketch lists only protocol, features and limits; implementation is the reference's own
-    metadata (issue 10 item 5)."""
+    metadata."""
 
     def edit_capabilities(self, capabilities: JsonObject) -> JsonObject:
         edited = super().edit_capabilities(capabilities)
@@ -230,8 +230,7 @@ class NoImplementationMetadata(_EditsCapabilities):
 @alternative("capabilities_leave_member_list_limit_to_default", "§2")
 class MemberListLimitLeftToDefault(_EditsCapabilities):
     """The capabilities' limits leave out memberListCountMax, which this server keeps at the
-    spec's own 100 [L-2]: a limit the spec fixes needs no announcing, the spec default applies
-    (issue 10 items 4 and 5)."""
+    spec's own 100 [L-2]: a limit the spec fixes needs no announcing, the spec default applies."""
 
     def edit_capabilities(self, capabilities: JsonObject) -> JsonObject:
         edited = super().edit_capabilities(capabilities)
@@ -408,7 +407,7 @@ class GroupIDInUseIsInvalidParameter(ReceiptService):
 class VendorFieldsInAnswers(_AnswersItsOwnWay):
     """Answers carry this vendor's own fields beside the documented ones: a requestID in every
     envelope and a vendorTrace in every message and receipt object. The schemas' core layer
-    allows extra properties ("vendors add fields", issue 10 item 3); V-1 asks that the
+    allows extra properties ("vendors add fields"); V-1 asks that the
     documented fields validate."""
 
     def wire_envelope(self, envelope: JsonObject) -> JsonObject:

@@ -41,8 +41,6 @@ NOT_YET_FIXED = {
     "bench/report.py": "an issue number in the suite-time note",
     "docs/performance.md": "issue numbers in section titles (copied from bench/findings.md)",
     "docs/conformance-power.md": "issue numbers (written from tests/mutants/alternatives.py)",
-    "tests/mutants/alternatives.py": "issue numbers; the shared/ copy of protocol-v1.md",
-    "docs/protocol.md": "the shared/ copy of protocol-v1.md",
 }
 
 
