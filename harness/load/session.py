@@ -34,7 +34,6 @@ from locust.runners import MasterRunner, Runner
 from locust.stats import (
     PERCENTILES_TO_REPORT,
     StatsCSVFileWriter,
-    get_percentile_stats_summary,
     get_stats_summary,
     stats_history,
 )
@@ -43,7 +42,7 @@ from seenby.harness.server_process import ServerProcess
 from seenby.harness.transport import ApiError, HttpTransport, NoAnswer, ViolationLog
 
 from .ledger import Ledger
-from .report import RunFigures, write_reports
+from .report import RunFigures, terminal_lines, write_reports
 from .timeline import Timeline
 from .verdict import judge, pull_state
 from .workload import LoadSettings, ReceiptUser, World
@@ -160,7 +159,8 @@ def run_driver(run: Run) -> int:
     run.progress(
         f"verdict: pulling the state of {sum(1 for _ in ledger.acknowledged_sends())} messages"
     )
-    verdict = judge(ledger, pull_state(run.target, ledger))
+    state = pull_state(run.target, ledger)
+    verdict = judge(ledger, state)
     if len(ledgers) < max(1, run.expect_workers):
         verdict.invariants["push-settled"].check(
             False, "", "", f"{run.expect_workers} worker ledgers", f"{len(ledgers)} arrived"
@@ -177,13 +177,17 @@ def run_driver(run: Run) -> int:
         connections=len(ledger.connections),
         in_doubt=sum(1 for s in ledger.sends.values() if s.msg_id is None)
         + sum(len(r) for r in ledger.doubtful_readers.values()),
+        calls=dict(ledger.calls),
+        refusals=ledger.refusals + state.refusals,
+        faults=len(ledger.faults) + len(state.faults),
     )
-    for line in [
-        *get_stats_summary(runner.stats, False),
-        *get_percentile_stats_summary(runner.stats),
-    ]:
+    for line in get_stats_summary(runner.stats, False):
         run.progress(line)
-    written = write_reports(run.report_dir, runner.stats, verdict, timeline, figures, run.target)
+    written, data = write_reports(
+        run.report_dir, runner.stats, verdict, timeline, figures, run.target
+    )
+    for line in terminal_lines(data):
+        run.progress(line)
     if run.html_file is not None:
         Path(run.html_file).write_text(get_html_report(environment, show_download_link=False))  # type: ignore[no-untyped-call]
         written.append(Path(run.html_file))
@@ -194,14 +198,7 @@ def run_driver(run: Run) -> int:
     runner.quit()
     for line in verdict.lines():
         run.progress(line)
-    run.progress(
-        "verdict: "
-        + (
-            "every invariant holds"
-            if verdict.holds
-            else "BROKEN: " + ", ".join(i.name for i in verdict.broken)
-        )
-    )
+    run.progress("verdict: " + verdict.headline())
     run.progress("reports: " + ", ".join(str(path) for path in written))
     return 0 if verdict.holds else 1
 
