@@ -472,6 +472,8 @@ _METHOD = """\
   The 100,000-member groups are set up in-process through the server's own `ReceiptService`
   and `SqliteStorage` (users inserted in one transaction, the READ half of each list recorded
   with `record_receipt`); every measured call goes over HTTP.
+- Every percentile, in every section (`seenby load`'s included), follows one rule: linear
+  interpolation between the closest ranks (`seenby.harness.load.stats.percentile`).
 - Nothing here is a pass/fail test; `tests/bench/test_bench_runs.py` only checks that the
   benchmark runs at tiny sizes and produces well-formed results.
 """
