@@ -95,7 +95,10 @@ def render_section(
     """The Markdown section for docs/performance.md (``load_average``: the machine's 1-minute
     load average before and after the run; ``cpu``: each process's share of a core)."""
     verdict = summary["verdict"]
-    held = "every invariant held" if verdict["holds"] else "BROKEN: " + ", ".join(verdict["broken"])
+    if verdict["broken"]:
+        held = "BROKEN: " + ", ".join(verdict["broken"])
+    else:
+        held = "every invariant held" if verdict["holds"] else "NOTHING CHECKED"
     generator = summary["generator"]
     offline = summary["offline"]
     lines = [

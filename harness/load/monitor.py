@@ -34,11 +34,17 @@ class GeneratorMonitor:
     def __init__(self, timeline: Timeline) -> None:
         self._timeline = timeline
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="seenby-load-monitor", daemon=True)
+        self._thread = threading.Thread()
+        """The sampling thread (a placeholder until ``start``)."""
 
     def start(self) -> GeneratorMonitor:
-        """Begin sampling; returns self."""
-        self._thread.start()
+        """Begin sampling, unless already sampling; returns self."""
+        if not self._thread.is_alive():
+            self._stopping.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="seenby-load-monitor", daemon=True
+            )
+            self._thread.start()
         return self
 
     def stop(self) -> None:

@@ -121,12 +121,18 @@ def run_driver(run: Run) -> int:
     )
     world = World(environment)
     ReceiptUser.world = world
-    collected: list[dict[str, Any]] = []
+    collected: dict[str, dict[str, Any]] = {}
+    """Worker ID → the ledger it sent last, with when it arrived (this clock): a worker the
+    master stopped and restarted mid-run (a missed heartbeat on a busy machine) settles and
+    sends one each time."""
     runner: Runner
     if run.expect_workers:
         runner = environment.create_master_runner(run.master_bind_host, run.master_bind_port)
         runner.register_message(
-            LEDGER_MESSAGE, lambda environment, msg, **_: collected.append(msg.data)
+            LEDGER_MESSAGE,
+            lambda environment, msg, **_: collected.__setitem__(
+                msg.node_id, {**msg.data, "arrived": time.time()}
+            ),
         )
         if not _wait_for_workers(runner, run):
             runner.quit()
@@ -150,7 +156,7 @@ def run_driver(run: Run) -> int:
     runner.stop()
     progress.kill()
     if run.expect_workers:
-        ledgers, timelines = _collect(collected, run)
+        ledgers, timelines = _collect(collected, run, stopped)
     else:
         world.settle()
         ledgers, timelines = [world.ledger], [world.timeline]
@@ -250,14 +256,20 @@ def _wait_for_rejoin(runner: Runner, run: Run) -> None:
         gevent.sleep(0.2)
 
 
-def _collect(collected: list[dict[str, Any]], run: Run) -> tuple[list[Ledger], list[Timeline]]:
-    """The ledgers the workers sent, waiting for all of them (with a deadline)."""
+def _collect(
+    collected: dict[str, dict[str, Any]], run: Run, stopped: float
+) -> tuple[list[Ledger], list[Timeline]]:
+    """The last ledger of each worker, waiting (with a deadline) until every worker has sent
+    one that arrived after ``stopped``; a worker its master stopped earlier keeps its last."""
     deadline = time.monotonic() + run.settings.settle_timeout_s + STOP_TIMEOUT_S + 30
-    while len(collected) < run.expect_workers and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        final = [each for each in collected.values() if each["arrived"] >= stopped]
+        if len(final) >= run.expect_workers:
+            break
         gevent.sleep(0.2)
     return (
-        [Ledger.from_json(each["ledger"]) for each in collected],
-        [Timeline.from_json(each["timeline"]) for each in collected],
+        [Ledger.from_json(each["ledger"]) for each in collected.values()],
+        [Timeline.from_json(each["timeline"]) for each in collected.values()],
     )
 
 

@@ -192,8 +192,9 @@ class Verdict:
 
     @property
     def holds(self) -> bool:
-        """No invariant broke (some may be ``not checked``: see ``not_checked``)."""
-        return not self.broken
+        """No invariant broke and the run gave something to check (some invariants may be
+        ``not checked``: see ``not_checked``; a run that checked nothing proves nothing)."""
+        return not self.broken and len(self.not_checked) < len(self.invariants)
 
     @property
     def broken(self) -> list[Invariant]:
@@ -209,6 +210,8 @@ class Verdict:
         """One line: held, or which broke; and which were not checked."""
         if self.broken:
             text = "BROKEN: " + ", ".join(i.name for i in self.broken)
+        elif not self.holds:
+            return "NOTHING CHECKED: the run gave no invariant anything to check"
         else:
             text = "every invariant checked holds"
         if self.not_checked:

@@ -170,6 +170,7 @@ class World:
         self.monitor = GeneratorMonitor(self.timeline)
         self._free: list[Identity] = []
         self._blocks = 0
+        self._settles = 0
         self._lock = threading.Lock()
         self._admin: HttpTransport | None = None
 
@@ -279,7 +280,8 @@ class World:
         """Send each connected user one last message and wait for it on its connection, then
         close every connection and add the contract violations seen to the ledger."""
         settings = self.current_settings()
-        closer = f"load-{self.tag}-closer"
+        self._settles += 1  # a worker restarted mid-run by its master settles once per start
+        closer = f"load-{self.tag}-closer-{self._settles}"
         token = self.admin.invoke("admin/createUser", {"userID": closer})["token"]
         self.ledger.add_user(closer, token)
         transport = HttpTransport(

@@ -66,6 +66,12 @@ def test_an_invariant_with_nothing_to_check_reads_not_checked_never_ok() -> None
     assert verdict.to_json()["notChecked"] == ["conversation-marks"]
 
 
+def test_a_run_that_checked_nothing_does_not_hold() -> None:
+    verdict = judge(Ledger(), PulledState())
+    assert not verdict.broken and not verdict.holds
+    assert verdict.headline().startswith("NOTHING CHECKED")
+
+
 def test_no_server_fault_counts_every_call_and_frame_it_checked() -> None:
     ledger, state = group_story([1, 2])
     ledger.count_call("sendMessage")
