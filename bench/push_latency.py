@@ -52,6 +52,9 @@ class PushJob:
     member_tokens: tuple[str, ...]
     samples: int
     runs: int
+    pause_s: float = 0.0
+    """A pause before each receipt call (0: back to back). Paced calls find the machine idle
+    between them, as a user's calls do, and wake it each time: slower on a virtual machine."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,8 @@ def measure_in_client(job: PushJob) -> list[PushRun]:
                         {"msgIDs": [msg_id]},
                         job.member_tokens[sample % members],
                     )
+                    if job.pause_s:
+                        time.sleep(job.pause_s)
                     sent = time.perf_counter()
                     status, body = http.send(request)
                     returned = time.perf_counter()

@@ -34,6 +34,7 @@ from bench.throughput import ThroughputRow
 
 FINDINGS = Path(__file__).with_name("findings.md")
 LOCUST_SECTION = Path(__file__).with_name("locust.md")
+LOAD_LATENCY_SECTION = Path(__file__).with_name("load_latency.md")
 FLAKINESS_SECTION = Path(__file__).with_name("flakiness.md")
 """Written by `python -m bench.flakiness` (it takes minutes), copied in like the load section."""
 """The `seenby load` section, written by `python -m bench.locust_run` (a separate, longer run)."""
@@ -471,6 +472,8 @@ _METHOD = """\
   The 100,000-member groups are set up in-process through the server's own `ReceiptService`
   and `SqliteStorage` (users inserted in one transaction, the READ half of each list recorded
   with `record_receipt`); every measured call goes over HTTP.
+- Every percentile, in every section (`seenby load`'s included), follows one rule: linear
+  interpolation between the closest ranks (`seenby.harness.load.stats.percentile`).
 - Nothing here is a pass/fail test; `tests/bench/test_bench_runs.py` only checks that the
   benchmark runs at tiny sizes and produces well-formed results.
 """
@@ -525,7 +528,7 @@ def render_markdown(results: Results, previous: Previous | None = None) -> str:
     ]
     for title, explanation, headers, rows in _sections(results, previous):
         parts += [f"## {title}", "", explanation, "", _markdown_table(headers, rows), ""]
-    for section in (LOCUST_SECTION, FLAKINESS_SECTION):
+    for section in (LOCUST_SECTION, LOAD_LATENCY_SECTION, FLAKINESS_SECTION):
         if section.exists():
             parts += [section.read_text(encoding="utf-8").rstrip(), ""]
     if FINDINGS.exists():

@@ -4,15 +4,20 @@ A single run on a shared 2-core machine says little. Every figure the benchmarks
 `Figure`: the median of the per-run values, with the spread (min..max) kept so a reader can see
 how noisy the machine was. A comparison is the median of per-run ratios, each ratio taken from a
 baseline run and a subject run made back to back (`paired_ratio`), so slow drift of the machine
-cancels out instead of landing on one side.
+cancels out instead of landing on one side. Percentiles follow the one rule of
+`seenby.harness.load.stats.percentile` (linear interpolation between ranks), shared with
+`seenby load`'s reports.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from seenby.harness.load.stats import percentile
+
+__all__ = ["Figure", "paired_ratio", "percentile"]
 
 
 @dataclass(frozen=True)
@@ -36,20 +41,6 @@ class Figure:
     def scaled(self, factor: float) -> Figure:
         """The same figure in another unit (e.g. seconds to milliseconds)."""
         return Figure(self.median * factor, self.low * factor, self.high * factor, self.runs)
-
-
-def percentile(samples: Sequence[float], fraction: float) -> float:
-    """The `fraction` quantile (0..1) of `samples`, linearly interpolated between ranks."""
-    if not samples:
-        raise ValueError("a percentile needs at least one sample")
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must be within 0..1, got {fraction}")
-    ordered = sorted(samples)
-    position = fraction * (len(ordered) - 1)
-    below = math.floor(position)
-    above = math.ceil(position)
-    weight = position - below
-    return ordered[below] * (1.0 - weight) + ordered[above] * weight
 
 
 def paired_ratio(subject: Sequence[float], baseline: Sequence[float]) -> Figure:

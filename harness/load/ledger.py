@@ -2,8 +2,11 @@
 
 Theory of operation. Every state-changing call is written down twice: ``begin_*`` before it is
 sent (the call is *in doubt* from then on) and ``acknowledge_*`` once the target answered code
-0. A call the target refused with an error code is ``forget``-ten (it changed nothing [R-1]);
-a call whose answer was lost (timeout, broken connection, a killed worker) stays in doubt. The
+0. A call the target refused with an error code is ``forget``-ten (a refusal changes nothing
+[R-1]); a call whose answer was lost (timeout, broken connection, a killed worker) stays in
+doubt. Every call is also counted (``calls``), and every refusal by method and code: as a
+refusal (``refusals``) where the spec lets the target refuse that call as a whole, as a fault
+(``faults``, with the reason it had to succeed) where it does not. The
 verdict (`seenby.harness.load.verdict`) is then exact where nothing was in doubt and bracketed where
 something was: acknowledged <= stored <= acknowledged + in doubt.
 
@@ -156,7 +159,12 @@ class Ledger:
         self.connections: list[Connection] = []
         """Every push connection, in the order each user opened them."""
         self.faults: list[str] = []
-        """Server faults (5xx) and contract violations seen on any call or frame."""
+        """Server faults: 5xx, calls that got no answer, refusals the spec forbids, and contract
+        violations seen on any call or frame."""
+        self.calls: Counter[str] = Counter()
+        """Calls made, by method (answered or not)."""
+        self.refusals: Counter[tuple[str, int]] = Counter()
+        """(method, code) → refusals the spec allows (the call changed nothing)."""
         self.lock = threading.RLock()
 
     # -- recording -------------------------------------------------------------------------
@@ -229,9 +237,19 @@ class Ledger:
         return connection
 
     def fault(self, description: str) -> None:
-        """A 5xx or a contract violation."""
+        """A server fault: a 5xx, no answer, a forbidden refusal or a contract violation."""
         with self.lock:
             self.faults.append(description)
+
+    def count_call(self, method: str) -> None:
+        """One more ``method`` call was sent."""
+        with self.lock:
+            self.calls[method] += 1
+
+    def refusal(self, method: str, code: int) -> None:
+        """The target refused a ``method`` call with ``code``, as the spec lets it."""
+        with self.lock:
+            self.refusals[(method, code)] += 1
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -276,6 +294,8 @@ class Ledger:
                 "doubtfulMarks": [[f"{r}\n{p}", n] for (r, p), n in self.doubtful_marks.items()],
                 "connections": [c.to_json() for c in self.connections],
                 "faults": list(self.faults),
+                "calls": dict(self.calls),
+                "refusals": [[m, c, n] for (m, c), n in sorted(self.refusals.items())],
             }
 
     @classmethod
@@ -290,6 +310,8 @@ class Ledger:
         ledger.doubtful_marks = Counter({_pair(k): n for k, n in data["doubtfulMarks"]})
         ledger.connections = [Connection.from_json(c) for c in data["connections"]]
         ledger.faults = list(data["faults"])
+        ledger.calls = Counter(data["calls"])
+        ledger.refusals = Counter({(m, c): n for m, c, n in data["refusals"]})
         return ledger
 
     @classmethod
@@ -307,4 +329,6 @@ class Ledger:
             merged.doubtful_marks.update(ledger.doubtful_marks)
             merged.connections.extend(ledger.connections)
             merged.faults.extend(ledger.faults)
+            merged.calls.update(ledger.calls)
+            merged.refusals.update(ledger.refusals)
         return merged

@@ -34,7 +34,6 @@ from locust.runners import MasterRunner, Runner
 from locust.stats import (
     PERCENTILES_TO_REPORT,
     StatsCSVFileWriter,
-    get_percentile_stats_summary,
     get_stats_summary,
     stats_history,
 )
@@ -43,7 +42,7 @@ from seenby.harness.server_process import ServerProcess
 from seenby.harness.transport import ApiError, HttpTransport, NoAnswer, ViolationLog
 
 from .ledger import Ledger
-from .report import RunFigures, write_reports
+from .report import RunFigures, terminal_lines, write_reports
 from .timeline import Timeline
 from .verdict import judge, pull_state
 from .workload import LoadSettings, ReceiptUser, World
@@ -122,12 +121,18 @@ def run_driver(run: Run) -> int:
     )
     world = World(environment)
     ReceiptUser.world = world
-    collected: list[dict[str, Any]] = []
+    collected: dict[str, dict[str, Any]] = {}
+    """Worker ID → the ledger it sent last, with when it arrived (this clock): a worker the
+    master stopped and restarted mid-run (a missed heartbeat on a busy machine) settles and
+    sends one each time."""
     runner: Runner
     if run.expect_workers:
         runner = environment.create_master_runner(run.master_bind_host, run.master_bind_port)
         runner.register_message(
-            LEDGER_MESSAGE, lambda environment, msg, **_: collected.append(msg.data)
+            LEDGER_MESSAGE,
+            lambda environment, msg, **_: collected.__setitem__(
+                msg.node_id, {**msg.data, "arrived": time.time()}
+            ),
         )
         if not _wait_for_workers(runner, run):
             runner.quit()
@@ -151,7 +156,7 @@ def run_driver(run: Run) -> int:
     runner.stop()
     progress.kill()
     if run.expect_workers:
-        ledgers, timelines = _collect(collected, run)
+        ledgers, timelines = _collect(collected, run, stopped)
     else:
         world.settle()
         ledgers, timelines = [world.ledger], [world.timeline]
@@ -160,7 +165,8 @@ def run_driver(run: Run) -> int:
     run.progress(
         f"verdict: pulling the state of {sum(1 for _ in ledger.acknowledged_sends())} messages"
     )
-    verdict = judge(ledger, pull_state(run.target, ledger))
+    state = pull_state(run.target, ledger)
+    verdict = judge(ledger, state)
     if len(ledgers) < max(1, run.expect_workers):
         verdict.invariants["push-settled"].check(
             False, "", "", f"{run.expect_workers} worker ledgers", f"{len(ledgers)} arrived"
@@ -177,13 +183,17 @@ def run_driver(run: Run) -> int:
         connections=len(ledger.connections),
         in_doubt=sum(1 for s in ledger.sends.values() if s.msg_id is None)
         + sum(len(r) for r in ledger.doubtful_readers.values()),
+        calls=dict(ledger.calls),
+        refusals=ledger.refusals + state.refusals,
+        faults=len(ledger.faults) + len(state.faults),
     )
-    for line in [
-        *get_stats_summary(runner.stats, False),
-        *get_percentile_stats_summary(runner.stats),
-    ]:
+    for line in get_stats_summary(runner.stats, False):
         run.progress(line)
-    written = write_reports(run.report_dir, runner.stats, verdict, timeline, figures, run.target)
+    written, data = write_reports(
+        run.report_dir, runner.stats, verdict, timeline, figures, run.target
+    )
+    for line in terminal_lines(data):
+        run.progress(line)
     if run.html_file is not None:
         Path(run.html_file).write_text(get_html_report(environment, show_download_link=False))  # type: ignore[no-untyped-call]
         written.append(Path(run.html_file))
@@ -194,14 +204,7 @@ def run_driver(run: Run) -> int:
     runner.quit()
     for line in verdict.lines():
         run.progress(line)
-    run.progress(
-        "verdict: "
-        + (
-            "every invariant holds"
-            if verdict.holds
-            else "BROKEN: " + ", ".join(i.name for i in verdict.broken)
-        )
-    )
+    run.progress("verdict: " + verdict.headline())
     run.progress("reports: " + ", ".join(str(path) for path in written))
     return 0 if verdict.holds else 1
 
@@ -253,14 +256,20 @@ def _wait_for_rejoin(runner: Runner, run: Run) -> None:
         gevent.sleep(0.2)
 
 
-def _collect(collected: list[dict[str, Any]], run: Run) -> tuple[list[Ledger], list[Timeline]]:
-    """The ledgers the workers sent, waiting for all of them (with a deadline)."""
+def _collect(
+    collected: dict[str, dict[str, Any]], run: Run, stopped: float
+) -> tuple[list[Ledger], list[Timeline]]:
+    """The last ledger of each worker, waiting (with a deadline) until every worker has sent
+    one that arrived after ``stopped``; a worker its master stopped earlier keeps its last."""
     deadline = time.monotonic() + run.settings.settle_timeout_s + STOP_TIMEOUT_S + 30
-    while len(collected) < run.expect_workers and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        final = [each for each in collected.values() if each["arrived"] >= stopped]
+        if len(final) >= run.expect_workers:
+            break
         gevent.sleep(0.2)
     return (
-        [Ledger.from_json(each["ledger"]) for each in collected],
-        [Timeline.from_json(each["timeline"]) for each in collected],
+        [Ledger.from_json(each["ledger"]) for each in collected.values()],
+        [Timeline.from_json(each["timeline"]) for each in collected.values()],
     )
 
 

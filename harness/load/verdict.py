@@ -15,6 +15,7 @@ connection settled (saw the user's last event before it closed); the others are 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,41 +24,92 @@ from functools import partial
 from typing import Any, TypeVar
 
 from seenby.harness.client import UserClient
-from seenby.harness.models import ReadFilter
+from seenby.harness.models import ReadFilter, Receipt
 from seenby.harness.transport import ApiError, NoAnswer, ViolationLog
 
 from .ledger import Connection, Frame, Ledger, Send
 
 __all__ = [
     "INVARIANTS",
+    "RULES",
     "Breach",
     "Invariant",
     "PulledState",
+    "Rule",
     "Verdict",
     "judge",
     "pull_state",
     "seq_ranges",
 ]
 
-INVARIANTS: dict[str, str] = {
-    "read-count": "each message's readCount (C2C: isPeerRead) equals its distinct acknowledged "
-    "readers, bracketed by the in-doubt ones; plain messages carry no receipt [P-3, Q-2, R-5]",
-    "read-plus-unread": "readCount + unreadCount = recipients [Q-2]",
-    "member-lists": "the READ and UNREAD lists partition the recipients, with readCount and "
-    "unreadCount members, READ holding the acknowledged readers [L-3]",
-    "push-monotonic": "the counts pushed to a sender for one message never go backwards [P-3]",
-    "push-final": "the last count pushed to the sender equals the pulled count, one push per "
-    "new receipt [P-1, P-3, Q-4]",
-    "push-to-sender-only": "receipt pushes reach only the message's sender [P-4]",
-    "push-settled": "every connected user's last connection saw the user's last event",
-    "seq-gap-free": "each user's seq runs 1, 2, 3 ... across connections; a connection opened "
-    "with since=N continues at N + 1 [§6.1]",
-    "message-once": "each message arrives once per connection, and exactly once per recipient "
-    "over its connections, live or replayed [P-1, S-1]",
-    "conversation-marks": "each acknowledged markC2CMessageAsRead is pushed once to the peer [C-1]",
-    "no-server-fault": "no call answered 5xx and every answer and frame kept the contract [E-1]",
-}
-"""Every invariant the verdict checks: a stable name and what it means."""
+
+@dataclass(frozen=True)
+class Rule:
+    """One invariant as data: its stable code, the behaviours it checks, and what it means."""
+
+    code: str
+    behaviours: tuple[str, ...]
+    """Behaviour IDs of docs/spec/receipts-spec.md (``P-3``) or protocol sections (``§6.1``)."""
+    meaning: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "read-count",
+        ("P-3", "Q-2", "R-5"),
+        "each message's readCount (C2C: isPeerRead) equals its distinct acknowledged readers, "
+        "bracketed by the in-doubt ones; a plain message has no receipt (left out of the pull, "
+        "or the pull naming it refused)",
+    ),
+    Rule("read-plus-unread", ("Q-2",), "readCount + unreadCount = recipients"),
+    Rule(
+        "member-lists",
+        ("L-3",),
+        "the READ and UNREAD lists partition the recipients, with readCount and unreadCount "
+        "members, READ holding the acknowledged readers",
+    ),
+    Rule(
+        "push-monotonic",
+        ("P-3",),
+        "the counts pushed to a sender for one message never go backwards",
+    ),
+    Rule(
+        "push-final",
+        ("P-1", "P-3", "Q-4"),
+        "the last count pushed to the sender equals the pulled count, one push per new receipt",
+    ),
+    Rule("push-to-sender-only", ("P-4",), "receipt pushes reach only the message's sender"),
+    Rule("push-settled", (), "every connected user's last connection saw the user's last event"),
+    Rule(
+        "seq-gap-free",
+        ("§6.1",),
+        "each user's seq runs 1, 2, 3 ... across connections; a connection opened with since=N "
+        "continues at N + 1",
+    ),
+    Rule(
+        "message-once",
+        ("P-1", "S-1"),
+        "each message arrives once per connection, and exactly once per recipient over its "
+        "connections, live or replayed",
+    ),
+    Rule(
+        "conversation-marks",
+        ("C-1",),
+        "each acknowledged markC2CMessageAsRead is pushed once to the peer",
+    ),
+    Rule(
+        "no-server-fault",
+        ("E-1", "E-3"),
+        "every call got an answer, none 5xx; no call the spec says must succeed was refused "
+        "(refusals it allows are counted apart); every answer and frame kept the contract",
+    ),
+)
+"""Every invariant the verdict checks, in report order."""
+
+INVARIANTS: dict[str, Rule] = {rule.code: rule for rule in RULES}
+"""The rules by code."""
+
+NOT_CHECKED = "not checked"
 
 T = TypeVar("T")
 
@@ -84,17 +136,30 @@ class Breach:
 
 @dataclass
 class Invariant:
-    """One rule: how many cases were checked, how many broke it, and a few examples."""
+    """One rule's outcome: cases checked, cases that broke it, and a few examples."""
 
     name: str
+    """The rule's code (a key of ``INVARIANTS``)."""
     checked: int = 0
     broken: int = 0
     examples: list[Breach] = field(default_factory=list)
 
     @property
+    def state(self) -> str:
+        """``"broken"``, ``"holds"`` (cases checked, none broke it) or ``"not checked"``."""
+        if self.broken:
+            return "broken"
+        return "holds" if self.checked else NOT_CHECKED
+
+    @property
     def holds(self) -> bool:
-        """Nothing broke the rule."""
-        return self.broken == 0
+        """Cases were checked and none broke the rule (a rule that checked nothing does not
+        hold: it is ``not checked``)."""
+        return self.state == "holds"
+
+    def passed(self, cases: int) -> None:
+        """Count ``cases`` more cases that kept the rule."""
+        self.checked += cases
 
     def check(self, ok: bool, message: str, user: str, expected: object, seen: object) -> None:
         """Count one case; keep it as an example if it broke the rule."""
@@ -106,9 +171,12 @@ class Invariant:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON summary's entry for this rule."""
+        rule = INVARIANTS[self.name]
         return {
             "name": self.name,
-            "description": INVARIANTS[self.name],
+            "behaviours": list(rule.behaviours),
+            "description": rule.meaning,
+            "state": self.state,
             "holds": self.holds,
             "checked": self.checked,
             "broken": self.broken,
@@ -124,22 +192,45 @@ class Verdict:
 
     @property
     def holds(self) -> bool:
-        """Every invariant held."""
-        return all(invariant.holds for invariant in self.invariants.values())
+        """No invariant broke and the run gave something to check (some invariants may be
+        ``not checked``: see ``not_checked``; a run that checked nothing proves nothing)."""
+        return not self.broken and len(self.not_checked) < len(self.invariants)
 
     @property
     def broken(self) -> list[Invariant]:
-        """The invariants that failed, in ``INVARIANTS`` order."""
-        return [invariant for invariant in self.invariants.values() if not invariant.holds]
+        """The invariants that failed, in ``RULES`` order."""
+        return [i for i in self.invariants.values() if i.state == "broken"]
+
+    @property
+    def not_checked(self) -> list[Invariant]:
+        """The invariants the run gave nothing to check, in ``RULES`` order."""
+        return [i for i in self.invariants.values() if i.state == NOT_CHECKED]
+
+    def headline(self) -> str:
+        """One line: held, or which broke; and which were not checked."""
+        if self.broken:
+            text = "BROKEN: " + ", ".join(i.name for i in self.broken)
+        elif not self.holds:
+            return "NOTHING CHECKED: the run gave no invariant anything to check"
+        else:
+            text = "every invariant checked holds"
+        if self.not_checked:
+            text += " (not checked: " + ", ".join(i.name for i in self.not_checked) + ")"
+        return text
 
     def lines(self) -> list[str]:
         """A human report: one line per invariant, examples under the broken ones."""
+        marks = {"holds": "ok  ", "broken": "FAIL", NOT_CHECKED: "--  "}
         lines = []
         for invariant in self.invariants.values():
-            mark = "ok  " if invariant.holds else "FAIL"
             lines.append(
-                f"{mark} {invariant.name:<20} {invariant.checked:>8} checked"
-                + ("" if invariant.holds else f", {invariant.broken} broken")
+                f"{marks[invariant.state]} {invariant.name:<20} "
+                + (
+                    NOT_CHECKED
+                    if invariant.state == NOT_CHECKED
+                    else f"{invariant.checked:>8} checked"
+                )
+                + (f", {invariant.broken} broken" if invariant.broken else "")
             )
             lines.extend(f"       {example}" for example in invariant.examples)
         return lines
@@ -157,6 +248,7 @@ class Verdict:
         return {
             "holds": self.holds,
             "broken": [invariant.name for invariant in self.broken],
+            "notChecked": [invariant.name for invariant in self.not_checked],
             "invariants": [invariant.to_json() for invariant in self.invariants.values()],
         }
 
@@ -172,7 +264,12 @@ class PulledState:
     pulled: set[str] = field(default_factory=set)
     """msgIDs whose receipts were asked for (absent from ``receipts``: none was returned)."""
     faults: list[str] = field(default_factory=list)
-    """Calls of the pull itself that failed or broke the contract."""
+    """Calls of the pull itself that failed, were refused though they had to succeed, or broke
+    the contract."""
+    calls: int = 0
+    """Calls the pull made."""
+    refusals: Counter[tuple[str, int]] = field(default_factory=Counter)
+    """(method, code) → refusals of the pull that the spec allows."""
 
 
 def pull_state(base_url: str, ledger: Ledger, *, walk_members: bool = True) -> PulledState:
@@ -192,6 +289,7 @@ def pull_state(base_url: str, ledger: Ledger, *, walk_members: bool = True) -> P
             for start in range(0, len(sends), RECEIPT_BATCH)
         )
     clients: dict[str, UserClient] = {}
+    lock = threading.Lock()
 
     def client(user_id: str) -> UserClient:
         if user_id not in clients:
@@ -204,27 +302,74 @@ def pull_state(base_url: str, ledger: Ledger, *, walk_members: bool = True) -> P
         walked = client(sender).walk_group_message_read_members(msg_id, which)
         return [member.user_id for member in walked]
 
-    def pull(batch: tuple[str, list[Send]]) -> None:
-        sender, sends = batch
+    def receipts_of(sender: str, msg_ids: list[str]) -> list[Receipt]:
+        with lock:
+            state.calls += 1
+        return list(_patiently(lambda: client(sender).get_message_read_receipts(msg_ids)))
+
+    def pull_receipts(sender: str, sends: list[Send]) -> None:
+        """Pull the batch; a refusal of a batch naming plain messages is one the spec allows
+        [S-3]: then the receipt messages are pulled alone (they must answer) and each plain one
+        alone (a refusal there is its "no receipt")."""
         msg_ids = [send.msg_id for send in sends if send.msg_id is not None]
+        plain = [send.msg_id for send in sends if send.msg_id and not send.need_read_receipt]
         try:
-            receipts = _patiently(lambda: client(sender).get_message_read_receipts(msg_ids))
-        except (ApiError, AssertionError, OSError) as error:
-            state.faults.append(f"getMessageReadReceipts as {sender}: {error}")
-            return
+            receipts = receipts_of(sender, msg_ids)
+        except ApiError as refused:
+            if not plain:
+                state.faults.append(
+                    f"getMessageReadReceipts as {sender} refused ({refused}), though every "
+                    "message named is the caller's own and needs a receipt [Q-1]"
+                )
+                return
+            with lock:
+                state.refusals[("getMessageReadReceipts", refused.code)] += 1
+            needing = [m for m in msg_ids if m not in plain]
+            receipts = []
+            if needing:
+                try:
+                    receipts = receipts_of(sender, needing)
+                except ApiError as again:
+                    state.faults.append(
+                        f"getMessageReadReceipts as {sender} refused ({again}), though every "
+                        "message named is the caller's own and needs a receipt [Q-1]"
+                    )
+                    return
+            for msg_id in plain:
+                try:
+                    receipts.extend(receipts_of(sender, [msg_id]))
+                except ApiError as alone:
+                    with lock:
+                        state.refusals[("getMessageReadReceipts", alone.code)] += 1
         state.pulled.update(msg_ids)
         state.receipts.update({receipt.msg_id: receipt.raw for receipt in receipts})
+
+    def pull(batch: tuple[str, list[Send]]) -> None:
+        sender, sends = batch
+        try:
+            pull_receipts(sender, sends)
+        except (AssertionError, OSError) as error:
+            state.faults.append(f"getMessageReadReceipts as {sender}: {error}")
+            return
         if not walk_members:
             return
         for send in sends:
             if send.group_id is None or not send.need_read_receipt or send.msg_id is None:
                 continue
             try:
+                with lock:
+                    state.calls += 2
                 read, unread = (
                     _patiently(partial(members, sender, send.msg_id, which))
                     for which in (ReadFilter.READ, ReadFilter.UNREAD)
                 )
-            except (ApiError, AssertionError, OSError) as error:
+            except ApiError as refused:
+                state.faults.append(
+                    f"member lists of {send.msg_id} as {sender} refused ({refused}), though it "
+                    "is the caller's own group message needing a receipt [L-1]"
+                )
+                continue
+            except (AssertionError, OSError) as error:
                 state.faults.append(f"member lists of {send.msg_id} as {sender}: {error}")
                 continue
             state.member_lists[send.msg_id] = (read, unread)
@@ -269,8 +414,12 @@ def judge(ledger: Ledger, state: PulledState) -> Verdict:
     faults = [*ledger.faults, *state.faults]
     for fault in faults:
         rules["no-server-fault"].check(False, "", "", "no fault", fault)
-    if not faults:
-        rules["no-server-fault"].check(True, "", "", "no fault", "none")
+    answers = (
+        sum(ledger.calls.values())
+        + state.calls
+        + sum(len(connection.frames) for connection in ledger.connections)
+    )
+    rules["no-server-fault"].passed(max(answers - len(faults), 0))
     return Verdict(rules)
 
 

@@ -15,8 +15,22 @@ counts of their own messages, walk member lists, mark C2C conversations read, an
 their connection and resume with ``since`` = the last seq seen.
 
 Every call goes through `ReceiptUser.call`: it reports to Locust's statistics (by method name)
-and answers None when the outcome is unknown, which leaves the ledger entry in doubt. Push
-latencies are reported to Locust as request type ``PUSH``. When the users have stopped,
+and to the ledger, and answers None when the outcome is unknown, which leaves the ledger entry
+in doubt. A call is told whether the spec lets the target refuse it as a whole (``refusable``,
+the reason): such a refusal is counted as a refusal with its code and changes nothing in the
+ledger; a refusal of a call that had to succeed, a 5xx and a call that got no answer are server
+faults.
+
+Push latency pairs each push with the call that caused it: a receipt call registers, before it
+is sent, one pending receipt per message it names for the first time (never a repeat the target
+rightly ignores, never a message the reader had already receipted), withdrawn if the call is
+refused or gets no answer. A C2C push names its reader and is paired exactly; a group push is
+paired with the oldest pending receipt of its message (the Nth reader's push, with readCount N).
+Each call notes the receiving user's connection as it stood: a push that came on that same
+connection is *live*; one that came after the user reconnected waited for the reconnect and is
+filed apart, with the time offline, so offline time never counts as delivery latency. Latencies
+are reported to Locust as request type ``PUSH`` and kept raw in the `Timeline`, with the
+generator's own event-loop lag and CPU share (`GeneratorMonitor`). When the users have stopped,
 `World.settle` sends every connected user one last message and waits for it, so each feed is
 complete before the verdict reads it.
 """
@@ -42,7 +56,16 @@ from seenby.harness.push import PushStream
 from seenby.harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
 
 from .ledger import Connection, Ledger, Send, frame_of
-from .timeline import Timeline
+from .monitor import GeneratorMonitor
+from .timeline import (
+    MESSAGE_PUSH,
+    MESSAGE_PUSH_AFTER_RECONNECT,
+    OFFLINE,
+    RECEIPT_PUSH,
+    RECEIPT_PUSH_AFTER_RECONNECT,
+    Timeline,
+    call_series,
+)
 
 __all__ = ["LoadSettings", "ReceiptUser", "World"]
 
@@ -53,6 +76,12 @@ OFFLINE_MAX_S = 1.0
 """A reconnecting user stays offline up to this long."""
 PUSH = "PUSH"
 """Locust request type of push latencies (name: the event)."""
+RECEIPT_METHODS = (
+    "sendMessageReadReceipts",
+    "getMessageReadReceipts",
+    "getGroupMessageReadMemberList",
+)
+"""Methods an edition without read receipts refuses with 7013 [A-1]."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +125,27 @@ class Identity:
     token: str
     peers: tuple[str, ...]
     group_id: str
+    group_type: str
     seat: str
     """``block-index``: the same seat gets the same random choices in every run of one seed."""
+
+
+@dataclass(eq=False)
+class _PendingReceipt:
+    """A receipt a call is making: who reads, when the call began, the sender's connection."""
+
+    reader: str
+    began: float
+    sender_connection: Connection | None
+    """The sender's live connection when the call began (None: the sender was offline)."""
+
+
+@dataclass(eq=False)
+class _PendingSend:
+    """A send in flight: when it began and each recipient's live connection then."""
+
+    began: float
+    connections: dict[str, Connection | None]
 
 
 class World:
@@ -113,12 +161,16 @@ class World:
         self.base_url = ""
         self.batch_max = 30
         self.users: dict[str, ReceiptUser] = {}
-        self.sent_at: dict[str, float] = {}
-        """ref → when its sendMessage began (for delivery latency)."""
-        self.receipt_started: dict[str, list[float]] = defaultdict(list)
-        """msgID → when each new receipt's call began, oldest first (for push latency)."""
+        self.sends_in_flight: dict[str, _PendingSend] = {}
+        """ref → its send, until every recipient's push came (for message push latency)."""
+        self.pending_receipts: dict[str, list[_PendingReceipt]] = defaultdict(list)
+        """msgID → the receipts being made of it, oldest first (for receipt push latency)."""
+        self.target_settings: dict[str, Any] = {}
+        """The target's ``admin/getSettings``: which refusals of a send the spec allows."""
+        self.monitor = GeneratorMonitor(self.timeline)
         self._free: list[Identity] = []
         self._blocks = 0
+        self._settles = 0
         self._lock = threading.Lock()
         self._admin: HttpTransport | None = None
 
@@ -134,6 +186,38 @@ class World:
         )
         limits = self._admin.raise_for_code(self._admin.get("capabilities"))["limits"]
         self.batch_max = int(limits.get("receiptBatchMax", 30))
+        self.target_settings = self._admin.invoke("admin/getSettings", {})
+        self.monitor.start()
+
+    def without_receipts(self) -> bool:
+        """The target's edition lacks read receipts [A-1]."""
+        return self.target_settings.get("edition") == "standard"
+
+    def refusable(self, method: str) -> str | None:
+        """Why the spec lets the target refuse any ``method`` call as a whole, or None."""
+        if method in RECEIPT_METHODS and self.without_receipts():
+            return "the edition lacks read receipts [A-1]"
+        return None
+
+    def refusable_send(self, group_type: str | None, members: int, need: bool) -> str | None:
+        """Why the spec lets the target refuse this send, or None (it must succeed)."""
+        if not need:
+            return None
+        if self.without_receipts():
+            return "the edition lacks read receipts [A-1]"
+        if group_type is None:
+            return None
+        if group_type not in self.target_settings.get("groupReceiptTypes", GROUP_TYPES):
+            return f"the target has no receipts in {group_type} groups [A-2, A-3]"
+        if members > int(self.target_settings.get("groupReceiptMaxMembers", 200)):
+            return f"the group's {members} members exceed the target's receipt limit [A-4]"
+        return None
+
+    def live_connection(self, user_id: str) -> Connection | None:
+        """``user_id``'s push connection if it is open now (None: offline, or not simulated
+        in this process)."""
+        user = self.users.get(user_id)
+        return None if user is None else user.live_connection()
 
     @property
     def admin(self) -> HttpTransport:
@@ -176,7 +260,12 @@ class World:
         )
         return [
             Identity(
-                user_id, token, tuple(m for m in members if m != user_id), group_id, f"{number}-{i}"
+                user_id,
+                token,
+                tuple(m for m in members if m != user_id),
+                group_id,
+                GROUP_TYPES[number % len(GROUP_TYPES)],
+                f"{number}-{i}",
             )
             for i, (user_id, token) in enumerate(tokens.items())
         ]
@@ -191,7 +280,8 @@ class World:
         """Send each connected user one last message and wait for it on its connection, then
         close every connection and add the contract violations seen to the ledger."""
         settings = self.current_settings()
-        closer = f"load-{self.tag}-closer"
+        self._settles += 1  # a worker restarted mid-run by its master settles once per start
+        closer = f"load-{self.tag}-closer-{self._settles}"
         token = self.admin.invoke("admin/createUser", {"userID": closer})["token"]
         self.ledger.add_user(closer, token)
         transport = HttpTransport(
@@ -203,9 +293,12 @@ class World:
             ref = f"{self.tag}-settle-{user_id}"
             self.ledger.begin_send(Send(ref, closer, (user_id,), None, False))
             body = {"receiver": user_id, "elem": {"elemType": "text", "text": ref}}
+            self.ledger.count_call("sendMessage")
             try:
                 response = transport.call("sendMessage", body)
             except (OSError, AssertionError) as error:
+                if isinstance(error, OSError):
+                    self.ledger.fault(f"sendMessage (settle sentinel to {user_id}): {error}")
                 user.note_unsettled(f"its sentinel could not be sent: {error}")
                 continue
             if response.ok:
@@ -213,6 +306,10 @@ class World:
                 sentinels[user_id] = response.data["msgID"]
             else:
                 self.ledger.forget_send(ref)
+                self.ledger.fault(
+                    f"sendMessage (a plain C2C text, the settle sentinel to {user_id}) refused "
+                    f"with code {response.code} ({response.desc}), though it must succeed"
+                )
                 user.note_unsettled(f"its sentinel was refused: {response.code} {response.desc}")
         transport.close()
         deadline = time.monotonic() + settings.settle_timeout_s
@@ -220,6 +317,7 @@ class World:
             self.users[user_id].wait_settled(msg_id, max(0.0, deadline - time.monotonic()))
         for user in self.users.values():
             user.disconnect()
+        self.monitor.stop()
         self.admin.close()
         self.ledger.faults.extend(str(violation) for violation in self.violations.snapshot())
 
@@ -227,6 +325,7 @@ class World:
 @dataclass
 class _Inbound:
     msg_id: str
+    sender: str
     ready_at: float
 
 
@@ -259,18 +358,23 @@ class ReceiptUser(User):
         self.own: dict[str, list[str]] = defaultdict(list)
         self.own_group: list[str] = []
         self.c2c_peers_heard: set[str] = set()
+        self.inboxed: set[str] = set()
         self.sent = 0
         self._stream: PushStream | None = None
         self._connection: Connection | None = None
+        self._live: Connection | None = None
+        """The connection whose handshake is done and that was open when last looked at."""
         # Registered before connecting: a user stopped while connecting is still settled.
         world.users[self.me.user_id] = self
         self._connect(0)
 
     # -- the push connection -----------------------------------------------------------------
 
-    def _connect(self, since: int) -> None:
+    def _connect(self, since: int, offline_from: float | None = None) -> None:
+        """Open a push connection resuming after ``since``; ``offline_from`` (monotonic) is
+        when the user went offline, if it is reconnecting."""
         connection = self.world.ledger.open_connection(self.me.user_id, since)
-        self._stream, self._connection = None, connection
+        self._stream, self._connection, self._live = None, connection, None
         try:
             stream = PushStream(
                 self.world.base_url,
@@ -281,19 +385,25 @@ class ReceiptUser(User):
                 timeout=self.settings.call_timeout_s,
             )
         except (OSError, websocket.WebSocketException, AssertionError) as error:
+            if not isinstance(error, AssertionError):  # those are in the violation log
+                self.world.ledger.fault(f"push connection of {self.me.user_id}: {error}")
             self._fire(PUSH, "connect", 0.0, error)
             return
         # The reader starts with the stream, and a replay arrives at once: frames may be in
         # before the listener. Under gevent nothing runs between these two lines, so each
         # frame reaches ``_on_event`` exactly once. (``_close`` logs the stream's frames whole.)
-        stream.add_listener(self._on_event)
+        self._live = connection
+        if offline_from is not None:
+            self.world.timeline.add(OFFLINE, time.time(), (time.monotonic() - offline_from) * 1000)
+        stream.add_listener(lambda event: self._on_event(event, connection))
         for event in stream.events:
-            self._on_event(event)
+            self._on_event(event, connection)
         self._stream = stream
 
     def _close(self, *, abrupt: bool) -> None:
         """Close (or drop) the connection and log every frame it received in the ledger."""
         stream, connection = self._stream, self._connection
+        self._live = None
         if stream is None or connection is None:
             return
         if abrupt:
@@ -312,8 +422,15 @@ class ReceiptUser(User):
     def ensure_connected(self) -> None:
         """Reconnect (resuming after the last seq seen) if the connection is gone."""
         if self._stream is None or self._stream.closed:
+            offline_from = time.monotonic()
             self._close(abrupt=False)
-            self._connect(self._last_seq())
+            self._connect(self._last_seq(), offline_from)
+
+    def live_connection(self) -> Connection | None:
+        """The push connection, if open as far as this user knows; else None."""
+        if self._stream is None or self._stream.closed:
+            return None
+        return self._live
 
     def disconnect(self) -> None:
         """Close the connection politely and log its frames."""
@@ -343,45 +460,93 @@ class ReceiptUser(User):
             return
         connection.settled = True
 
-    def _on_event(self, event: Event) -> None:
-        now = time.time()
+    def _on_event(self, event: Event, connection: Connection) -> None:
+        """Take one frame that came on ``connection``: time it against the call that caused it
+        and put new receipt-needing messages in the inbox."""
+        now, wall = time.monotonic(), time.time()
         world = self.world
         if event.name == "onRecvNewMessage":
             data = event.data
             elem = data["elem"]
-            started = world.sent_at.get(elem.get("text", elem.get("data", "")))
-            if started is not None:
-                self._fire(PUSH, event.name, (now - started) * 1000, None)
+            ref = elem.get("text", elem.get("data", ""))
+            pending = world.sends_in_flight.get(ref)
+            if pending is not None and self.me.user_id in pending.connections:
+                live = pending.connections.pop(self.me.user_id) is connection
+                if not pending.connections:
+                    world.sends_in_flight.pop(ref, None)
+                self._time_push(event.name, live, now - pending.began, wall)
             if "groupID" not in data:
                 self.c2c_peers_heard.add(data["sender"])
-            if data["needReadReceipt"] and not data["isSelf"]:
+            if data["needReadReceipt"] and not data["isSelf"] and data["msgID"] not in self.inboxed:
+                self.inboxed.add(data["msgID"])
                 if "groupID" in data:
                     conversation = f"group_{data['groupID']}"
                 else:
                     conversation = f"c2c_{data['sender']}"
                 delay = self.rng.uniform(0, self.settings.reading_delay_s)
-                self.inbox[conversation].append(_Inbound(data["msgID"], now + delay))
+                self.inbox[conversation].append(
+                    _Inbound(data["msgID"], data["sender"], wall + delay)
+                )
         elif event.name == "onRecvMessageReadReceipts":
             for receipt in event.data:
-                begun = world.receipt_started.get(receipt["msgID"])
-                if begun:
-                    latency = (now - begun.pop(0)) * 1000
-                    world.timeline.add_push_latency(now, latency)
-                    self._fire(PUSH, event.name, latency, None)
+                waiting = world.pending_receipts.get(receipt["msgID"])
+                if not waiting:
+                    continue
+                # A C2C receipt names its reader; a group one is the next reader's (readCount).
+                reader = receipt.get("userID") if "groupID" not in receipt else None
+                match = next((p for p in waiting if reader is None or p.reader == reader), None)
+                if match is None:
+                    continue
+                waiting.remove(match)
+                if not waiting:
+                    world.pending_receipts.pop(receipt["msgID"], None)
+                live = match.sender_connection is connection
+                self._time_push(event.name, live, now - match.began, wall)
+
+    def _time_push(self, event: str, live: bool, seconds: float, at: float) -> None:
+        """File one push latency: live, or after the receiving user reconnected."""
+        receipt = event == "onRecvMessageReadReceipts"
+        if live:
+            series = RECEIPT_PUSH if receipt else MESSAGE_PUSH
+            self._fire(PUSH, event, seconds * 1000, None)
+        else:
+            series = RECEIPT_PUSH_AFTER_RECONNECT if receipt else MESSAGE_PUSH_AFTER_RECONNECT
+            self._fire(PUSH, f"{event} after a reconnect", seconds * 1000, None)
+        self.world.timeline.add(series, at, seconds * 1000)
 
     # -- calls -----------------------------------------------------------------------------
 
-    def call(self, method: str, body: dict[str, Any]) -> WireResponse | None:
-        """One call, reported to Locust; None when its outcome is unknown (in doubt)."""
+    def call(
+        self, method: str, body: dict[str, Any], *, refusable: str | None = None
+    ) -> WireResponse | None:
+        """One call, reported to Locust, the ledger and the timeline; None when its outcome is
+        unknown (in doubt). ``refusable``: why the spec lets the target refuse this call as a
+        whole (then a refusal is counted as one); None: the call must succeed."""
+        world, user = self.world, self.me.user_id
+        refusable = refusable or world.refusable(method)
+        world.ledger.count_call(method)
         started = time.perf_counter()
         try:
             response = self.http.call(method, body)
         except (OSError, AssertionError) as error:
             # AssertionError: a 5xx or a contract break, already in the violation log.
+            if isinstance(error, OSError):
+                world.ledger.fault(f"{method} as {user}: no answer: {error}")
             self._fire("POST", method, (time.perf_counter() - started) * 1000, error)
             return None
-        failure = None if response.ok else RuntimeError(f"code {response.code}: {response.desc}")
-        self._fire("POST", method, (time.perf_counter() - started) * 1000, failure)
+        ms = (time.perf_counter() - started) * 1000
+        world.timeline.add(call_series(method), time.time(), ms)
+        if response.ok:
+            self._fire("POST", method, ms, None)
+        elif refusable is not None:
+            world.ledger.refusal(method, response.code)
+            self._fire("POST", f"{method} refused {response.code}", ms, None)
+        else:
+            world.ledger.fault(
+                f"{method} as {user} refused with code {response.code} ({response.desc}), "
+                "though the call was valid and the spec says it must succeed"
+            )
+            self._fire("POST", method, ms, RuntimeError(f"code {response.code}: {response.desc}"))
         return response
 
     def _fire(self, kind: str, name: str, ms: float, error: BaseException | None) -> None:
@@ -409,17 +574,25 @@ class ReceiptUser(User):
         else:
             elem = {"elemType": "text", "text": ref}
         body: dict[str, Any] = {"elem": elem, "needReadReceipt": need}
+        world = self.world
         if rng.random() < self.settings.c2c_share:
             peer = rng.choice(me.peers)
             body["receiver"] = peer
             send = Send(ref, me.user_id, (peer,), None, need)
+            refusable = world.refusable_send(None, 2, need)
         else:
             body["groupID"] = me.group_id
             send = Send(ref, me.user_id, me.peers, me.group_id, need)
-        ledger = self.world.ledger
+            refusable = world.refusable_send(me.group_type, len(me.peers) + 1, need)
+        ledger = world.ledger
         ledger.begin_send(send)
-        self.world.sent_at[ref] = time.time()
-        response = self.call("sendMessage", body)
+        world.sends_in_flight[ref] = _PendingSend(
+            time.monotonic(),
+            {r: world.live_connection(r) for r in send.recipients if r in world.users},
+        )
+        response = self.call("sendMessage", body, refusable=refusable)
+        if response is None or not response.ok:
+            world.sends_in_flight.pop(ref, None)  # no push to pair, or none known to be due
         if response is None:
             return
         if not response.ok:
@@ -444,7 +617,8 @@ class ReceiptUser(User):
         conversation = rng.choice(sorted(ready))
         waiting = self.inbox[conversation]
         room = self.world.batch_max - 2
-        fresh = [m.msg_id for m in waiting[:room] if m.ready_at <= now]
+        ready_now = [m for m in waiting[:room] if m.ready_at <= now]
+        fresh = [m.msg_id for m in ready_now]
         del waiting[: len(fresh)]
         batch = list(fresh)
         if self.own[conversation] and rng.random() < 0.1:
@@ -453,17 +627,24 @@ class ReceiptUser(User):
             batch.append(rng.choice(self.read[conversation]))  # a repeat: changes nothing [R-5]
         batch = list(dict.fromkeys(batch))
         world, reader = self.world, self.me.user_id
+        already = {m for m in fresh if reader in world.ledger.readers.get(m, ())}
         world.ledger.begin_read(reader, batch)
-        began = time.time()
-        for msg_id in fresh:
-            world.receipt_started[msg_id].append(began)
+        began = time.monotonic()
+        pending = {
+            m.msg_id: _PendingReceipt(reader, began, world.live_connection(m.sender))
+            for m in ready_now
+            if m.msg_id not in already
+        }
+        for msg_id, receipt in pending.items():
+            world.pending_receipts[msg_id].append(receipt)
         response = self.call("sendMessageReadReceipts", {"msgIDs": batch})
         if response is None or not response.ok:
-            # Refused: no push will come. In doubt: one may or may not; either way the call's
-            # start cannot be paired with a push.
-            for msg_id in fresh:
-                if began in world.receipt_started[msg_id]:
-                    world.receipt_started[msg_id].remove(began)
+            # Refused: no push will come. In doubt: one may or may not; either way the call
+            # cannot be paired with a push.
+            for msg_id, receipt in pending.items():
+                waiting_push = world.pending_receipts.get(msg_id, [])
+                if receipt in waiting_push:
+                    waiting_push.remove(receipt)
         if response is None:
             return
         if not response.ok:
@@ -511,6 +692,7 @@ class ReceiptUser(User):
     def reconnect(self) -> None:
         """Close or drop the push connection, stay offline a moment, and resume with since =
         the last seq seen (events of the offline moment come as replay)."""
+        offline_from = time.monotonic()
         self._close(abrupt=self.rng.random() < 0.5)
         time.sleep(self.rng.uniform(0, OFFLINE_MAX_S))
-        self._connect(self._last_seq())
+        self._connect(self._last_seq(), offline_from)

@@ -3,8 +3,8 @@
 
 Prints one JSON line ``{"url": ..., "admin_key": ...}`` once the server accepts requests, then
 serves until its standard input closes (the kill run holds the other end, so the server never
-outlives the run that started it) or it is sent SIGTERM. ``NAME`` is a load variant, a faulty
-variant, a correct alternative or ``reference``, the correct server.
+outlives the run that started it) or it is sent SIGTERM. ``NAME`` is a load variant (faulty or
+correct), a faulty variant, a correct alternative or ``reference``, the correct server.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from types import FrameType
 
 from .alternatives import server_named
 from .gallery import Variant
-from .load_variants import LOAD_VARIANTS
+from .load_variants import LOAD_ALTERNATIVES, LOAD_VARIANTS
 
 
 def _named(name: str) -> Variant:
     """The load variant ``name``, or the faulty variant, correct alternative or reference of
     that name."""
-    for each in LOAD_VARIANTS:
+    for each in [*LOAD_VARIANTS, *LOAD_ALTERNATIVES]:
         if each.name == name:
             return each
     return server_named(name)
