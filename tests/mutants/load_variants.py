@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import (
     ON_RECV_MESSAGE_READ_RECEIPTS,
     Caller,
@@ -22,7 +23,6 @@ from seenby.reference_server.domain import (
     _receipt,
 )
 from seenby.reference_server.model import (
-    Code,
     Event,
     JsonValue,
     MemberFilter,
