@@ -49,6 +49,7 @@ from seenby.harness.transport import (
     ViolationLog,
     WireOptions,
     check_envelope,
+    decode_body,
 )
 from seenby.harness.validation import PayloadContext, SchemaViolation, check
 
@@ -490,6 +491,14 @@ class PushStream(EventInbox):
     def _refused(self, refusal: RejectConnection, body: bytes) -> None:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1")
                    for name, value in refusal.headers}  # fmt: skip
+        try:
+            body = decode_body(
+                body, headers.get("content-encoding", ""), self._options.max_answer_bytes
+            )
+        except ProtocolViolation as problem:
+            violation = type(problem)(f"GET /v1/events refused: {problem} [target {self.target}]")
+            self._violations.record(violation)
+            raise violation from None
         envelope = check_envelope(
             _EVENTS_METHOD,
             refusal.status_code,

@@ -26,6 +26,7 @@ import socket
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,7 @@ __all__ = [
     "WireResponse",
     "answer_size",
     "check_envelope",
+    "decode_body",
     "status_deviation",
     "time_budget",
 ]
@@ -125,6 +127,28 @@ class WireOptions:
         """A client TLS context that verifies the target against ``ca_cert`` (or the system's
         CAs) and checks its host name."""
         return ssl.create_default_context(cafile=self.ca_cert)
+
+
+def decode_body(content: bytes, coding: str, cap: int) -> bytes:
+    """``content`` decoded as its ``Content-Encoding`` says (``gzip``, ``deflate`` or none),
+    for a body read outside urllib3; ``ProtocolViolation`` for another coding or a body that
+    does not decode, ``AnswerTooLarge`` once it inflates past ``cap`` bytes."""
+    coding = coding.strip().lower()
+    if coding in ("", "identity"):
+        return content
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        raise ProtocolViolation(f"the body is in an unknown Content-Encoding {coding!r}")
+    attempts = (16 + zlib.MAX_WBITS,) if "gzip" in coding else (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    for window in attempts:
+        decoder = zlib.decompressobj(window)
+        try:
+            decoded = decoder.decompress(content, cap + 1)
+        except zlib.error:
+            continue  # deflate may come raw, without the zlib header
+        if len(decoded) > cap:
+            raise AnswerTooLarge(f"the body inflates past the cap of {cap:,} bytes")
+        return decoded
+    raise ProtocolViolation(f"the body does not decode as its Content-Encoding {coding!r}")
 
 
 _SWITCHING_PROTOCOLS = 101
