@@ -484,8 +484,7 @@ class PushStream(EventInbox):
                 if refusal is not None:
                     self._refused(refusal, bytes(body))
                 raise NoAnswer(
-                    f"GET {route}: {self.target} closed the connection before answering the "
-                    "upgrade"
+                    f"GET {route}: {self.target} closed the connection before answering the upgrade"
                 )
 
     def _refused(self, refusal: RejectConnection, body: bytes) -> None:

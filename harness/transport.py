@@ -18,6 +18,7 @@ into memory whole. Both fail the call with the reason, in the transcript too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import itertools
 import json
@@ -335,9 +336,7 @@ class HttpTransport:
                 self.actor, http_method, route, headers, body, str(cut), cut.partial
             )
             if cut.too_large:
-                violation = AnswerTooLarge(
-                    f"{http_method} {route}: {cut} [target {self.base_url}]"
-                )
+                violation = AnswerTooLarge(f"{http_method} {route}: {cut} [target {self.base_url}]")
                 self._violations.record(violation)
                 raise violation from None
             raise NoAnswer(
@@ -535,10 +534,8 @@ class _Watchdog:
                 heapq.heappop(self._watches)
                 sock = first.connection.sock
                 if sock is not None:
-                    try:
+                    with contextlib.suppress(OSError):  # already closed: nothing left to cut
                         sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass  # already closed: nothing left to cut
 
 
 _WATCHDOG = _Watchdog()

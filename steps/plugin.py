@@ -131,9 +131,7 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Before the call report is made: attach the scenario's strict deviations to its item (so
     they travel with it, across xdist too, and junitxml and ``seenby run`` see them), write its
     transcript where ``--seenby-transcripts`` says, and show the transcript of a scenario that
