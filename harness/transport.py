@@ -426,10 +426,7 @@ class HttpTransport:
         except (urllib3.exceptions.HTTPError, OSError) as error:
             self._discard(answer)
             if time.monotonic() >= deadline:
-                reason = (
-                    f"the answer was not complete within the time budget of {self.timeout:g} s "
-                    f"({len(received):,} body bytes had arrived)"
-                )
+                reason = f"the answer was not complete within the time budget of {self.timeout:g} s"
             else:
                 reason = f"{type(error).__name__}: {error}"
             raise _CutOff(reason, bytes(received[:_PARTIAL_KEPT])) from error
