@@ -35,6 +35,7 @@ from bench.throughput import ThroughputRow
 FINDINGS = Path(__file__).with_name("findings.md")
 LOCUST_SECTION = Path(__file__).with_name("locust.md")
 FLAKINESS_SECTION = Path(__file__).with_name("flakiness.md")
+SUITE_MEMORY_SECTION = Path(__file__).with_name("suite-memory.md")
 """Written by `python -m bench.flakiness` (it takes minutes), copied in like the load section."""
 """The `seenby load` section, written by `python -m bench.locust_run` (a separate, longer run)."""
 
@@ -525,7 +526,7 @@ def render_markdown(results: Results, previous: Previous | None = None) -> str:
     ]
     for title, explanation, headers, rows in _sections(results, previous):
         parts += [f"## {title}", "", explanation, "", _markdown_table(headers, rows), ""]
-    for section in (LOCUST_SECTION, FLAKINESS_SECTION):
+    for section in (LOCUST_SECTION, FLAKINESS_SECTION, SUITE_MEMORY_SECTION):
         if section.exists():
             parts += [section.read_text(encoding="utf-8").rstrip(), ""]
     if FINDINGS.exists():

@@ -361,6 +361,7 @@ class PushStream(EventInbox):
         self._ws_lock = threading.Lock()
         self._ws = WSConnection(ConnectionType.CLIENT)
         self._early_events: list[WsEvent] = []
+        self._early_refused_frame = False
         self._socket = self._connect(token, timeout)
         self._reader = threading.Thread(
             target=self._read_frames, name=f"seenby-push-{owner}", daemon=True
@@ -468,6 +469,7 @@ class PushStream(EventInbox):
             for number, event in enumerate(events):
                 if isinstance(event, AcceptConnection):
                     self._early_events = events[number + 1 :]
+                    self._early_refused_frame = self._ws.state is ConnectionState.OPEN
                     return
                 if isinstance(event, RejectConnection):
                     refusal = event
@@ -516,7 +518,8 @@ class PushStream(EventInbox):
         size = 0
         cap = self._options.max_answer_bytes
         # Frames that came with the upgrade answer are handled first.
-        events, refused_frame, data = self._early_events, False, b"(upgrade)"
+        events, refused_frame = self._early_events, self._early_refused_frame
+        data = b"(upgrade)"
         try:
             while True:
                 for event in events:
