@@ -386,6 +386,7 @@ class HttpTransport:
         size cap; else ``_CutOff`` saying why."""
         cap = self.options.max_answer_bytes
         received = bytearray()
+        complete = False
         answer: urllib3.BaseHTTPResponse | None = None
         try:
             answer = self._pool.request(
@@ -414,6 +415,7 @@ class HttpTransport:
                         bytes(received[:_PARTIAL_KEPT]),
                         too_large=True,
                     )
+            complete = True
         except _CutOff:
             self._discard(answer)
             raise
@@ -430,6 +432,11 @@ class HttpTransport:
             else:
                 reason = f"{type(error).__name__}: {error}"
             raise _CutOff(reason, bytes(received[:_PARTIAL_KEPT])) from error
+        finally:
+            if not complete:
+                # Failed: the traceback keeps this frame (failures are kept for the run's
+                # reports), so the body read so far, up to the cap, must not stay in it.
+                received.clear()
         answer.release_conn()
         return answer, bytes(received)
 

@@ -14,9 +14,12 @@ import json
 import secrets
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,7 +31,7 @@ from seenby.reference_server import RunningServer
 
 from .alternatives import alternative_named
 from .gallery import REFERENCE
-from .killrun import Verdict, run_variant
+from .killrun import Verdict, run_variant, served
 from .wire_variants import BASE_PATH, PLUMBING, PlumbedServer
 
 SCENARIOS = ("RR-V-001", "RR-R-001", "RR-R-004", "RR-C-002", "RR-Y-002", "RR-Y-005")
@@ -224,3 +227,20 @@ def test_the_suite_passes_the_alternative_at_the_core_level(
     assert verdict.problems == ()
     assert verdict.failed == (), [failure.evidence for failure in verdict.failed]
     assert verdict.passed_core and verdict.scenarios == len(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", ["served_under_a_base_path", "served_over_tls_with_its_own_ca"])
+def test_seenby_load_honours_the_url_and_the_ca(name: str, tmp_path: Path) -> None:
+    server = alternative_named(name).server
+    with open(tmp_path / "server.log", "w") as log, served(server, log) as s:
+        command = [
+            sys.executable, "-m", "seenby.harness.cli", "load",
+            f"--target={s.url}", f"--admin-key={s.admin_key}",
+            "--users", "6", "--run-time", "3s", "--think", "0.3", "--reading-delay", "0.5",
+            "--report-dir", str(tmp_path / "load"),
+        ]  # fmt: skip
+        if s.ca_cert is not None:
+            command.append(f"--ca-cert={s.ca_cert}")
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-2000:]
+    assert "verdict: every invariant holds" in finished.stdout
