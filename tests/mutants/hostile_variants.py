@@ -195,7 +195,7 @@ def _padding() -> str:
     return ',"padding":"' + "x" * _PUSH_PADDING_CHARACTERS + '"}'
 
 
-@_hostile("P2_receipt_push_of_17_MiB", "P-1", "P-2", "P-3", "V-1")
+@_hostile("P2_receipt_push_of_17_MiB", "P-2", "P-1", "P-3", "V-1")
 class ReceiptPushOf17MiB(PushHub):
     """Every receipt push carries a 17 MiB padding field (a server that attaches a debug
     dump to its events)."""
