@@ -33,11 +33,12 @@ from bench.suite_time import PARALLEL_TARGET_SECONDS, SERIAL_TARGET_SECONDS, Sui
 from bench.throughput import ThroughputRow
 
 FINDINGS = Path(__file__).with_name("findings.md")
-LOCUST_SECTION = Path(__file__).with_name("locust.md")
-LOAD_LATENCY_SECTION = Path(__file__).with_name("load_latency.md")
-FLAKINESS_SECTION = Path(__file__).with_name("flakiness.md")
-"""Written by `python -m bench.flakiness` (it takes minutes), copied in like the load section."""
-"""The `seenby load` section, written by `python -m bench.locust_run` (a separate, longer run)."""
+COPIED_SECTIONS = tuple(
+    Path(__file__).with_name(name)
+    for name in ("locust.md", "load_latency.md", "flakiness.md", "suite-memory.md")
+)
+"""Sections that longer runs of their own write (`python -m bench.locust_run`,
+`bench.load_latency`, `bench.flakiness`, `bench.suite_memory`), copied in as they are."""
 
 
 @dataclass(frozen=True)
@@ -528,7 +529,7 @@ def render_markdown(results: Results, previous: Previous | None = None) -> str:
     ]
     for title, explanation, headers, rows in _sections(results, previous):
         parts += [f"## {title}", "", explanation, "", _markdown_table(headers, rows), ""]
-    for section in (LOCUST_SECTION, LOAD_LATENCY_SECTION, FLAKINESS_SECTION):
+    for section in COPIED_SECTIONS:
         if section.exists():
             parts += [section.read_text(encoding="utf-8").rstrip(), ""]
     if FINDINGS.exists():

@@ -103,9 +103,10 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         type=time_budget,
         default=time_budget(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
         metavar="SECONDS",
-        help="the time budget: how long any single wait of the suite may take (an HTTP call, "
-        f"a pushed event; env SEENBY_TIMEOUT; default {DEFAULT_TIMEOUT:g}); raise it for a "
-        "slow or distant target",
+        help="the time budget: how long any single wait of the suite may take in all, by the "
+        "wall clock (an HTTP call with its whole answer, a WebSocket upgrade, a pushed event; "
+        f"env SEENBY_TIMEOUT; default {DEFAULT_TIMEOUT:g}); raise it for a slow or distant "
+        "target",
     )
     output.add_argument(
         "--report-dir",

@@ -10,13 +10,14 @@ repeating the reason, and runs the rest as usual.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from seenby.contract.vocabulary import ON_RECV_MESSAGE_READ_RECEIPTS, ON_RECV_NEW_MESSAGE
 from seenby.harness.push import WaitTimeout
 from seenby.harness.target import Target
-from seenby.harness.transport import ApiError, ProtocolViolation
+from seenby.harness.transport import ApiError, NoAnswer, ProtocolViolation
 
 __all__ = ["BLOCKING_PARTS", "PUSH_PARTS", "Preflight", "run_preflight"]
 
@@ -70,7 +71,12 @@ def run_preflight(target: Target) -> Preflight:
     except (ApiError, ProtocolViolation, OSError) as error:
         return Preflight({USER_CALLS: _first_line(error)})
     try:
-        with sender.connect() as sender_stream, reader.connect() as reader_stream:
+        with contextlib.ExitStack() as streams:
+            try:
+                sender_stream = streams.enter_context(sender.connect())
+                reader_stream = streams.enter_context(reader.connect())
+            except NoAnswer as error:  # the push channel gave no upgrade answer in time
+                return Preflight(dict.fromkeys(PUSH_PARTS, _first_line(error)))
             message = sender.send_text("preflight", to=reader, need_read_receipt=True)
             try:
                 reader_stream.wait_for(
@@ -78,7 +84,7 @@ def run_preflight(target: Target) -> Preflight:
                     and e.data.get("msgID") == message.msg_id,
                     description="the preflight's message",
                 )
-            except WaitTimeout as missing:
+            except (WaitTimeout, ProtocolViolation) as missing:
                 failures[MESSAGE_PUSH] = _first_line(missing)
             reader.send_message_read_receipts([message])
             try:
@@ -86,7 +92,7 @@ def run_preflight(target: Target) -> Preflight:
                     lambda e: e.name == ON_RECV_MESSAGE_READ_RECEIPTS,
                     description="the receipt push of the preflight's message",
                 )
-            except WaitTimeout as missing:
+            except (WaitTimeout, ProtocolViolation) as missing:
                 failures[RECEIPT_PUSH] = _first_line(missing)
     except (ApiError, ProtocolViolation, OSError) as error:
         failures.setdefault(USER_CALLS, _first_line(error))

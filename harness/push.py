@@ -15,22 +15,41 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import websocket
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.events import Event as WsEvent
+from wsproto.extensions import PerMessageDeflate
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from seenby.contract.vocabulary import ON_RECV_NEW_MESSAGE, ON_REPLAY_GAP
 from seenby.harness.models import Event
 from seenby.harness.transport import (
     DEFAULT_TIMEOUT,
+    AnswerTooLarge,
     ApiError,
+    NoAnswer,
     ProtocolViolation,
     ViolationLog,
+    WireOptions,
     check_envelope,
+    decode_body,
 )
 from seenby.harness.validation import PayloadContext, SchemaViolation, check
 
@@ -38,6 +57,11 @@ __all__ = ["EventInbox", "PushStream", "SeqGap", "UnexpectedEvent", "WaitTimeout
 
 _EVENTS_METHOD = "events"
 _CLOSE_GRACE_SECONDS = 2.0
+_CLOSE_NORMAL = 1000
+_CLOSE_MESSAGE_TOO_BIG = 1009
+_READ_CHUNK_BYTES = 16 * 1024
+"""Bytes read from the socket at a time: small, so that a compressed frame cannot inflate
+far past the cap before it is checked."""
 _SUMMARY_EVENTS_SHOWN = 20
 
 
@@ -304,7 +328,14 @@ class EventInbox:
 
 class PushStream(EventInbox):
     """One push connection (``GET /v1/events``) of one user, read by a background thread
-    that feeds the ``EventInbox`` it is. A refused upgrade raises ``ApiError``."""
+    that feeds the ``EventInbox`` it is. A refused upgrade raises ``ApiError``; no upgrade
+    answer within the time budget raises ``NoAnswer``.
+
+    The WebSocket is spoken with wsproto over a plain or TLS socket: the path is the target
+    URL's own (a base path is kept), ``permessage-deflate`` is offered and honoured, the
+    server's pings are answered, and no message is held past ``options.max_answer_bytes``: a
+    larger one fails the stream (``AnswerTooLarge``) and closes it with 1009.
+    """
 
     def __init__(
         self,
@@ -315,6 +346,7 @@ class PushStream(EventInbox):
         violations: ViolationLog,
         since: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        options: WireOptions | None = None,
     ) -> None:
         super().__init__(
             owner=owner,
@@ -323,7 +355,13 @@ class PushStream(EventInbox):
             since=since,
             timeout=timeout,
         )
+        self._options = WireOptions.from_environment() if options is None else options
         self._closing = False
+        # wsproto is not thread-safe: the reader and the closing thread share it under this.
+        self._ws_lock = threading.Lock()
+        self._ws = WSConnection(ConnectionType.CLIENT)
+        self._early_events: list[WsEvent] = []
+        self._early_refused_frame = False
         self._socket = self._connect(token, timeout)
         self._reader = threading.Thread(
             target=self._read_frames, name=f"seenby-push-{owner}", daemon=True
@@ -342,66 +380,199 @@ class PushStream(EventInbox):
             if self._closing:
                 return
             self._closing = True
-        with contextlib.suppress(websocket.WebSocketException, OSError):
-            self._socket.send_close()  # fails only if already gone: nothing to be polite to
+        with contextlib.suppress(OSError, LocalProtocolError):
+            self._send(CloseConnection(_CLOSE_NORMAL))  # fails only if already gone
         self._reader.join(_CLOSE_GRACE_SECONDS)
-        # websocket-client leaves abort() and shutdown() unannotated.
-        if self._reader.is_alive():
-            self._socket.abort()  # type: ignore[no-untyped-call]
-            self._reader.join(_CLOSE_GRACE_SECONDS)
-        self._socket.shutdown()  # type: ignore[no-untyped-call]
+        self._cut()
+        self._reader.join(_CLOSE_GRACE_SECONDS)
+        with contextlib.suppress(OSError):
+            self._socket.close()
 
     def drop(self) -> None:
         """Cut the TCP connection without a Close frame, as a lost network looks to the server."""
-        with contextlib.suppress(websocket.WebSocketException, OSError):
-            self._socket.abort()  # type: ignore[no-untyped-call]
+        self._cut()
         self.close()
 
-    def _connect(self, token: str, timeout: float) -> websocket.WebSocket:
-        scheme, netloc, _, _, _ = urlsplit(self.target)
-        query = "" if self.since is None else f"since={self.since}"
-        url = urlunsplit(("wss" if scheme == "https" else "ws", netloc, "/v1/events", query, ""))
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, event: WsEvent) -> None:
+        with self._ws_lock:
+            self._socket.sendall(self._ws.send(event))
+
+    def _connect(self, token: str, timeout: float) -> socket.socket:
+        """Open the socket and complete the upgrade, all within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        parts = urlsplit(self.target)
+        secure = parts.scheme == "https"
+        host = parts.hostname or ""
+        port = parts.port or (443 if secure else 80)
+        route = parts.path.rstrip("/") + "/v1/events"
+        if self.since is not None:
+            route += f"?since={self.since}"
         try:
-            socket = websocket.create_connection(
-                url,
-                header=[f"Authorization: Bearer {token}"],
-                timeout=timeout,
-                enable_multithread=True,
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as error:
+            raise NoAnswer(f"GET {route}: cannot connect to {self.target}: {error}") from error
+        try:
+            if secure:
+                sock = self._options.ssl_context().wrap_socket(sock, server_hostname=host)
+            upgrade = Request(
+                host=parts.netloc,
+                target=route,
+                extensions=[PerMessageDeflate()],
+                extra_headers=[(b"authorization", f"Bearer {token}".encode())],
             )
-        except websocket.WebSocketBadStatusException as refused:
-            envelope = check_envelope(
-                _EVENTS_METHOD,
-                refused.status_code,
-                refused.resp_body or b"",
-                (refused.resp_headers or {}).get("content-type", ""),
-                target=self.target,
-                violations=self._violations,
-            )
-            raise ApiError(
-                _EVENTS_METHOD, envelope["code"], envelope["desc"], refused.status_code, self.target
-            ) from None
+            sock.sendall(self._ws.send(upgrade))
+            self._await_upgrade(sock, route, deadline, timeout)
+        except BaseException:
+            sock.close()
+            raise
         # The reader blocks until a frame or the close; the server's pings keep the line alive.
-        socket.settimeout(None)
-        return socket
+        sock.settimeout(None)
+        return sock
+
+    def _await_upgrade(
+        self, sock: socket.socket, route: str, deadline: float, timeout: float
+    ) -> None:
+        """Read the upgrade answer: return once accepted, raise ``ApiError`` for a refusal
+        (its envelope checked) and ``NoAnswer`` if none is complete by ``deadline``."""
+        refusal: RejectConnection | None = None
+        body = bytearray()
+        cap = self._options.max_answer_bytes
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._violations.transcript.push_failure(
+                    self.owner, f"no upgrade answer within the time budget of {timeout:g} s"
+                )
+                raise NoAnswer(
+                    f"GET {route}: no complete upgrade answer from {self.target} within the "
+                    f"time budget of {timeout:g} s"
+                )
+            sock.settimeout(remaining)
+            try:
+                data = sock.recv(_READ_CHUNK_BYTES)
+            except TimeoutError:
+                continue
+            except OSError as error:
+                raise NoAnswer(f"GET {route}: connection to {self.target} lost: {error}") from error
+            try:
+                self._ws.receive_data(data or None)
+                events = list(self._ws.events())
+            except RemoteProtocolError as error:
+                raise ProtocolViolation(
+                    f"GET {route}: the upgrade answer is not valid HTTP/WebSocket: {error} "
+                    f"[target {self.target}]"
+                ) from None
+            for number, event in enumerate(events):
+                if isinstance(event, AcceptConnection):
+                    self._early_events = events[number + 1 :]
+                    self._early_refused_frame = self._ws.state is ConnectionState.OPEN
+                    return
+                if isinstance(event, RejectConnection):
+                    refusal = event
+                elif isinstance(event, RejectData):
+                    body += event.data
+                    if len(body) > cap:
+                        raise AnswerTooLarge(
+                            f"GET {route}: the refusal's body went past the cap of {cap:,} bytes "
+                            f"[target {self.target}]"
+                        )
+                    if event.body_finished and refusal is not None:
+                        self._refused(refusal, bytes(body))
+            if not data:
+                if refusal is not None:
+                    self._refused(refusal, bytes(body))
+                raise NoAnswer(
+                    f"GET {route}: {self.target} closed the connection before answering the upgrade"
+                )
+
+    def _refused(self, refusal: RejectConnection, body: bytes) -> None:
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1")
+                   for name, value in refusal.headers}  # fmt: skip
+        try:
+            body = decode_body(
+                body, headers.get("content-encoding", ""), self._options.max_answer_bytes
+            )
+        except ProtocolViolation as problem:
+            violation = type(problem)(f"GET /v1/events refused: {problem} [target {self.target}]")
+            self._violations.record(violation)
+            raise violation from None
+        envelope = check_envelope(
+            _EVENTS_METHOD,
+            refusal.status_code,
+            body,
+            headers.get("content-type", ""),
+            target=self.target,
+            violations=self._violations,
+        )
+        raise ApiError(
+            _EVENTS_METHOD, envelope["code"], envelope["desc"], refusal.status_code, self.target
+        )
 
     def _read_frames(self) -> None:
         close_code = None
+        message: list[str] = []
+        size = 0
+        cap = self._options.max_answer_bytes
+        # Frames that came with the upgrade answer are handled first.
+        events, refused_frame = self._early_events, self._early_refused_frame
+        data = b"(upgrade)"
         try:
             while True:
-                opcode, frame = self._socket.recv_data_frame()
-                if opcode == websocket.ABNF.OPCODE_CLOSE:
-                    data = frame.data
-                    close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                for event in events:
+                    if isinstance(event, Ping):
+                        self._send(event.response())  # wsproto does not pong by itself
+                    elif isinstance(event, CloseConnection):
+                        close_code = event.code
+                        if refused_frame and not self._closing:
+                            problem = f"sent an invalid frame ({event.code}): {event.reason}"
+                            self._violations.transcript.push_failure(self.owner, problem)
+                            self._fail(ProtocolViolation(self._describe(problem)))
+                        with contextlib.suppress(OSError, LocalProtocolError):
+                            self._send(event.response())
+                        return
+                    elif isinstance(event, TextMessage):
+                        size += len(event.data)
+                        if size > cap:
+                            self._too_large(cap)
+                            return
+                        message.append(event.data)
+                        if event.message_finished:
+                            self.receive("".join(message))
+                            message, size = [], 0
+                    elif isinstance(event, BytesMessage) and event.message_finished:
+                        problem = self._describe("received a non-text frame")
+                        self._fail(ProtocolViolation(problem))
+                if not data:
                     return
-                if opcode != websocket.ABNF.OPCODE_TEXT:
-                    self._fail(ProtocolViolation(self._describe("received a non-text frame")))
-                    continue
-                data = frame.data
-                self.receive(data.decode("utf-8") if isinstance(data, bytes) else data)
-        except (websocket.WebSocketException, OSError):
-            pass  # connection lost, or aborted by close(): `closed` reports it either way
+                data = self._socket.recv(_READ_CHUNK_BYTES)
+                try:
+                    with self._ws_lock:
+                        self._ws.receive_data(data or None)
+                        events = list(self._ws.events())
+                        # A Close event while still open is wsproto's own verdict on a frame.
+                        refused_frame = self._ws.state is ConnectionState.OPEN
+                except RemoteProtocolError as error:
+                    self._fail(ProtocolViolation(self._describe(f"broke the framing: {error}")))
+                    return
+        except OSError:
+            pass  # connection lost, or cut by close(): `closed` reports it either way
         finally:
             self.finish(close_code)
+
+    def _too_large(self, cap: int) -> None:
+        """Fail the stream on a message past the cap, and close it with 1009."""
+        self._violations.transcript.push_failure(
+            self.owner, f"a message went past the cap of {cap:,} characters and was cut off"
+        )
+        problem = f"received a message over the cap of {cap:,} characters (--max-answer-bytes)"
+        self._fail(AnswerTooLarge(self._describe(problem)))
+        with contextlib.suppress(OSError, LocalProtocolError):
+            self._send(CloseConnection(_CLOSE_MESSAGE_TOO_BIG, "message too big"))
+        self._cut()
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -19,13 +19,18 @@ different choices the target made, not how often the suite ran into them.
 ``write_reports`` writes the four files of ``--report-dir``: ``junit.xml``
 (``seenby.harness.report_junit``), ``cucumber.json`` (``seenby.harness.report_cucumber``),
 ``conformance-summary.json`` (shape: ``harness/schemas/conformance-summary.json``) and
-``report.html`` (``seenby.harness.report_html``).
+``report.html`` (``seenby.harness.report_html``), each replaced whole (never left half
+written). ``seenby run`` writes them again as each scenario finishes, so a run stopped from
+outside still leaves the reports of what had finished; ``write_junit_part`` stands in for the
+JUnit file of a pytest pass that has not ended.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +55,7 @@ __all__ = [
     "ItemResult",
     "RunReport",
     "ScenarioResult",
+    "write_junit_part",
     "write_reports",
 ]
 
@@ -466,13 +472,19 @@ def write_reports(
     junit_parts: Sequence[Path],
 ) -> None:
     """Write junit.xml, cucumber.json, conformance-summary.json and report.html to
-    ``report_dir`` (created if needed) from the run and the JUnit files of its pytest passes."""
+    ``report_dir`` (created if needed) from the run and the JUnit files of its pytest passes.
+
+    Each file is written whole to a temporary name and then renamed over the old one, so a
+    run stopped at any moment (even by SIGKILL) leaves each report complete: the previous
+    version or the new one, never a truncated file."""
     report_dir.mkdir(parents=True, exist_ok=True)
     summary = report.to_json()
-    write_junit(report, junit_parts, report_dir / "junit.xml")
-    write_cucumber(report, report_dir / "cucumber.json")
-    (report_dir / "conformance-summary.json").write_text(
-        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    _replace(report_dir / "junit.xml", lambda path: write_junit(report, junit_parts, path))
+    _replace(report_dir / "cucumber.json", lambda path: write_cucumber(report, path))
+    summary_text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    _replace(
+        report_dir / "conformance-summary.json",
+        lambda path: path.write_text(summary_text, encoding="utf-8"),
     )
     shown = {
         _relative_to_reports(item.transcript): text
@@ -482,7 +494,51 @@ def write_reports(
         for text in [item.transcript_text()]
         if text is not None
     }
-    (report_dir / "report.html").write_text(render_report(summary, shown), encoding="utf-8")
+    html = render_report(summary, shown)
+    _replace(report_dir / "report.html", lambda path: path.write_text(html, encoding="utf-8"))
+
+
+def _replace(destination: Path, write: Callable[[Path], object]) -> None:
+    """``write`` the file to a temporary name beside ``destination``, then rename it over."""
+    temporary = destination.with_name(f".{destination.name}.partial")
+    write(temporary)
+    os.replace(temporary, destination)
+
+
+def write_junit_part(
+    items: Sequence[ItemResult], destination: Path, suite_name: str, started_at: datetime
+) -> None:
+    """Write ``items`` as pytest's junitxml would (xunit2: a ``scenario_id`` property per
+    case, a ``<failure>`` or ``<skipped>`` for those outcomes), for a pass whose pytest has
+    not written its own file yet (the reports of a run still going)."""
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": suite_name,
+            "errors": "0",
+            "failures": str(sum(item.outcome == "failed" for item in items)),
+            "skipped": str(sum(item.outcome == "skipped" for item in items)),
+            "tests": str(len(items)),
+            "time": f"{sum(item.duration_s for item in items):.3f}",
+            "timestamp": started_at.isoformat(),
+        },
+    )
+    for item in items:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {"classname": "seenby", "name": item.name, "time": f"{item.duration_s:.3f}"},
+        )
+        properties = ET.SubElement(case, "properties")
+        ET.SubElement(properties, "property", {"name": "scenario_id", "value": item.scenario_id})
+        if item.outcome == "failed":
+            failure = ET.SubElement(case, "failure", {"message": (item.evidence or "")[:500]})
+            failure.text = item.evidence or ""
+        elif item.outcome == "skipped":
+            ET.SubElement(case, "skipped", {"message": item.reason or ""})
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.ElementTree(root).write(destination, encoding="utf-8", xml_declaration=True)
 
 
 def _relative_to_reports(path: str) -> str:

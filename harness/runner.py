@@ -21,11 +21,14 @@ Theory of operation:
    afterwards in a second, serial pass, so they never overlap with others.
 4. Each selected scenario gets a verdict from its items' records (a scenario with no record is
    ``not-run``), matched with the known-deviation entries, and ``seenby.harness.reports`` writes the
-   four report files.
+   four report files: after every finished item (a run stopped from outside, even by SIGKILL,
+   leaves complete reports of what had finished, saying that the run had not), and once more
+   at the end from pytest's own JUnit files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
@@ -35,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,6 +54,7 @@ from seenby.harness.reports import (
     ItemResult,
     RunReport,
     ScenarioResult,
+    write_junit_part,
     write_reports,
 )
 from seenby.harness.target import open_target
@@ -71,6 +76,11 @@ BUNDLED_TARGET = "bundled reference server"
 # The steps plugin reads these too; the runner passes the target explicitly instead, so a stray
 # variable in the caller's environment cannot point pytest at another target than the reports.
 _TARGET_ENVIRONMENT = ("SEENBY_TARGET", "SEENBY_ADMIN_KEY")
+
+_UNFINISHED = (
+    "the run had not finished when these reports were written: scenarios without a result "
+    "are not-run (the reports are rewritten as each scenario finishes)"
+)
 
 _PYTEST_EXIT_MEANINGS = {
     2: "interrupted",
@@ -344,10 +354,11 @@ def _run_pass(
     items: list[ItemResult],
     errors: list[str],
     expectations: Expectations | None,
+    item_finished: Callable[[], None],
 ) -> None:
-    """Run one pass in a pytest process, turning its records into items and progress lines;
-    ``discovery``'s problems, if given, are reported once pytest has started, before the pass's
-    heading."""
+    """Run one pass in a pytest process, turning its records into items and progress lines
+    (calling ``item_finished`` after each item); ``discovery``'s problems, if given, are
+    reported once pytest has started, before the pass's heading."""
     target = settings.target_url or BUNDLED_TARGET
     by_id = {scenario.id: scenario for scenario in each.scenarios}
     with subprocess.Popen(
@@ -376,10 +387,51 @@ def _run_pass(
                 item = ItemResult.from_record(record)
                 items.append(item)
                 progress(_progress_line(by_id.get(item.scenario_id), item, expectations))
+                item_finished()
     exit_code = pytest_process.returncode
     if exit_code not in (0, 1):
         meaning = _PYTEST_EXIT_MEANINGS.get(exit_code, "unexpected exit")
         errors.append(f"pytest ({each.name} pass) exited with code {exit_code}: {meaning}")
+
+
+_REWRITE_INTERVAL_SECONDS = 1.0
+"""At most how often the reports of a run still going are rewritten (each rewrite costs tens
+of milliseconds; after every item it was half the suite's CPU time)."""
+
+
+class _Rewriter:
+    """Calls ``write`` on a thread of its own once something ``changed``, at most once per
+    ``_REWRITE_INTERVAL_SECONDS``, until the block ends (then the caller writes the last)."""
+
+    def __init__(self, write: Callable[[], None]) -> None:
+        self._write = write
+        self._changed = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="seenby-reports", daemon=True)
+
+    def __enter__(self) -> _Rewriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()
+        self._changed.set()
+        self._thread.join()
+
+    def changed(self) -> None:
+        """Something new is worth reporting."""
+        self._changed.set()
+
+    def _run(self) -> None:
+        while True:
+            self._changed.wait()
+            if self._stopping.is_set():
+                return
+            self._changed.clear()
+            # A report that cannot be written fails the run's last write, on the caller's thread.
+            with contextlib.suppress(Exception):
+                self._write()
+            self._stopping.wait(_REWRITE_INTERVAL_SECONDS)
 
 
 def _parse_record(line: str) -> dict[str, Any] | None:
@@ -419,41 +471,60 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
     ):
         discovery = discovery_thread.submit(_discover, settings, target)
         work_dir = Path(work)
-        for number, each in enumerate(passes):
-            first = discovery if number == 0 else None
-            _run_pass(settings, each, work_dir, first, progress, items, errors, expectations)
-        capabilities, discovery_problems = discovery.result()
-        results = [
-            ScenarioResult.from_items(
-                scenario,
-                [item for item in items if item.scenario_id == scenario.id],
-                expectations,
+        junit_parts = [work_dir / f"junit-{each.name}.xml" for each in passes]
+        interim_part = work_dir / "junit-so-far.xml"
+
+        def report_so_far(finished: bool) -> RunReport:
+            capabilities, discovery_problems = (
+                discovery.result() if discovery.done() else (None, ())
             )
-            for scenario in selected
-        ]
-        report = RunReport(
-            target=target,
-            capabilities=capabilities,
-            settings={
-                "ids": list(settings.ids),
-                "tags": list(settings.tags),
-                "jobs": settings.jobs,
-                "serial_pass": any(each.name == "serial" for each in passes),
-                "strict": settings.strict,
-                "expect": str(settings.expect) if settings.expect is not None else None,
-            },
-            versions=suite_versions(),
-            started_at=started_at,
-            finished_at=datetime.now(UTC),
-            results=results,
-            errors=errors,
-            discovery_problems=discovery_problems,
-            strict=settings.strict,
-            expectations=expectations,
-        )
-        write_reports(
-            report,
-            settings.report_dir,
-            junit_parts=[work_dir / f"junit-{each.name}.xml" for each in passes],
-        )
+            return RunReport(
+                target=target,
+                capabilities=capabilities,
+                settings={
+                    "ids": list(settings.ids),
+                    "tags": list(settings.tags),
+                    "jobs": settings.jobs,
+                    "serial_pass": any(each.name == "serial" for each in passes),
+                    "strict": settings.strict,
+                    "expect": str(settings.expect) if settings.expect is not None else None,
+                },
+                versions=suite_versions(),
+                started_at=started_at,
+                finished_at=datetime.now(UTC),
+                results=[
+                    ScenarioResult.from_items(
+                        scenario,
+                        [item for item in items if item.scenario_id == scenario.id],
+                        expectations,
+                    )
+                    for scenario in selected
+                ],
+                errors=errors if finished else [*errors, _UNFINISHED],
+                discovery_problems=discovery_problems,
+                strict=settings.strict,
+                expectations=expectations,
+            )
+
+        pass_started_at = [0]  # the index in ``items`` of the running pass's first item
+
+        def write_so_far() -> None:
+            # Passes that ended wrote their own JUnit file; the running one is written from
+            # its items so far.
+            ended = [part for part in junit_parts if part.exists()]
+            running = items[pass_started_at[0] :]
+            write_junit_part(running, interim_part, "seenby-so-far", started_at)
+            write_reports(report_so_far(False), settings.report_dir, [*ended, interim_part])
+
+        with _Rewriter(write_so_far) as rewriter:
+            for number, each in enumerate(passes):
+                first = discovery if number == 0 else None
+                pass_started_at[0] = len(items)
+                _run_pass(
+                    settings, each, work_dir, first, progress, items, errors, expectations,
+                    rewriter.changed,
+                )  # fmt: skip
+        discovery.result()
+        report = report_so_far(True)
+        write_reports(report, settings.report_dir, junit_parts=junit_parts)
     return report

@@ -87,6 +87,29 @@ class Transcript:
         )
         self._add(Entry(time.monotonic(), "http", actor, line, details))
 
+    def failed_http(
+        self,
+        actor: str,
+        http_method: str,
+        path: str,
+        request_headers: Mapping[str, str],
+        request_body: bytes | None,
+        reason: str,
+        partial_body: bytes,
+    ) -> None:
+        """Record an HTTP call that got no complete answer: why, and what had arrived."""
+        details = (
+            f"request headers: {_headers(request_headers)}",
+            f"request body: {_body(request_body)}",
+            f"response body so far: {_body(partial_body)}",
+        )
+        line = f"{http_method} {path} → no complete answer: {reason}"
+        self._add(Entry(time.monotonic(), "http", actor, line, details))
+
+    def push_failure(self, actor: str, reason: str) -> None:
+        """Record that ``actor``'s push channel broke the contract or was cut (``reason``)."""
+        self._add(Entry(time.monotonic(), "push", actor, f"push channel: {reason}"))
+
     def push(self, actor: str, frame: str) -> None:
         """Record one text frame pushed to ``actor``."""
         try:

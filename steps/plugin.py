@@ -25,7 +25,14 @@ import pytest
 from seenby import features
 from seenby.harness.deviations import DEVIATION_PROPERTY
 from seenby.harness.transcript import TRANSCRIPT_PROPERTY
-from seenby.harness.transport import DEFAULT_TIMEOUT, time_budget
+from seenby.harness.transport import (
+    CA_CERT_VARIABLE,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_TIMEOUT,
+    MAX_ANSWER_BYTES_VARIABLE,
+    answer_size,
+    time_budget,
+)
 from seenby.steps.world import WORLD_KEY
 
 # Options and hooks only, like this module: ``--seenby-expect`` (known-deviation files).
@@ -69,9 +76,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         type=time_budget,
         default=time_budget(os.environ.get("SEENBY_TIMEOUT", str(DEFAULT_TIMEOUT))),
-        help="the time budget: how long any single wait may take (env SEENBY_TIMEOUT; "
-        f"default {DEFAULT_TIMEOUT:g}); raise it for a slow or distant target",
+        help="the time budget: how long any single wait may take in all, by the wall clock "
+        f"(env SEENBY_TIMEOUT; default {DEFAULT_TIMEOUT:g}); raise it for a slow or distant "
+        "target",
     )
+    group.addoption(
+        "--seenby-ca-cert",
+        metavar="FILE",
+        default=os.environ.get(CA_CERT_VARIABLE),
+        help="PEM file of the CA that signed an https:// target's certificate "
+        f"(env {CA_CERT_VARIABLE})",
+    )
+    group.addoption(
+        "--seenby-max-answer-bytes",
+        metavar="BYTES",
+        type=answer_size,
+        default=answer_size(
+            os.environ.get(MAX_ANSWER_BYTES_VARIABLE) or str(DEFAULT_MAX_ANSWER_BYTES)
+        ),
+        help="the size cap of one answer or push message; a larger one fails its call "
+        f"(env {MAX_ANSWER_BYTES_VARIABLE}; default {DEFAULT_MAX_ANSWER_BYTES} bytes)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hand ``--seenby-ca-cert`` and ``--seenby-max-answer-bytes`` to every transport of the
+    process, which reads them from the environment (as those of ``seenby run`` do)."""
+    ca_cert = config.getoption("seenby_ca_cert")
+    if ca_cert is not None:
+        if not Path(ca_cert).is_file():
+            raise pytest.UsageError(f"--seenby-ca-cert {ca_cert}: no such file")
+        os.environ[CA_CERT_VARIABLE] = str(Path(ca_cert).resolve())
+    os.environ[MAX_ANSWER_BYTES_VARIABLE] = str(config.getoption("seenby_max_answer_bytes"))
 
 
 def feature_tags(features_dir: Path = FEATURES_DIR) -> set[str]:
@@ -96,9 +132,7 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Before the call report is made: attach the scenario's strict deviations to its item (so
     they travel with it, across xdist too, and junitxml and ``seenby run`` see them), write its
     transcript where ``--seenby-transcripts`` says, and show the transcript of a scenario that

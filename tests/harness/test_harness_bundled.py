@@ -6,6 +6,7 @@ violation seed one by tampering with the bytes between the wire and the validato
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
@@ -371,9 +372,9 @@ def test_seeded_response_violation_is_reported_with_path_and_rule(
         response = send(*args, **kwargs)
         envelope = json.loads(response.data)
         envelope["data"][0]["readCount"] = -1
-        return urllib3.HTTPResponse(
-            json.dumps(envelope).encode(), response.headers, response.status
-        )
+        headers = {"Content-Type": response.headers["Content-Type"]}
+        body = io.BytesIO(json.dumps(envelope).encode())
+        return urllib3.HTTPResponse(body, headers, response.status, preload_content=False)
 
     monkeypatch.setattr(pool, "request", tamper)
     before = len(target.violations)

@@ -17,6 +17,7 @@ from seenby.harness.transport import (
     NoAnswer,
     ProtocolViolation,
     ViolationLog,
+    WireOptions,
     _pool_for,
 )
 
@@ -57,11 +58,11 @@ def test_the_environments_proxy_is_used_unless_the_host_is_exempt(
 ) -> None:
     for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    assert type(_pool_for("https://im.example.com")) is urllib3.PoolManager
+    assert type(_pool_for("https://im.example.com", WireOptions())) is urllib3.PoolManager
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.com:3128")
-    assert isinstance(_pool_for("https://im.example.com"), urllib3.ProxyManager)
+    assert isinstance(_pool_for("https://im.example.com", WireOptions()), urllib3.ProxyManager)
     monkeypatch.setenv("NO_PROXY", "im.example.com")
-    assert type(_pool_for("https://im.example.com")) is urllib3.PoolManager
+    assert type(_pool_for("https://im.example.com", WireOptions())) is urllib3.PoolManager
 
 
 def test_a_redirect_is_the_targets_answer_not_followed(

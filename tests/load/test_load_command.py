@@ -129,7 +129,7 @@ def variant_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     def drive(name: str) -> dict[str, Any]:
         variant = next(v for v in LOAD_VARIANTS if v.name == name)
-        with (folder / f"{name}.log").open("w") as log, served(variant, log) as (url, key):
+        with (folder / f"{name}.log").open("w") as log, served(variant, log) as (url, key, _):
             process, summary = load(
                 "--target", url, "--admin-key", key,
                 "--users", "60", "--run-time", "6s", *CONTENDED,

@@ -756,3 +756,5 @@ def _every_choice() -> Alternative:
 ALTERNATIVES.append(_every_choice())
 
 assert REFERENCE.name not in {each.name for each in ALTERNATIVES}
+
+from . import wire_variants  # noqa: E402, F401  (registers the plumbing alternatives)

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from .alternatives import Alternative
 from .gallery import GALLERY, REFERENCE, Variant
@@ -333,9 +333,17 @@ def _one_line(text: str) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+class Served(NamedTuple):
+    """Where a served variant answers: its URL, admin key and, over TLS, the CA to trust."""
+
+    url: str
+    admin_key: str
+    ca_cert: str | None
+
+
 @contextmanager
-def served(variant: Variant, log: TextIO) -> Iterator[tuple[str, str]]:
-    """Run ``variant`` in its own process for the block; yields its URL and admin key."""
+def served(variant: Variant, log: TextIO) -> Iterator[Served]:
+    """Run ``variant`` in its own process for the block; yields where it answers."""
     environment = {**os.environ, "PYTHONPATH": str(_IMPORT_ROOT)}
     with subprocess.Popen(
         [sys.executable, "-m", _SERVE_MODULE, variant.name],
@@ -352,7 +360,7 @@ def served(variant: Variant, log: TextIO) -> Iterator[tuple[str, str]]:
             if not line:
                 raise RuntimeError(f"{variant.name} exited with {server.wait()} before serving")
             address = json.loads(line)
-            yield address["url"], address["admin_key"]
+            yield Served(address["url"], address["admin_key"], address.get("ca_cert"))
         finally:
             server.stdin.close()  # the server stops when its stdin closes
             try:
@@ -362,8 +370,7 @@ def served(variant: Variant, log: TextIO) -> Iterator[tuple[str, str]]:
 
 
 def _suite_command(
-    url: str,
-    admin_key: str,
+    server: Served,
     report_dir: Path,
     tags: Sequence[str],
     ids: Sequence[str],
@@ -371,9 +378,11 @@ def _suite_command(
 ) -> list[str]:
     command = [
         sys.executable, "-m", "seenby.harness.cli", "run",
-        f"--target={url}", f"--admin-key={admin_key}",
+        f"--target={server.url}", f"--admin-key={server.admin_key}",
         "--report-dir", str(report_dir), "--quiet",
     ]  # fmt: skip
+    if server.ca_cert is not None:
+        command.append(f"--ca-cert={server.ca_cert}")
     for tag in tags:
         command += ["--tag", tag]
     for scenario_id in ids:
@@ -430,9 +439,9 @@ def run_variant(
     exit_status: int | None = None
     with open(report_dir / "run.log", "w", encoding="utf-8") as log:
         try:
-            with served(variant, log) as (url, admin_key):
+            with served(variant, log) as server:
                 log.flush()
-                command = _suite_command(url, admin_key, report_dir, tags, ids, strict)
+                command = _suite_command(server, report_dir, tags, ids, strict)
                 exit_status, problem = _run_suite(command, log, report_dir)
                 if problem is not None:
                     problems.append(problem)

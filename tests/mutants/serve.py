@@ -1,7 +1,8 @@
 """Serve one variant of a gallery (or of the load variants) in this process:
 ``python -m tests.mutants.serve NAME``.
 
-Prints one JSON line ``{"url": ..., "admin_key": ...}`` once the server accepts requests, then
+Prints one JSON line ``{"url": ..., "admin_key": ...}`` (and ``"ca_cert"``, the CA file to
+trust, for a server with TLS) once the server accepts requests, then
 serves until its standard input closes (the kill run holds the other end, so the server never
 outlives the run that started it) or it is sent SIGTERM. ``NAME`` is a load variant (faulty or
 correct), a faulty variant, a correct alternative or ``reference``, the correct server.
@@ -51,7 +52,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)
     threading.Thread(target=until_stdin_closes, daemon=True).start()
     with chosen.start() as server:
-        print(json.dumps({"url": server.url, "admin_key": server.admin_key}), flush=True)
+        address = {"url": server.url, "admin_key": server.admin_key}
+        ca_cert = getattr(server, "ca_cert", None)  # a plumbing alternative served over TLS
+        if ca_cert is not None:
+            address["ca_cert"] = ca_cert
+        print(json.dumps(address), flush=True)
         # A timed wait keeps the main thread responsive to SIGTERM.
         while not stop.wait(0.5):
             pass
