@@ -1,0 +1,90 @@
+"""Faulty variants for the classes of bugs the coverage scenarios look for.
+
+Each is registered in the gallery (``@variant`` over one replaced server piece, as in
+``gallery.py``) and is caught by the scenarios written for its class, and by no older one:
+near-miss credentials [X-1], generated wrong-typed, missing, out-of-range and null fields [E-3],
+implausible time fields [P-2, Q-2, C-1], and concurrency without an artificial delay [P-3, R-5].
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from seenby.reference_server.domain import Caller, Credential, Presence, ReceiptService
+from seenby.reference_server.group_commit import EventSink
+from seenby.reference_server.model import NewUser, now_ms
+from seenby.reference_server.storage import Storage
+
+from .gallery import variant
+
+# == X-1: near-miss credentials ================================================================
+
+
+class _RemembersTokens(ReceiptService):
+    """A service that keeps every token it issued in memory, in the clear, so that a faulty
+    comparison can be written the way a hurried engineer writes it."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        admin_key: str,
+        sink: EventSink,
+        presence: Presence,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        super().__init__(storage, admin_key, sink, presence, clock)
+        self._issued_lock = threading.Lock()
+        self._issued: dict[str, str] = {}
+
+    def create_user(
+        self, user_id: str, nick_name: str | None = None, face_url: str | None = None
+    ) -> NewUser:
+        created = super().create_user(user_id, nick_name, face_url)
+        with self._issued_lock:
+            self._issued[created.token] = user_id
+        return created
+
+    def identify(self, credential: str) -> Credential | None:
+        exact = super().identify(credential)
+        if exact is not None:
+            return exact
+        with self._issued_lock:
+            issued = list(self._issued.items())
+        for token, user_id in issued:
+            if self.matches(token, credential):
+                return Caller(user_id)
+        return None
+
+    def matches(self, token: str, credential: str) -> bool:
+        """Whether the faulty comparison takes ``credential`` for ``token``."""
+        raise NotImplementedError
+
+
+@variant("X1_token_compared_by_prefix", "X-1")
+class TokenPrefixCompared(_RemembersTokens):
+    """Tokens are compared on their first 16 characters only (an index on a token prefix): a
+    real token with its last character changed, or cut short, opens the user's account."""
+
+    PREFIX = 16
+
+    def matches(self, token: str, credential: str) -> bool:
+        return len(credential) >= self.PREFIX and token[: self.PREFIX] == credential[: self.PREFIX]
+
+
+@variant("X1_token_with_trailing_characters_accepted", "X-1")
+class TokenStartsWith(_RemembersTokens):
+    """A token is accepted when the credential starts with it (``startswith``): a real token
+    followed by anything opens the user's account."""
+
+    def matches(self, token: str, credential: str) -> bool:
+        return credential.startswith(token)
+
+
+@variant("X1_token_compared_case_insensitively", "X-1")
+class TokenCaseFolded(_RemembersTokens):
+    """Tokens are looked up case-insensitively (a case-folding collation on the token column):
+    a real token in another letter case opens the user's account."""
+
+    def matches(self, token: str, credential: str) -> bool:
+        return token.casefold() == credential.casefold()
