@@ -1525,4 +1525,7 @@ class NewMessageWithoutTimestamp(ReceiptService):
         if name == ON_RECV_NEW_MESSAGE and isinstance(data, dict):
             data = {key: value for key, value in data.items() if key != "timestamp"}
         super()._emit(outbox, user_ids, name, data)
+
+
+# The coverage scenarios' variants live in a module of their own.
 from . import coverage_variants  # noqa: E402, F401  (registers its variants in GALLERY)
