@@ -13,6 +13,7 @@ from pytest_bdd import scenarios
 from seenby.steps.given_world import *  # noqa: F403
 from seenby.steps.messaging import *  # noqa: F403
 from seenby.steps.near_miss import *  # noqa: F403
+from seenby.steps.negative import *  # noqa: F403
 from seenby.steps.outcomes import *  # noqa: F403
 from seenby.steps.plugin import FEATURES_DIR
 from seenby.steps.push import *  # noqa: F403

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from seenby.reference_server.domain import Caller, Credential, Presence, ReceiptService
 from seenby.reference_server.group_commit import EventSink
-from seenby.reference_server.model import NewUser, now_ms
+from seenby.reference_server.model import JsonObject, NewUser, now_ms
 from seenby.reference_server.storage import Storage
 
-from .gallery import variant
+from .gallery import _BodyRewritingHandler, variant
 
 # == X-1: near-miss credentials ================================================================
 
@@ -88,3 +88,63 @@ class TokenCaseFolded(_RemembersTokens):
 
     def matches(self, token: str, credential: str) -> bool:
         return token.casefold() == credential.casefold()
+
+
+# == E-3: generated wrong-typed, missing, out-of-range and null fields ==========================
+
+_INTEGER_FIELDS = {
+    "getHistoryMessageList": ("count",),
+    "getGroupMessageReadMemberList": ("filter", "nextSeq", "count"),
+}
+_FLAG_FIELDS = {"sendMessage": ("needReadReceipt", "onlineUserOnly")}
+
+
+@variant("E3_null_page_size_is_500", "E-3")
+class NullPageSizeCrashes(_BodyRewritingHandler):
+    """A page size given as null reaches the paging arithmetic (``count + 1``), which raises:
+    the server answers 500 instead of refusing the body."""
+
+    def rewrite(self, method: str, body: JsonObject) -> JsonObject:
+        if method in _INTEGER_FIELDS and "count" in body and body["count"] is None:
+            raise TypeError("unsupported operand type(s) for +: 'NoneType' and 'int'")
+        return body
+
+
+@variant("E3_string_flag_read_by_truthiness", "E-3", "S-1")
+class FlagReadByTruthiness(_BodyRewritingHandler):
+    """sendMessage reads its flags by truthiness (``bool(body.get(...))``): a string or a number
+    is accepted and stored as a flag, so ``"needReadReceipt": "false"`` sends a message that
+    needs receipts."""
+
+    def rewrite(self, method: str, body: JsonObject) -> JsonObject:
+        for name in _FLAG_FIELDS.get(method, ()):
+            value = body.get(name)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                body[name] = bool(value)
+        return body
+
+
+@variant("E3_numeric_string_taken_for_integer", "E-3")
+class NumericStringTakenForInteger(_BodyRewritingHandler):
+    """Integer fields are read with ``int(value)``: ``"count": "1"`` is accepted as 1 where
+    the protocol requires a JSON integer."""
+
+    def rewrite(self, method: str, body: JsonObject) -> JsonObject:
+        for name in _INTEGER_FIELDS.get(method, ()):
+            value = body.get(name)
+            if isinstance(value, str) and value.isdigit():
+                body[name] = int(value)
+        return body
+
+
+@variant("E3_boolean_taken_for_integer", "E-3")
+class BooleanTakenForInteger(_BodyRewritingHandler):
+    """Integer fields are checked with ``isinstance(value, int)``, which ``true`` passes in
+    Python: ``"count": true`` is accepted as a page of one."""
+
+    def rewrite(self, method: str, body: JsonObject) -> JsonObject:
+        for name in _INTEGER_FIELDS.get(method, ()):
+            value = body.get(name)
+            if isinstance(value, bool):
+                body[name] = int(value)
+        return body
