@@ -21,6 +21,7 @@ from seenby.steps.receipts import *  # noqa: F403
 from seenby.steps.replay import *  # noqa: F403
 from seenby.steps.security import *  # noqa: F403
 from seenby.steps.session import *  # noqa: F403
+from seenby.steps.time_fields import *  # noqa: F403
 from seenby.steps.world import *  # noqa: F403
 
 pytestmark = pytest.mark.usefixtures("seenby_capability_gate")

@@ -9,11 +9,25 @@ implausible time fields [P-2, Q-2, C-1], and concurrency without an artificial d
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
-from seenby.reference_server.domain import Caller, Credential, Presence, ReceiptService
+from seenby.reference_server.domain import (
+    ON_RECV_C2C_READ_RECEIPT,
+    Caller,
+    Credential,
+    Presence,
+    ReceiptService,
+)
 from seenby.reference_server.group_commit import EventSink
-from seenby.reference_server.model import JsonObject, NewUser, now_ms
+from seenby.reference_server.model import (
+    Event,
+    JsonObject,
+    JsonValue,
+    NewUser,
+    conversation_key,
+    now_ms,
+)
 from seenby.reference_server.storage import Storage
 
 from .gallery import _BodyRewritingHandler, variant
@@ -148,3 +162,63 @@ class BooleanTakenForInteger(_BodyRewritingHandler):
             if isinstance(value, bool):
                 body[name] = int(value)
         return body
+
+
+# == V-1, P-2, Q-2, C-1: implausible time fields ================================================
+
+
+@variant("V1_times_in_seconds", "V-1", "P-2", "Q-2", "C-1")
+class TimesInSeconds(ReceiptService):
+    """The clock gives seconds since the epoch (``int(time.time())``) where the protocol says
+    milliseconds: every timestamp is a thousand times too small, and still a valid integer."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        admin_key: str,
+        sink: EventSink,
+        presence: Presence,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        super().__init__(storage, admin_key, sink, presence, lambda: int(time.time()))
+
+
+FIXED_CLOCK_MS = 1_600_000_000_000
+"""The time of the variant whose clock was left fixed (13 September 2020)."""
+
+
+@variant("V1_clock_fixed_at_a_constant", "V-1", "P-2", "Q-2", "C-1")
+class ClockFixedAtAConstant(ReceiptService):
+    """The service was deployed with the fixed clock of its tests: every message, receipt and
+    mark carries the same timestamp, years before the call."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        admin_key: str,
+        sink: EventSink,
+        presence: Presence,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        super().__init__(storage, admin_key, sink, presence, lambda: FIXED_CLOCK_MS)
+
+
+@variant("C1_mark_time_is_the_last_message_time", "C-1")
+class MarkTimeIsLastMessageTime(ReceiptService):
+    """The conversation mark is pushed with the time of the last message it covers ("read up
+    to") instead of the time it was made: receipts sent before the mark carry later times."""
+
+    def _emit(
+        self, outbox: list[Event], user_ids: Sequence[str], name: str, data: JsonValue
+    ) -> None:
+        if name == ON_RECV_C2C_READ_RECEIPT and isinstance(data, list) and len(user_ids) == 1:
+            marks = [item for item in data if isinstance(item, dict)]
+            for mark in marks:
+                reader = mark.get("userID")
+                if not isinstance(reader, str):
+                    continue
+                chat = conversation_key(user_ids[0], reader, None)
+                latest = self._storage.history(chat, None, 1)
+                if latest:
+                    mark["timestamp"] = latest[0].timestamp
+        super()._emit(outbox, user_ids, name, data)
