@@ -16,6 +16,7 @@ from seenby.steps.near_miss import *  # noqa: F403
 from seenby.steps.negative import *  # noqa: F403
 from seenby.steps.outcomes import *  # noqa: F403
 from seenby.steps.plugin import FEATURES_DIR
+from seenby.steps.precedence import *  # noqa: F403
 from seenby.steps.push import *  # noqa: F403
 from seenby.steps.receipts import *  # noqa: F403
 from seenby.steps.replay import *  # noqa: F403

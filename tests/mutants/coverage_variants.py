@@ -21,10 +21,12 @@ from seenby.reference_server.domain import (
 )
 from seenby.reference_server.group_commit import EventSink
 from seenby.reference_server.model import (
+    Code,
     Event,
     JsonObject,
     JsonValue,
     NewUser,
+    ReceiptError,
     conversation_key,
     now_ms,
 )
@@ -222,3 +224,25 @@ class MarkTimeIsLastMessageTime(ReceiptService):
                 if latest:
                     mark["timestamp"] = latest[0].timestamp
         super()._emit(outbox, user_ids, name, data)
+
+
+# == E-2, E-3: two errors in one call ===========================================================
+
+
+@variant("E3_edition_refusal_quotes_the_unchecked_body", "E-3", "E-2")
+class EditionRefusalQuotesTheBody(_BodyRewritingHandler):
+    """The edition is checked before the body is, and its refusal quotes the body's first
+    message ID as it reads it (``body["msgIDs"][0]``): on an edition without receipts, a body
+    without message IDs raises, and the server answers 500 instead of refusing it."""
+
+    def rewrite(self, method: str, body: JsonObject) -> JsonObject:
+        if method in ("sendMessageReadReceipts", "getMessageReadReceipts"):
+            service = self.server.service
+            settings = service._run(lambda _: service._storage.settings())
+            if not settings.has_receipts:
+                first = body["msgIDs"][0]  # type: ignore[index]
+                raise ReceiptError(
+                    Code.INTERFACE_NOT_SUPPORTED,
+                    f"read receipts (asked for {first}) need an edition that has them",
+                )
+        return body
