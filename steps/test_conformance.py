@@ -11,6 +11,7 @@ import pytest
 from pytest_bdd import scenarios
 
 from seenby.steps.given_world import *  # noqa: F403
+from seenby.steps.limits import *  # noqa: F403
 from seenby.steps.messaging import *  # noqa: F403
 from seenby.steps.near_miss import *  # noqa: F403
 from seenby.steps.negative import *  # noqa: F403

@@ -586,7 +586,9 @@ class RecipientPullToldWhy(ReceiptService):
 def _every_choice() -> Alternative:
     """One server making every choice above: per piece, a class deriving from each
     alternative's replacement of it (a choice that excludes an earlier one is left out)."""
-    excluded = {"one_status_for_every_refusal"}  # own_statuses_for_spec_codes chose the statuses
+    # own_statuses_for_spec_codes chose the statuses; smaller_declared_limits declares the page
+    # size limit that capabilities_leave_member_list_limit_to_default leaves out.
+    excluded = {"one_status_for_every_refusal", "smaller_declared_limits"}
     chosen = [each for each in ALTERNATIVES if each.name not in excluded]
     pieces: dict[str, type] = {}
     for base, field in _PIECES.items():
@@ -599,12 +601,15 @@ def _every_choice() -> Alternative:
         "every_choice",
         (),
         f"Every choice of this gallery at once ({names}); one_status_for_every_refusal is left "
-        "out, own_statuses_for_spec_codes having chosen the statuses.",
+        "out, own_statuses_for_spec_codes having chosen the statuses, and so is "
+        "smaller_declared_limits, which declares the page size limit another choice leaves out.",
         **pieces,
     )
     sections = tuple(dict.fromkeys(s for each in chosen for s in each.deviates))
     return Alternative(server, sections)
 
+
+from . import coverage_alternatives  # noqa: E402, F401  (registers its alternatives)
 
 ALTERNATIVES.append(_every_choice())
 

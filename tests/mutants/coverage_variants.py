@@ -3,7 +3,8 @@
 Each is registered in the gallery (``@variant`` over one replaced server piece, as in
 ``gallery.py``) and is caught by the scenarios written for its class, and by no older one:
 near-miss credentials [X-1], generated wrong-typed, missing, out-of-range and null fields [E-3],
-implausible time fields [P-2, Q-2, C-1], and concurrency without an artificial delay [P-3, R-5].
+implausible time fields [V-1, P-2, Q-2, C-1], two errors in one call [E-3], declared limits
+not enforced [L-2], and concurrency without an artificial delay [P-3, R-5].
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from seenby.reference_server.domain import (
     ON_RECV_C2C_READ_RECEIPT,
@@ -21,6 +23,7 @@ from seenby.reference_server.domain import (
 )
 from seenby.reference_server.group_commit import EventSink
 from seenby.reference_server.model import (
+    Capabilities,
     Code,
     Event,
     JsonObject,
@@ -246,3 +249,28 @@ class EditionRefusalQuotesTheBody(_BodyRewritingHandler):
                     f"read receipts (asked for {first}) need an edition that has them",
                 )
         return body
+
+
+# == L-2: limits checked from below =============================================================
+
+DECLARED_PAGE_SIZE_MAX = 10
+"""The member-list page size limit the faulty variant declares."""
+
+
+@dataclass(frozen=True)
+class _DeclaresSmallerPages(Capabilities):
+    def to_json(self) -> JsonObject:
+        announced = super().to_json()
+        limits = announced["limits"]
+        assert isinstance(limits, dict)
+        return {**announced, "limits": {**limits, "memberListCountMax": DECLARED_PAGE_SIZE_MAX}}
+
+
+@variant("L2_declared_page_size_limit_not_enforced", "L-2")
+class DeclaredPageLimitNotEnforced(ReceiptService):
+    """The capabilities declare member-list pages of at most 10 (the limit of the deployment's
+    tier), but the method still takes the protocol's 100: a page of 11 is served where the
+    target said it would refuse it."""
+
+    def capabilities(self) -> Capabilities:
+        return _DeclaresSmallerPages(super().capabilities().settings)
