@@ -10,6 +10,7 @@ part it needs.
 import pytest
 from pytest_bdd import scenarios
 
+from seenby.steps.concurrency import *  # noqa: F403
 from seenby.steps.given_world import *  # noqa: F403
 from seenby.steps.limits import *  # noqa: F403
 from seenby.steps.messaging import *  # noqa: F403

@@ -9,17 +9,21 @@ not enforced [L-2], and concurrency without an artificial delay [P-3, R-5].
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from seenby.reference_server.domain import (
     ON_RECV_C2C_READ_RECEIPT,
+    ON_RECV_MESSAGE_READ_RECEIPTS,
     Caller,
     Credential,
     Presence,
     ReceiptService,
+    _receipt,
 )
 from seenby.reference_server.group_commit import EventSink
 from seenby.reference_server.model import (
@@ -28,12 +32,13 @@ from seenby.reference_server.model import (
     Event,
     JsonObject,
     JsonValue,
+    Message,
     NewUser,
     ReceiptError,
     conversation_key,
     now_ms,
 )
-from seenby.reference_server.storage import Storage
+from seenby.reference_server.storage import SqliteStorage, Storage
 
 from .gallery import _BodyRewritingHandler, variant
 
@@ -274,3 +279,75 @@ class DeclaredPageLimitNotEnforced(ReceiptService):
 
     def capabilities(self) -> Capabilities:
         return _DeclaresSmallerPages(super().capabilities().settings)
+
+
+# == P-3, R-5: races with no delay added ========================================================
+
+
+class _ReceiptsInTwoTransactions(ReceiptService):
+    """Receipts checked in one transaction and written in a second, with nothing between the
+    two but the server's own work (no sleep): what the first read may be stale by the second."""
+
+    def send_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> None:
+        unique_ids = list(dict.fromkeys(msg_ids))
+
+        def check(_: list[Event]) -> list[Message]:
+            self._check_batch(unique_ids)
+            return [
+                message
+                for message in self._batch(caller, unique_ids, own=False)
+                if message.sender != caller.user_id
+                and message.need_read_receipt
+                and self._storage.recipient_has_read(message, caller.user_id) is False
+            ]
+
+        unread = self._run(check)
+
+        def write(outbox: list[Event]) -> None:
+            read_ms = self._clock()
+            by_sender: dict[str, list[JsonValue]] = {}
+            for message in unread:
+                counted = self.write_receipt(message, caller.user_id, read_ms)
+                if counted is not None:
+                    receipt = _receipt(counted, read_ms).to_json()
+                    by_sender.setdefault(message.sender, []).append(receipt)
+            for sender, receipts in by_sender.items():
+                self._emit(outbox, [sender], ON_RECV_MESSAGE_READ_RECEIPTS, receipts)
+
+        self._run(write)
+
+    def write_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        """Record the receipt checked in the first transaction; the message with its counts."""
+        raise NotImplementedError
+
+
+@variant("P3_read_count_written_from_a_stale_read", "P-3")
+class ReadCountWrittenFromStaleRead(_ReceiptsInTwoTransactions):
+    """readCount is read in the first transaction and written back, plus one, in the second:
+    readers whose first transactions ran before each other's second overwrite each other's
+    increments (a lost update, with no delay in the server)."""
+
+    def write_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        return self._storage.record_receipt(message, user_id, read_ms)
+
+
+@variant("R5_duplicate_check_then_insert", "R-5", "P-3")
+class DuplicateCheckThenInsert(_ReceiptsInTwoTransactions):
+    """Whether the reader has read the message is checked in the first transaction and the
+    receipt written unconditionally in the second: the same receipt sent from two devices at
+    once passes both checks and counts twice."""
+
+    def write_receipt(self, message: Message, user_id: str, read_ms: int) -> Message | None:
+        storage = cast(SqliteStorage, self._storage)
+        connection = storage._conn
+        connection.execute(
+            "UPDATE messages SET read_count = read_count + 1 WHERE pos = ?", (message.pos,)
+        )
+        (read_count,) = connection.execute(
+            "SELECT read_count FROM messages WHERE pos = ?", (message.pos,)
+        ).fetchone()
+        connection.execute(
+            "UPDATE recipients SET read_seq = ?, read_ms = ? WHERE pos = ? AND user_id = ?",
+            (read_count, read_ms, message.pos, user_id),
+        )
+        return dataclasses.replace(message, read_count=int(read_count))
