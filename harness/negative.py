@@ -102,7 +102,7 @@ def _resolved(schema: Any, base: str, value: Any) -> tuple[Any, str]:
     return schema, base
 
 
-def _values(schema: Any, value: Any) -> Iterator[tuple[str, Any, bool]]:
+def _values(schema: Any) -> Iterator[tuple[str, Any, bool]]:
     """(fault, replacement, is a range fault) for one value of ``schema``."""
     if not isinstance(schema, dict):
         return
@@ -141,7 +141,7 @@ def _changes(
         return
     name = _field_name(path)
     if path:
-        for fault, wrong, is_range in _values(schema, value):
+        for fault, wrong, is_range in _values(schema):
             yield path, fault, wrong, _level(method, name, is_range)
     if isinstance(value, dict):
         for key, inner in value.items():

@@ -9,6 +9,8 @@ the round; the push is P-3's own scenarios'. The bound is in rounds and in time 
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from seenby.harness.races import RaceOutcome, release_together, repeat_until_wrong
@@ -33,14 +35,12 @@ def _read_together(
     with a read count, if anything."""
     sent = [world.send(sender, need_receipt=True) for _ in range(messages)]
     clients = [world.user(name) for name in readers]
-    release_together(
-        [
-            lambda c=client, m=message.msg_id: c.send_message_read_receipts([m])
-            for message in sent
-            for client in clients
-        ],
-        world.burst_timeout,
-    )
+    calls = [
+        partial(client.send_message_read_receipts, [message.msg_id])
+        for message in sent
+        for client in clients
+    ]
+    release_together(calls, world.burst_timeout)
     released = f"{len(readers)} receipts released together by {', '.join(dict.fromkeys(readers))}"
     try:
         receipts = world.pull(sender, [message.msg_id for message in sent])
