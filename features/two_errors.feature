@@ -17,11 +17,12 @@ Feature: Errors: a call with two errors
     And everyone still sees exactly what they noted
 
     Examples:
-      | request                                                           | code  |
-      | a body over the size limit, from a token the service never issued | 90005 |
-      | a method that does not exist, without any credential              | 90003 |
-      | a body that is not JSON, from a token the service never issued    | 90001 |
-      | a body without message IDs, with the administrator's key          | 90002 |
+      | request                                                                 | code  |
+      | a body over the size limit, from a token the service never issued       | 90005 |
+      | a method that does not exist, without any credential                    | 90003 |
+      | a body that is not JSON, from a token the service never issued          | 90001 |
+      | a body without message IDs, with the administrator's key                | 90002 |
+      | a group creation with the Work group's ID and a user who does not exist | 10004 |
 
   @RR-E-031 @spec-E-2 @spec-E-3 @spec-A-1 @doc-protocol @needs-adminSettings @serial
   Scenario Outline: On an edition without receipts, a call with a second error is refused, for the one that comes first
@@ -37,6 +38,7 @@ Feature: Errors: a call with two errors
     Examples:
       | request                                                     | code |
       | Bob's receipt without message IDs, on the standard edition  | 6017 |
+      | Bob's receipt for no messages, on the standard edition      | 6017 |
       | Alice's member list of page size 0, on the standard edition | 6017 |
       | Mallory's pull of Alice's message, on the standard edition  | 7013 |
 

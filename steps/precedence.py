@@ -54,6 +54,22 @@ TWO_ERRORS: dict[str, TwoErrors] = {
     "Bob's receipt without message IDs, on the standard edition": lambda world: _as(
         world, "Bob", "sendMessageReadReceipts", {}
     ),
+    "Bob's receipt for no messages, on the standard edition": lambda world: _as(
+        world, "Bob", "sendMessageReadReceipts", {"msgIDs": []}
+    ),
+    "a group creation with the Work group's ID and a user who does not exist": lambda world: _post(
+        world,
+        "admin/createGroup",
+        json.dumps(
+            {
+                "groupID": world.group_chat().group_id(),
+                "groupType": "Work",
+                "ownerID": world.user("Alice").user_id,
+                "memberIDs": [world.unknown_user_id()],
+            }
+        ).encode("utf-8"),
+        admin_key(world),
+    ),
     "Alice's member list of page size 0, on the standard edition": lambda world: _as(
         world,
         "Alice",

@@ -488,7 +488,7 @@ class OwnerRemovalSkipped(ReceiptService):
         super().remove_group_members(group_id, [user for user in user_ids if user != owner])
 
 
-@alternative("other_error_precedence")
+@alternative("other_error_precedence", "§1.2")
 class OtherErrorPrecedence(ReceiptService):
     """When several errors apply, others win: the edition (7013) before the batch's size
     (6017), and a taken group ID (10021) before unknown users (10004). The spec orders no
