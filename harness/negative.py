@@ -25,8 +25,10 @@ from urllib.parse import urljoin
 from jsonschema import Draft202012Validator
 
 from seenby.contract.vocabulary import (
+    GROUP_RECEIPT_MAX_MEMBERS_CEILING,
     HISTORY_COUNT_MAX,
     MEMBER_LIST_COUNT_MAX,
+    RECEIPT_BATCH_MAX_CEILING,
     SAFE_INTEGER_MAX,
     Level,
     Limit,
@@ -43,6 +45,8 @@ _RANGE_LIMITS: dict[tuple[str, str], Limit] = {
     ("getHistoryMessageList", "count"): HISTORY_COUNT_MAX,
     ("getGroupMessageReadMemberList", "count"): MEMBER_LIST_COUNT_MAX,
     ("getGroupMessageReadMemberList", "nextSeq"): SAFE_INTEGER_MAX,
+    ("admin/setSettings", "receiptBatchMax"): RECEIPT_BATCH_MAX_CEILING,
+    ("admin/setSettings", "groupReceiptMaxMembers"): GROUP_RECEIPT_MAX_MEMBERS_CEILING,
 }
 """The contract limit behind a field's range, which says whether refusing a value just outside
 it is core or strict (a field not listed takes its level from the schema: core)."""

@@ -5,7 +5,8 @@ The bodies come from ``harness.negative`` (one change away from a valid body of 
 kept only when the contract's schema rejects them). A body a target must refuse (core) that it
 accepts, answers with a 5xx, or leaves unanswered fails the scenario, listed with the request
 that did it; one that only the reference refuses (a strict limit) is a deviation. The exact
-code (6017; 90006 for a body that is not an object) and HTTP status are strict.
+code (6017 for a user method, 10004 for an admin one, 10015 for a new group's ID; 90006 for a
+body that is not an object) and HTTP status are strict.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from seenby.harness import Level, NoAnswer, ProtocolViolation, WireResponse, is_
 from seenby.harness.negative import BrokenRequest, broken_requests
 from seenby.steps.outcomes import JSON
 from seenby.steps.phrases import then, when
+from seenby.steps.security import admin_key, bearer
 from seenby.steps.world import World
 
 INVALID_PARAMETERS = 6017
 """The code of a user method's invalid body (docs/protocol.md §1.2)."""
+ADMIN_INVALID_PARAMETER = 10004
+"""The code of an admin method's invalid body (docs/protocol.md §1.2)."""
+INVALID_GROUP_ID = 10015
+"""The code of a new group's ID that is empty or too long (docs/protocol.md §1.2)."""
 MALFORMED_REQUEST = 90006
 """The code of a body that is not a JSON object (docs/protocol.md §1.2)."""
 
@@ -63,6 +69,49 @@ VALID_BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
 """A valid body of each user method about the scenario's group and its message; the broken
 bodies are one change away from it."""
 
+ADMIN_BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "admin/getSettings": lambda world: {},
+    "admin/setSettings": lambda world: {
+        "edition": "ultimate",
+        "groupReceiptTypes": ["Work", "Public", "Meeting"],
+        "groupReceiptMaxMembers": 200,
+        "receiptBatchMax": 30,
+    },
+    "admin/createUser": lambda world: {
+        "userID": world.unknown_user_id(),
+        "nickName": "Nobody",
+        "faceURL": "https://example.com/nobody.png",
+    },
+    "admin/createGroup": lambda world: {
+        "groupID": world.unknown_group_id(),
+        "groupType": "Work",
+        "ownerID": world.user("Alice").user_id,
+        "memberIDs": [world.user("Bob").user_id],
+    },
+    "admin/addGroupMembers": lambda world: {
+        "groupID": _group_id(world),
+        "userIDs": [world.user("Carol").user_id],
+    },
+    "admin/removeGroupMembers": lambda world: {
+        "groupID": _group_id(world),
+        "userIDs": [world.user("Carol").user_id],
+    },
+}
+"""A valid body of each admin method about the scenario's group and users."""
+
+
+def _expected_code(broken: BrokenRequest) -> int:
+    """The code the reference refuses ``broken`` with (docs/protocol.md §1.2)."""
+    if broken.malformed:
+        return MALFORMED_REQUEST
+    if not broken.method.startswith("admin/"):
+        return INVALID_PARAMETERS
+    if broken.method == "admin/createGroup" and broken.field == "groupID" and (
+        isinstance(broken.body, dict) and isinstance(broken.body.get("groupID"), str)
+    ):
+        return INVALID_GROUP_ID
+    return ADMIN_INVALID_PARAMETER
+
 
 @dataclass
 class BrokenBodies:
@@ -78,12 +127,15 @@ def broken_bodies() -> BrokenBodies:
     return BrokenBodies()
 
 
-def _answer(world: World, name: str, broken: BrokenRequest) -> WireResponse | str:
-    """The checked answer, or why there was none a client could use (a 5xx, no answer, an
-    answer the protocol forbids)."""
+def _answer(world: World, name: str | None, broken: BrokenRequest) -> WireResponse | str:
+    """The checked answer to ``name``'s request (the administrator's for ``None``), or why
+    there was none a client could use (a 5xx, no answer, an answer the protocol forbids)."""
     payload = json.dumps(broken.body).encode("utf-8")
+    path = f"/v1/{broken.method}"
     try:
-        return world.user(name).post_raw(f"/v1/{broken.method}", payload, JSON)
+        if name is None:
+            return world.target.post_raw(path, payload, {**JSON, **bearer(admin_key(world))})
+        return world.user(name).post_raw(path, payload, JSON)
     except NoAnswer as error:
         return f"no answer: {error}"
     except ProtocolViolation as error:  # a ServerFault (5xx) among them
@@ -100,10 +152,10 @@ def _judge(world: World, broken: BrokenRequest, answer: WireResponse | str) -> s
             return f"not refused with a 4xx and a description: {seen}"
         world.deviate(
             "a body outside the protocol's limits is refused", "§1.3",
-            f"code {INVALID_PARAMETERS}", seen, f"{broken.method} response",
+            f"code {_expected_code(broken)}", seen, f"{broken.method} response",
         )  # fmt: skip
         return None
-    expected = MALFORMED_REQUEST if broken.malformed else INVALID_PARAMETERS
+    expected = _expected_code(broken)
     if answer.code != expected:
         world.deviate(
             "the code of a refused body", "§1.2", f"code {expected}", f"code {answer.code}",
@@ -112,16 +164,31 @@ def _judge(world: World, broken: BrokenRequest, answer: WireResponse | str) -> s
     return None
 
 
+def _send_each(
+    world: World, broken_bodies: BrokenBodies, name: str | None, method: str, valid: dict[str, Any]
+) -> None:
+    for broken in broken_requests(method, valid):
+        broken_bodies.sent += 1
+        problem = _judge(world, broken, _answer(world, name, broken))
+        if problem is not None:
+            broken_bodies.failures.append(f"{broken}\n    → {problem}")
+
+
 @when("{name:name} sends {method:text} with each field broken in every way the contract forbids")
 def send_broken_bodies(
     world: World, broken_bodies: BrokenBodies, name: str, method: str
 ) -> None:
     assert method in VALID_BODIES, f"no valid body of {method} to break"
-    for broken in broken_requests(method, VALID_BODIES[method](world)):
-        broken_bodies.sent += 1
-        problem = _judge(world, broken, _answer(world, name, broken))
-        if problem is not None:
-            broken_bodies.failures.append(f"{broken}\n    → {problem}")
+    _send_each(world, broken_bodies, name, method, VALID_BODIES[method](world))
+
+
+@when(
+    "the administrator sends {method:text} with each field broken in every way the contract "
+    "forbids"
+)
+def send_broken_admin_bodies(world: World, broken_bodies: BrokenBodies, method: str) -> None:
+    assert method in ADMIN_BODIES, f"no valid body of {method} to break"
+    _send_each(world, broken_bodies, None, method, ADMIN_BODIES[method](world))
 
 
 @then("every broken body was refused with a 4xx, none with a 5xx or no answer")
