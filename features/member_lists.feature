@@ -69,28 +69,28 @@ Feature: The sender pages through the members who have read or not read a group 
     And the read walk lists exactly the 4 members who sent a receipt
 
   @RR-L-006 @spec-L-2 @doc-member-list
-  Scenario Outline: A page size from 1 to 100 is accepted
+  Scenario Outline: A page size from 1 to the declared limit (100 unless the target declares less) is accepted
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a message that needs a read receipt
     When Alice asks for the first page of members who have not read the message, <count> at a time
     Then the call succeeds
 
     Examples:
-      | count |
-      | 1     |
-      | 100   |
+      | count                          |
+      | 1                              |
+      | as many as the page size limit |
 
   @RR-L-007 @spec-L-2 @doc-member-list
-  Scenario Outline: A page size outside 1 to 100 fails
+  Scenario Outline: A page size outside 1 to the declared limit fails
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a message that needs a read receipt
     When Alice tries to ask for the first page of members who have not read the message, <count> at a time
     Then the call fails with code 6017
 
     Examples:
-      | count |
-      | 0     |
-      | 101   |
+      | count                             |
+      | 0                                 |
+      | one more than the page size limit |
 
   @RR-L-008 @spec-L-2 @doc-member-list
   Scenario: A one-to-one message has no member list

@@ -302,7 +302,8 @@ class UserClient:
 
     @property
     def push(self) -> PushStream:
-        """The stream the ``on_recv_*`` listeners use, opened on first use."""
+        """The stream the ``on_recv_*`` listeners use, opened on first use; each listener is
+        called for every event of it, from its first (those already received at once)."""
         if self._listener_stream is None or self._listener_stream.closed:
             self._listener_stream = self.connect()
         return self._listener_stream
@@ -333,8 +334,9 @@ class UserClient:
         self._http.close()
 
     def _listen(self, listener: Callable[[Event], None]) -> PushStream:
+        # From the start: the connection may deliver its first frames before this line runs.
         stream = self.push
-        stream.add_listener(listener)
+        stream.add_listener(listener, from_start=True)
         return stream
 
 

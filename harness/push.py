@@ -117,6 +117,9 @@ class EventInbox:
         self._seq_gaps: list[SeqGap] = []
         self._failures: list[AssertionError] = []
         self._listeners: list[Callable[[Event], None]] = []
+        # Orders the delivery of each frame to the listeners against add_listener, so a
+        # listener added from_start sees every event exactly once: in the backlog or after it.
+        self._dispatch = threading.RLock()
         self._last_seq: int | None = None
         self._ended = False
         self.close_code: int | None = None
@@ -149,11 +152,17 @@ class EventInbox:
         with self._condition:
             return self._ended
 
-    def add_listener(self, callback: Callable[[Event], None]) -> None:
+    def add_listener(self, callback: Callable[[Event], None], *, from_start: bool = False) -> None:
         """Call ``callback(event)`` for every later event, on the thread that receives it and
-        before the event is visible to ``wait_for``."""
-        with self._condition:
-            self._listeners.append(callback)
+        before the event is visible to ``wait_for``; with ``from_start``, first for every event
+        received so far, in order, so that a listener added just after the connection opened
+        misses none of its first (replayed) frames."""
+        with self._dispatch:
+            with self._condition:
+                backlog = list(self._events) if from_start else []
+                self._listeners.append(callback)
+            for event in backlog:
+                self._tell(callback, event)
 
     def wait_for(
         self,
@@ -263,20 +272,24 @@ class EventInbox:
             self._fail(violation)
             return
         event = Event.from_wire(frame)
-        with self._condition:
-            listeners = list(self._listeners)
-        # Listeners run before the event becomes visible, so once wait_for returns an event,
-        # every SDK-style callback for it has already been called.
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception as error:  # a listener bug must not kill the reader thread
-                failure = AssertionError(f"push listener failed on {event.summary()}: {error!r}")
-                self._fail(failure, contract=False)
-        with self._condition:
-            self._track_seq(event)
-            self._events.append(event)
-            self._condition.notify_all()
+        with self._dispatch:
+            with self._condition:
+                listeners = list(self._listeners)
+            # Listeners run before the event becomes visible, so once wait_for returns an event,
+            # every SDK-style callback for it has already been called.
+            for listener in listeners:
+                self._tell(listener, event)
+            with self._condition:
+                self._track_seq(event)
+                self._events.append(event)
+                self._condition.notify_all()
+
+    def _tell(self, listener: Callable[[Event], None], event: Event) -> None:
+        try:
+            listener(event)
+        except Exception as error:  # a listener bug must not kill the reader thread
+            failure = AssertionError(f"push listener failed on {event.summary()}: {error!r}")
+            self._fail(failure, contract=False)
 
     def finish(self, close_code: int | None = None) -> None:
         """Mark the connection over; waits stop waiting for more events."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from seenby.harness import Message, ReadFilter, Receipt
 from seenby.steps.outcomes import refused_as_a_whole
 from seenby.steps.phrases import given, then, when
-from seenby.steps.world import MEMBER_LIST_COUNT_MAX, World
+from seenby.steps.world import World
 
 # -- sending receipts -----------------------------------------------------------------------
 
@@ -375,7 +375,7 @@ def assert_read_by(
 @when("{name:name} lists the members who {which:list} the message")
 def list_members(world: World, name: str, which: str) -> None:
     message = world.message("the message")
-    walk = world.start_walk(name, message, which == "have read", MEMBER_LIST_COUNT_MAX)
+    walk = world.start_walk(name, message, which == "have read", world.page_size_max())
     world.act("getGroupMessageReadMemberList", lambda: world.finish_walk(walk))
 
 

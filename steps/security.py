@@ -33,11 +33,7 @@ from seenby.harness import (
 )
 from seenby.steps.outcomes import JSON
 from seenby.steps.phrases import given, then, when
-from seenby.steps.world import (
-    HISTORY_COUNT_MAX,
-    MEMBER_LIST_COUNT_MAX,
-    World,
-)
+from seenby.steps.world import HISTORY_COUNT_MAX, World
 
 SETTINGS = "the application settings"
 """What the watch calls the settings it notes."""
@@ -97,7 +93,12 @@ class Watch:
             self.note(f"the receipt of {message.msg_id}", receipts)
             if message.group_id is not None:
                 for which in ReadFilter:
-                    members = partial(sender.walk_group_message_read_members, message, which)
+                    members = partial(
+                        sender.walk_group_message_read_members,
+                        message,
+                        which,
+                        world.page_size_max(),
+                    )
                     self.note(f"the {which.name} list of {message.msg_id}", members)
 
     def changes(self) -> list[str]:
@@ -212,7 +213,7 @@ REQUESTS: dict[str, Request] = {
             "msgID": _the_message(world),
             "filter": int(ReadFilter.READ),
             "nextSeq": 0,
-            "count": MEMBER_LIST_COUNT_MAX,
+            "count": world.page_size_max(),
         },
     ),
     "mark the chat with the message's sender as read": _post(

@@ -10,15 +10,21 @@ part it needs.
 import pytest
 from pytest_bdd import scenarios
 
+from seenby.steps.concurrency import *  # noqa: F403
 from seenby.steps.given_world import *  # noqa: F403
+from seenby.steps.limits import *  # noqa: F403
 from seenby.steps.messaging import *  # noqa: F403
+from seenby.steps.near_miss import *  # noqa: F403
+from seenby.steps.negative import *  # noqa: F403
 from seenby.steps.outcomes import *  # noqa: F403
 from seenby.steps.plugin import FEATURES_DIR
+from seenby.steps.precedence import *  # noqa: F403
 from seenby.steps.push import *  # noqa: F403
 from seenby.steps.receipts import *  # noqa: F403
 from seenby.steps.replay import *  # noqa: F403
 from seenby.steps.security import *  # noqa: F403
 from seenby.steps.session import *  # noqa: F403
+from seenby.steps.time_fields import *  # noqa: F403
 from seenby.steps.world import *  # noqa: F403
 
 pytestmark = pytest.mark.usefixtures("seenby_capability_gate")

@@ -46,8 +46,6 @@ RECEIPTS_EVENT = "onRecvMessageReadReceipts"
 MARK_EVENT = "onRecvC2CReadReceipt"
 NEW_MESSAGE_EVENT = "onRecvNewMessage"
 
-MEMBER_LIST_COUNT_MAX = 100
-"""The largest page ``getGroupMessageReadMemberList`` accepts (docs/protocol.md §1.3)."""
 HISTORY_COUNT_MAX = 100
 """The largest ``getHistoryMessageList`` page (docs/protocol.md §1.3)."""
 BURST_BUDGETS = 3
@@ -315,6 +313,11 @@ class World:
         """A current limit from ``GET /v1/capabilities`` (they follow the settings)."""
         return self.target.capabilities.limits[name]
 
+    def page_size_max(self) -> int:
+        """The largest member-list page the target declares (``memberListCountMax``): walks
+        use it, so a target declaring less than the spec's 100 is walked at its own limit."""
+        return self.limit("memberListCountMax")
+
     # -- messages -------------------------------------------------------------------------
 
     def send(
@@ -488,11 +491,13 @@ class World:
         return receipts[0]
 
     def walk_list(
-        self, name: str, message: Message | str, read: bool, count: int = MEMBER_LIST_COUNT_MAX
+        self, name: str, message: Message | str, read: bool, count: int | None = None
     ) -> list[str]:
-        """The user IDs of a whole read (or unread) list of ``message``, as ``name`` walks it."""
+        """The user IDs of a whole read (or unread) list of ``message``, as ``name`` walks it
+        (``count`` at a time; by default the declared page size limit)."""
         list_filter = ReadFilter.READ if read else ReadFilter.UNREAD
-        members = self.user(name).walk_group_message_read_members(message, list_filter, count)
+        page_size = count if count is not None else self.page_size_max()
+        members = self.user(name).walk_group_message_read_members(message, list_filter, page_size)
         return [member.user_id for member in members]
 
     def names_listed(self, name: str, message: Message, read: bool) -> list[str]:

@@ -583,7 +583,7 @@ class AdminMemberCallsRefuseNoOps(ReceiptService):
             )
 
 
-@alternative("other_error_precedence")
+@alternative("other_error_precedence", "§1.2")
 class OtherErrorPrecedence(ReceiptService):
     """When several errors apply, others win: the edition (7013) before the batch's size
     (6017), and a taken group ID (10021) before unknown users (10004). The spec orders no
@@ -733,7 +733,9 @@ class ReceiptBatchRefusesRepeatedMessage(ReceiptService):
 def _every_choice() -> Alternative:
     """One server making every choice above: per piece, a class deriving from each
     alternative's replacement of it (a choice that excludes an earlier one is left out)."""
-    excluded = {"one_status_for_every_refusal"}  # own_statuses_for_spec_codes chose the statuses
+    # own_statuses_for_spec_codes chose the statuses; smaller_declared_limits declares the page
+    # size limit that capabilities_leave_member_list_limit_to_default leaves out.
+    excluded = {"one_status_for_every_refusal", "smaller_declared_limits"}
     chosen = [each for each in ALTERNATIVES if each.name not in excluded]
     pieces: dict[str, type] = {}
     for base, field in _PIECES.items():
@@ -746,12 +748,15 @@ def _every_choice() -> Alternative:
         "every_choice",
         (),
         f"Every choice of this gallery at once ({names}); one_status_for_every_refusal is left "
-        "out, own_statuses_for_spec_codes having chosen the statuses.",
+        "out, own_statuses_for_spec_codes having chosen the statuses, and so is "
+        "smaller_declared_limits, which declares the page size limit another choice leaves out.",
         **pieces,
     )
     sections = tuple(dict.fromkeys(s for each in chosen for s in each.deviates))
     return Alternative(server, sections)
 
+
+from . import coverage_alternatives  # noqa: E402, F401  (registers its alternatives)
 
 ALTERNATIVES.append(_every_choice())
 

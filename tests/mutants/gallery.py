@@ -1493,4 +1493,8 @@ class NewMessageWithoutTimestamp(ReceiptService):
         super()._emit(outbox, user_ids, name, data)
 
 
-from . import hostile_variants  # noqa: E402, F401  (registers the hostile servers)
+# The hostile servers and the coverage scenarios' variants live in modules of their own.
+from . import (  # noqa: E402  (they register into GALLERY, so it must exist first)
+    coverage_variants,  # noqa: F401
+    hostile_variants,  # noqa: F401
+)

@@ -116,6 +116,17 @@ def _member_list_limit(wire: Wire) -> object:
     return "memberListCountMax" in wire.capabilities()["limits"]
 
 
+def _declared_limits(wire: Wire) -> object:
+    """The declared page size and batch limits, and the code of a page of 11 members."""
+    (alice, alice_token), (bob, _) = wire.user("alice"), wire.user("bob")
+    group_id = wire.group(alice, bob)
+    msg_id = wire.send(alice_token, {"groupID": group_id}, needReadReceipt=True).data["msgID"]
+    limits = wire.capabilities()["limits"]
+    body = {"msgID": msg_id, "filter": 1, "nextSeq": 0, "count": 11}
+    page = wire.call("getGroupMessageReadMemberList", body, alice_token)
+    return limits.get("memberListCountMax"), limits["receiptBatchMax"], page.code
+
+
 def _online_user_only(wire: Wire) -> object:
     (_, alice_token), (bob, _) = wire.user("alice"), wire.user("bob")
     sent = wire.send(alice_token, {"receiver": bob}, onlineUserOnly=True)
@@ -344,6 +355,7 @@ CASES = (
     ),
     Case("replay_positions_up_to_2_64", _replay_beyond_2_53, 400, "open"),
     Case("smaller_limits", _long_text, 0, 6017),
+    Case("smaller_declared_limits", _declared_limits, (100, 30, 0), (10, 10, 6017)),
     Case("create_user_is_idempotent", _create_user_twice, (False, False), (True, True)),
     Case("owner_removal_skipped", _remove_owner, (False, True, True), (True, True, False)),
     Case("other_error_precedence", _edition_or_batch_first, 6017, 7013),
@@ -383,6 +395,8 @@ EVERY_CHOICE_ANSWERS = {
     # the unknown route (with HTTP 404) and the malformed body (with HTTP 400).
     ("one_status_for_every_refusal", "_unknown_route"): (40401, 404),
     ("oversize_body_refused_as_malformed", "_oversize_body"): (40001, 400),
+    # smaller_declared_limits is left out of it, and another choice announces no page limit.
+    ("smaller_declared_limits", "_declared_limits"): (None, 30, 0),
 }
 """What ``every_choice`` answers where another of its choices changes the observation."""
 
