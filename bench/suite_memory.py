@@ -6,7 +6,7 @@ variant ``C1_conversation_list_of_300_MB`` and, side by side, against the correc
 the same way (each in its own process, ``python -m tests.mutants.serve``), and measures the
 peak resident memory of the largest process of each run (``seenby run`` or the pytest it
 starts): each run is started by a small launcher process whose ``RUSAGE_CHILDREN`` then holds
-the run's processes alone. Every run must leave its four report files. The target of issue 18
+the run's processes alone. Every run must leave its four report files. The target
 is a peak under 300 MB. The figures go to ``bench/suite-memory.md``, which ``python -m bench``
 copies into ``docs/performance.md``, and, with ``--json``, to a file.
 """
