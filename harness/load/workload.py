@@ -38,7 +38,7 @@ from locust import User, task
 from locust.env import Environment
 
 from seenby.harness.models import Event
-from seenby.harness.push import PushStream
+from seenby.harness.push import WebSocketPushStream
 from seenby.harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
 
 from .ledger import Connection, Ledger, Send, frame_of
@@ -260,7 +260,7 @@ class ReceiptUser(User):
         self.own_group: list[str] = []
         self.c2c_peers_heard: set[str] = set()
         self.sent = 0
-        self._stream: PushStream | None = None
+        self._stream: WebSocketPushStream | None = None
         self._connection: Connection | None = None
         # Registered before connecting: a user stopped while connecting is still settled.
         world.users[self.me.user_id] = self
@@ -272,7 +272,7 @@ class ReceiptUser(User):
         connection = self.world.ledger.open_connection(self.me.user_id, since)
         self._stream, self._connection = None, connection
         try:
-            stream = PushStream(
+            stream = WebSocketPushStream(
                 self.world.base_url,
                 self.me.token,
                 owner=self.me.user_id,
