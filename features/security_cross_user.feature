@@ -8,7 +8,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
   their own methods; without a known credential nothing is told and nothing is done, except the
   capabilities, which anyone may read.
 
-  @RR-X-050 @spec-X-2 @spec-R-7 @doc-protocol
+  @RR-X-050 @spec-X-2 @spec-R-7 @doc-protocol @needs-adminSettings
   Scenario Outline: A former member's requests about the group fail exactly like requests about something that does not exist
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a message that needs a read receipt
@@ -41,7 +41,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | list the members who have read the message     |
       | list the members who have not read the message |
 
-  @RR-X-052 @spec-X-2 @doc-protocol
+  @RR-X-052 @spec-X-2 @doc-protocol @needs-adminSettings
   Scenario Outline: An outsider's requests about a message of a chat she is not in fail exactly like requests about an unknown message
     Given Alice and Bob are in a <conversation>
     And Alice has sent a message that needs a read receipt
@@ -77,7 +77,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | one-to-one chat |
       | group chat      |
 
-  @RR-X-054 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-054 @spec-X-1 @spec-E-2 @doc-protocol @needs-adminSettings @needs-raw-wire
   Scenario Outline: The administrator's key opens no user method and not the push channel
     Given Alice and Bob are in a group chat
     And Alice has sent a message that needs a read receipt
@@ -97,7 +97,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | mark the chat with the message's sender as read |
       | open the push channel                           |
 
-  @RR-X-055 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-055 @spec-X-1 @spec-E-2 @doc-protocol @needs-adminSettings @needs-raw-wire
   Scenario Outline: A user's token opens no administrator method
     Given Alice, Bob and Carol are in a Work group
     And Mallory is another user
@@ -115,7 +115,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | add Mallory to the group                       |
       | remove Bob from the group                      |
 
-  @RR-X-056 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-056 @spec-X-1 @spec-E-2 @doc-protocol @needs-adminSettings @needs-raw-wire
   Scenario Outline: Without a credential the service tells nothing and does nothing
     Given Alice and Bob are in a group chat
     And Alice has sent a message that needs a read receipt
@@ -135,7 +135,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | read the application settings         | with a token the service never issued |
       | open the push channel                 | with a token the service never issued |
 
-  @RR-X-057 @spec-X-1 @doc-protocol
+  @RR-X-057 @spec-X-1 @doc-protocol @needs-raw-wire
   Scenario: Anyone may read the capabilities without a credential
     When someone reads the capabilities without any credential
     Then the call succeeds

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from seenby.harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
+from seenby.harness.drivers import DEFAULT_DRIVER, get_driver
 from seenby.harness.expectations import Expectations
 from seenby.harness.reporting import RECORD_KEY
 from seenby.harness.reports import (
@@ -70,7 +71,7 @@ BUNDLED_TARGET = "bundled reference server"
 
 # The steps plugin reads these too; the runner passes the target explicitly instead, so a stray
 # variable in the caller's environment cannot point pytest at another target than the reports.
-_TARGET_ENVIRONMENT = ("SEENBY_TARGET", "SEENBY_ADMIN_KEY")
+_TARGET_ENVIRONMENT = ("SEENBY_TARGET", "SEENBY_ADMIN_KEY", "SEENBY_DRIVER")
 
 _PYTEST_EXIT_MEANINGS = {
     2: "interrupted",
@@ -118,6 +119,8 @@ class RunSettings:
     target_url: str | None = None
     """``None``: the bundled reference server."""
     admin_key: str | None = None
+    driver: str = DEFAULT_DRIVER
+    """``--driver``: how the suite reaches the target (``seenby.harness.drivers``)."""
     ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     report_dir: Path = Path("seenby-report")
@@ -192,7 +195,10 @@ def _discover(settings: RunSettings, target_name: str) -> _Discovery:
     """Read the target's capabilities once, for the reports."""
     try:
         with open_target(
-            settings.target_url, settings.admin_key, timeout=settings.timeout
+            settings.target_url,
+            settings.admin_key,
+            timeout=settings.timeout,
+            driver=settings.driver,
         ) as target:
             capabilities = target.capabilities
             return _Discovery(dict(capabilities.raw), capabilities.problems)
@@ -296,6 +302,7 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
         "--junitxml", str(work_dir / f"junit-{each.name}.xml"),
         "-m", " or ".join(scenario.id for scenario in each.scenarios),
     ]  # fmt: skip
+    command += [f"--seenby-driver={settings.driver}"]
     if settings.target_url is not None:
         # key=value form, so a value starting with "-" (token_urlsafe keys can) is no option.
         command += [f"--seenby-target={settings.target_url}"]
@@ -435,6 +442,7 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
             target=target,
             capabilities=capabilities,
             settings={
+                "driver": settings.driver,
                 "ids": list(settings.ids),
                 "tags": list(settings.tags),
                 "jobs": settings.jobs,
@@ -442,7 +450,7 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
                 "strict": settings.strict,
                 "expect": str(settings.expect) if settings.expect is not None else None,
             },
-            versions=suite_versions(),
+            versions={**suite_versions(), "driver": get_driver(settings.driver).version},
             started_at=started_at,
             finished_at=datetime.now(UTC),
             results=results,

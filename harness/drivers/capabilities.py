@@ -1,7 +1,7 @@
 """What a driver can express: the capability names scenarios declare with ``@needs-<name>``.
 
 A scenario tagged ``@needs-<name>`` runs only through a driver that declares ``<name>``;
-through any other it is *not applicable* (its own verdict, never a pass). Two of the names are
+through any other it is *not applicable* (its own verdict, never a pass). Three of the names are
 also optional features a seenby-wire target advertises in ``GET /v1/capabilities``: through the
 ``seenby`` driver, a scenario needing one the target does not advertise is skipped, as before.
 """
@@ -18,6 +18,7 @@ __all__ = [
     "GROUP_TYPES",
     "NEEDS_PREFIX",
     "NOT_APPLICABLE_PREFIX",
+    "ONLINE_USER_ONLY",
     "RAW_WIRE",
     "TARGET_FEATURES",
     "NotApplicable",
@@ -31,6 +32,7 @@ RAW_WIRE: Final = "raw-wire"
 ADMIN_SETTINGS: Final = "adminSettings"
 EVENT_REPLAY: Final = "eventReplay"
 GROUP_TYPES: Final = "group-types"
+ONLINE_USER_ONLY: Final = "onlineUserOnly"
 
 CAPABILITIES: Final[Mapping[str, str]] = {
     RAW_WIRE: "seenby protocol v1 itself: envelopes, HTTP statuses, malformed bodies, headers, "
@@ -39,12 +41,13 @@ CAPABILITIES: Final[Mapping[str, str]] = {
     ADMIN_SETTINGS: "application settings an administrator reads and changes: edition, group "
     "types with receipts, member ceiling, batch limit",
     EVENT_REPLAY: "replay of a user's missed push events after a given event sequence number",
+    ONLINE_USER_ONLY: "messages that reach only the recipients online when they are sent",
     GROUP_TYPES: "groups of the five V2TIM types (Work, Public, Meeting, Community, AVChatRoom), "
     "each with its own receipt rules",
 }
 """Every capability a driver may declare, with what it means."""
 
-TARGET_FEATURES: Final = frozenset({ADMIN_SETTINGS, EVENT_REPLAY})
+TARGET_FEATURES: Final = frozenset({ADMIN_SETTINGS, EVENT_REPLAY, ONLINE_USER_ONLY})
 """Capabilities that are also optional features a seenby-wire target advertises."""
 
 NOT_APPLICABLE_PREFIX: Final = "not applicable: "

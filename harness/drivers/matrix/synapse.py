@@ -31,8 +31,10 @@ __all__ = ["DEFAULT_VENV", "SYNAPSE_REQUIREMENT", "ThrowawaySynapse", "main", "s
 
 SYNAPSE_REQUIREMENT = "matrix-synapse>=1.163,<2"
 """What ``install`` asks pip for (1.163 is the release the driver was proven on)."""
-DEFAULT_VENV = Path.home() / ".cache" / "seenby" / "synapse-venv"
-"""Where Synapse's own virtual environment goes unless told otherwise."""
+DEFAULT_VENV = Path(
+    os.environ.get("SEENBY_SYNAPSE_VENV", Path.home() / ".cache" / "seenby" / "synapse-venv")
+)
+"""Where Synapse's own virtual environment goes unless told otherwise (env SEENBY_SYNAPSE_VENV)."""
 SERVER_NAME = "localhost"
 """The homeserver's name: user IDs are ``@name:localhost``."""
 

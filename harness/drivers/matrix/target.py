@@ -336,29 +336,30 @@ class MatrixAdmin(AdminClient):
         """A private room the owner creates (Matrix picks its ID; ``group_id`` has no Matrix
         counterpart a client can choose), inviting the members, who each join."""
         owner_client = self._client(user_id_of(owner), "admin/createGroup")
-        invited = [
-            user_id_of(member) for member in members if user_id_of(member) != owner_client.user_id
-        ]
+        invited = list(
+            dict.fromkeys(
+                user_id_of(member)
+                for member in members
+                if user_id_of(member) != owner_client.user_id
+            )
+        )
         room = owner_client.request(
             "POST",
             CLIENT_API + "/createRoom",
-            {
-                "preset": "private_chat",
-                "invite": invited,
-                "creation_content": {"groupType": group_type},
-            },
+            {"preset": "private_chat", "creation_content": {"groupType": group_type}},
             method="admin/createGroup",
         )
         room_id = room["room_id"]
         self._target.rooms.add_group(room_id, owner_client.user_id, group_type)
-        for member in dict.fromkeys(invited):
-            self._client(member, "admin/createGroup").join(room_id, "admin/createGroup")
+        # One invitation per call: a createRoom inviting hundreds takes longer than one time
+        # budget on Synapse, where each invitation is a call of its own.
+        self.add_group_members(room_id, invited)
         return Group.from_wire(
             {
                 "groupID": room_id,
                 "groupType": group_type,
                 "ownerID": owner_client.user_id,
-                "memberCount": 1 + len(set(invited)),
+                "memberCount": 1 + len(invited),
             }
         )
 
