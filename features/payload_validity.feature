@@ -5,7 +5,7 @@ Feature: Every payload validates against its published schema
   the JSON Schema published for its type. The suite checks every payload of every scenario; these
   scenarios make sure each payload and event type is produced at least once and say so.
 
-  @RR-V-001 @spec-V-1 @doc-protocol @needs-adminSettings
+  @RR-V-001 @spec-V-1 @doc-protocol @needs-raw-wire
   Scenario: Discovery and administration payloads validate
     Given Alice is a user
     When the administrator reads the capabilities and the application settings

@@ -77,7 +77,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | one-to-one chat |
       | group chat      |
 
-  @RR-X-054 @spec-X-1 @spec-E-2 @doc-protocol @needs-adminSettings @needs-raw-wire
+  @RR-X-054 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario Outline: The administrator's key opens no user method and not the push channel
     Given Alice and Bob are in a group chat
     And Alice has sent a message that needs a read receipt
@@ -97,7 +97,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | mark the chat with the message's sender as read |
       | open the push channel                           |
 
-  @RR-X-055 @spec-X-1 @spec-E-2 @doc-protocol @needs-adminSettings @needs-raw-wire
+  @RR-X-055 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario Outline: A user's token opens no administrator method
     Given Alice, Bob and Carol are in a Work group
     And Mallory is another user
@@ -115,7 +115,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | add Mallory to the group                       |
       | remove Bob from the group                      |
 
-  @RR-X-056 @spec-X-1 @spec-E-2 @doc-protocol @needs-adminSettings @needs-raw-wire
+  @RR-X-056 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario Outline: Without a credential the service tells nothing and does nothing
     Given Alice and Bob are in a group chat
     And Alice has sent a message that needs a read receipt

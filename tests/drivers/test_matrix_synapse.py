@@ -157,3 +157,27 @@ def test_the_suite_runs_through_the_driver_and_the_target_page_agrees(
     }
     fresh = {sid: verdict for sid, _, verdict, _ in page_rows(summary)}
     assert {sid: published.get(sid) for sid in fresh} == fresh
+
+
+def test_seenby_synapse_starts_one_and_stops_it_by_its_pid(tmp_path: Path) -> None:
+    data_dir = tmp_path / "synapse"
+    seenby = [sys.executable, "-m", "seenby.harness.cli", "synapse"]
+    started = subprocess.run(
+        [*seenby, "start", "--dir", str(data_dir), "--venv", str(DEFAULT_VENV)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    printed = dict(line.split("=", 1) for line in started.stdout.split())
+    pid = int(printed["pid"])
+    try:
+        with open_target(printed["url"], printed["admin_key"], driver="matrix") as target:
+            assert target.capabilities.implementation["version"] == printed["version"]
+    finally:
+        stopped = subprocess.run(
+            [*seenby, "stop", "--dir", str(data_dir)], capture_output=True, text=True, check=True
+        )
+    assert stopped.stdout.strip() == "stopped"
+    assert not (data_dir / "synapse.pid").exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -73,7 +73,6 @@ __all__ = ["MatrixAdmin", "MatrixTarget", "MatrixUser", "RoomDirectory"]
 
 _HISTORY_LIMIT = 1000
 """How many timeline events a room snapshot asks for (scenario rooms hold far fewer)."""
-_TEXT_KINDS = ("c2c", "group")
 
 
 class RoomDirectory:
@@ -84,7 +83,6 @@ class RoomDirectory:
         self._direct: dict[frozenset[str], str] = {}
         self._kind: dict[str, str] = {}
         self._owner: dict[str, str] = {}
-        self._group_type: dict[str, str] = {}
         self._event_room: dict[str, str] = {}
         self._users: dict[str, MatrixUser] = {}
 
@@ -109,12 +107,11 @@ class RoomDirectory:
             self._direct[frozenset((first, second))] = room_id
             self._kind[room_id] = "c2c"
 
-    def add_group(self, room_id: str, owner: str, group_type: str) -> None:
-        """Remember a room made for a group."""
+    def add_group(self, room_id: str, owner: str) -> None:
+        """Remember a room made for a group, and its owner (whose token administers it)."""
         with self._lock:
             self._kind[room_id] = "group"
             self._owner[room_id] = owner
-            self._group_type[room_id] = group_type
 
     def kind(self, room_id: str) -> str:
         """``c2c`` for a direct room the driver made, else ``group``."""
@@ -350,7 +347,7 @@ class MatrixAdmin(AdminClient):
             method="admin/createGroup",
         )
         room_id = room["room_id"]
-        self._target.rooms.add_group(room_id, owner_client.user_id, group_type)
+        self._target.rooms.add_group(room_id, owner_client.user_id)
         # One invitation per call: a createRoom inviting hundreds takes longer than one time
         # budget on Synapse, where each invitation is a call of its own.
         self.add_group_members(room_id, invited)
@@ -547,9 +544,7 @@ class MatrixUser(UserClient):
         event = self.request(
             "GET", path(CLIENT_API + "/rooms/{}/event/{}", room_id, event_id), method="sendMessage"
         )
-        return self.message_of(
-            room_id, event, None if to is None else self.snapshot(room_id, "sendMessage")
-        )
+        return self.message_of(room_id, event, None)
 
     def get_history_message_list(
         self,
