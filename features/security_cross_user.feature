@@ -8,7 +8,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
   their own methods; without a known credential nothing is told and nothing is done, except the
   capabilities, which anyone may read.
 
-  @RR-X-050 @spec-X-2 @spec-R-7 @doc-protocol @needs-adminSettings
+  @RR-X-050 @spec-X-2 @spec-R-7 @doc-protocol
   Scenario Outline: A former member's requests about the group fail exactly like requests about something that does not exist
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a message that needs a read receipt
@@ -41,7 +41,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | list the members who have read the message     |
       | list the members who have not read the message |
 
-  @RR-X-052 @spec-X-2 @doc-protocol @needs-adminSettings
+  @RR-X-052 @spec-X-2 @doc-protocol
   Scenario Outline: An outsider's requests about a message of a chat she is not in fail exactly like requests about an unknown message
     Given Alice and Bob are in a <conversation>
     And Alice has sent a message that needs a read receipt
