@@ -13,6 +13,7 @@ import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ __all__ = ["main", "page_rows", "render_page"]
 
 _VERDICTS = ("pass", "deviate", "fail", "skip", "not-applicable", "not-run")
 _REASON_CHARS = 240
+_ROW_PREFIX = re.compile(r"^\[[^\]]*\] ")
+"""How an Examples row's evidence begins (``[group chat] ...``)."""
 # What differs from run to run (fresh IDs, Matrix event and room IDs, times) is written as a
 # placeholder, so that two runs with the same verdicts give the same page.
 _RUN_SPECIFIC = (
@@ -37,7 +40,7 @@ _RUN_SPECIFIC = (
 def _one_line(text: str | None) -> str:
     """The first meaningful line of a reason or evidence, shortened, safe in a table cell."""
     for line in (text or "").splitlines():
-        line = line.strip()
+        line = _ROW_PREFIX.sub("", line.strip())
         if line and not line.startswith("step:"):
             break
     else:
@@ -48,6 +51,16 @@ def _one_line(text: str | None) -> str:
     if len(line) > _REASON_CHARS:
         line = line[: _REASON_CHARS - 1] + "…"
     return line.replace("|", "\\|")
+
+
+def _duration(summary: Mapping[str, Any]) -> str:
+    """How long the run took, from its start and finish times."""
+    try:
+        started = datetime.fromisoformat(summary["started_at"])
+        finished = datetime.fromisoformat(summary["finished_at"])
+    except (KeyError, TypeError, ValueError):
+        return "?"
+    return f"{(finished - started).total_seconds():.0f} s"
 
 
 def page_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -83,6 +96,7 @@ def render_page(summary: Mapping[str, Any], title: str) -> str:
         f"| driver | {summary['settings'].get('driver', '?')} {versions.get('driver', '?')} |",
         f"| seenby | {versions.get('seenby', '?')} |",
         f"| run verdict | {summary['verdict_text']} |",
+        f"| run took | {_duration(summary)} |",
         "",
         "## Totals",
         "",

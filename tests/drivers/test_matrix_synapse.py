@@ -36,6 +36,10 @@ CI_SELECTION = (
     "--id", "RR-R-001", "--id", "RR-R-002", "--id", "RR-R-008",
 )  # fmt: skip
 RECEIPT = "onRecvMessageReadReceipts"
+BATCHING_DEPENDENT = {"RR-P-007", "RR-Y-001"}
+"""Scenarios whose verdict on Synapse depends on whether one /sync batch happens to carry
+several members' receipts (one push with the later count instead of one push each): they pass
+or fail from run to run, so the page's verdict for them is not compared."""
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +159,9 @@ def test_the_suite_runs_through_the_driver_and_the_target_page_agrees(
         for line in TARGET_PAGE.read_text(encoding="utf-8").splitlines()
         if line.startswith("| RR-")
     }
-    fresh = {sid: verdict for sid, _, verdict, _ in page_rows(summary)}
+    fresh = {
+        sid: verdict for sid, _, verdict, _ in page_rows(summary) if sid not in BATCHING_DEPENDENT
+    }
     assert {sid: published.get(sid) for sid in fresh} == fresh
 
 
