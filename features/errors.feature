@@ -6,7 +6,7 @@ Feature: Errors and result envelopes
   error, never a crash, a hang or a partial write. The codes and statuses seenby chose where the
   spec names none are checked at the strict level (docs/protocol.md "Conformance levels").
 
-  @RR-E-001 @spec-E-1 @doc-protocol
+  @RR-E-001 @spec-E-1 @doc-protocol @needs-raw-wire
   Scenario: A successful call answers code 0, "ok" and its data
     Given Alice and Bob are in a one-to-one chat
     When Alice asks for her conversation list through a raw call
@@ -40,7 +40,7 @@ Feature: Errors and result envelopes
       | an ID of 65 characters            |
       | an ID holding a control character |
 
-  @RR-E-004 @spec-E-3 @spec-E-1 @doc-protocol
+  @RR-E-004 @spec-E-3 @spec-E-1 @doc-protocol @needs-raw-wire
   Scenario Outline: A malformed body gets a clear error and changes nothing
     Given Alice and Bob are in a group chat
     And Alice is online
@@ -61,7 +61,7 @@ Feature: Errors and result envelopes
       | a body larger than 1 MiB          | 90005 | 413    |
       | a body of 8 MiB                   | 90005 | 413    |
 
-  @RR-E-005 @spec-E-3 @doc-protocol
+  @RR-E-005 @spec-E-3 @doc-protocol @needs-raw-wire
   Scenario Outline: A body with a wrong type, a missing field or an unknown field is refused
     Given Alice and Bob are in a group chat
     And Alice is online
@@ -77,14 +77,14 @@ Feature: Errors and result envelopes
       | no message IDs field                      |
       | a number among the message IDs            |
 
-  @RR-E-006 @spec-E-3 @doc-protocol
+  @RR-E-006 @spec-E-3 @doc-protocol @needs-raw-wire
   Scenario: A misspelt needReadReceipt field never turns read receipts on
     Given Alice and Bob are in a one-to-one chat
     When Alice sends a message with the field needReadReciept misspelt
     Then the call either ignores the unknown field or fails (strict: fails with code 6017)
     And if the message was sent, it does not need a read receipt, for Alice or for Bob
 
-  @RR-E-007 @spec-E-3 @spec-E-2 @doc-protocol
+  @RR-E-007 @spec-E-3 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario: An unknown route and a wrong HTTP method get their own codes
     Given Alice is a user
     When Alice posts to a method that does not exist
@@ -93,13 +93,13 @@ Feature: Errors and result envelopes
     Then the call fails with code 90004 (strict: HTTP status 405)
     And the answer names GET as the allowed method
 
-  @RR-E-008 @spec-E-3 @spec-X-1 @doc-protocol
+  @RR-E-008 @spec-E-3 @spec-X-1 @doc-protocol @needs-raw-wire
   Scenario: An administrator request with an unknown field is never obeyed
     When the administrator tries to create a user with an extra field the method does not define
     Then the call either ignores the unknown field or fails (strict: fails with code 10004)
     And if the user was created, its token does not open administrator methods
 
-  @RR-E-009 @spec-E-3 @spec-X-1 @doc-protocol
+  @RR-E-009 @spec-E-3 @spec-X-1 @doc-protocol @needs-raw-wire
   Scenario: A receipt call with a field the method does not define is never obeyed
     Given Alice and Bob are in a group chat
     And Alice has sent a message that needs a read receipt

@@ -5,7 +5,7 @@ Feature: Every payload validates against its published schema
   the JSON Schema published for its type. The suite checks every payload of every scenario; these
   scenarios make sure each payload and event type is produced at least once and say so.
 
-  @RR-V-001 @spec-V-1 @doc-protocol
+  @RR-V-001 @spec-V-1 @doc-protocol @needs-raw-wire
   Scenario: Discovery and administration payloads validate
     Given Alice is a user
     When the administrator reads the capabilities and the application settings
@@ -65,7 +65,7 @@ Feature: Every payload validates against its published schema
     When Alice loads the chat history
     Then no payload broke its schema during the scenario
 
-  @RR-V-006 @spec-V-1 @spec-E-1 @doc-protocol
+  @RR-V-006 @spec-V-1 @spec-E-1 @doc-protocol @needs-raw-wire
   Scenario: Error envelopes validate
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a plain message

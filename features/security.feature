@@ -5,7 +5,7 @@ Feature: Security: credentials and conversations one is not part of
   settings, users and groups, and nothing else. No user learns anything about a conversation it is
   not part of: such requests fail exactly as they would for something that does not exist.
 
-  @RR-X-001 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-001 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario Outline: A user method refuses a missing or unknown credential
     Given Alice is a user
     When someone asks for a conversation list <credential>
@@ -16,7 +16,7 @@ Feature: Security: credentials and conversations one is not part of
       | without any credential                |
       | with a token the service never issued |
 
-  @RR-X-002 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-002 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario: The administrator's key does not open user methods, nor a user's token admin methods
     Given Alice is a user
     When someone asks for a conversation list with the administrator's key
@@ -24,7 +24,7 @@ Feature: Security: credentials and conversations one is not part of
     When Alice tries to read the application settings with her own token
     Then the call fails with code 90002 (strict: HTTP status 403)
 
-  @RR-X-003 @spec-X-1 @doc-protocol
+  @RR-X-003 @spec-X-1 @doc-protocol @needs-raw-wire
   Scenario: A user cannot send read receipts on behalf of another
     Given Alice, Bob and Carol are in a Work group
     And Alice is online
@@ -34,7 +34,7 @@ Feature: Security: credentials and conversations one is not part of
     And Carol is not among the members who have read the message
     And the message counts Bob's receipt exactly when the call succeeded
 
-  @RR-X-004 @spec-X-1 @doc-protocol
+  @RR-X-004 @spec-X-1 @doc-protocol @needs-raw-wire
   Scenario: A user cannot send a message on behalf of another
     Given Alice and Bob are in a one-to-one chat
     And Mallory is another user

@@ -77,7 +77,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | one-to-one chat |
       | group chat      |
 
-  @RR-X-054 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-054 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario Outline: The administrator's key opens no user method and not the push channel
     Given Alice and Bob are in a group chat
     And Alice has sent a message that needs a read receipt
@@ -97,7 +97,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | mark the chat with the message's sender as read |
       | open the push channel                           |
 
-  @RR-X-055 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-055 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario Outline: A user's token opens no administrator method
     Given Alice, Bob and Carol are in a Work group
     And Mallory is another user
@@ -115,7 +115,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | add Mallory to the group                       |
       | remove Bob from the group                      |
 
-  @RR-X-056 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-056 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario Outline: Without a credential the service tells nothing and does nothing
     Given Alice and Bob are in a group chat
     And Alice has sent a message that needs a read receipt
@@ -135,7 +135,7 @@ Feature: Security across users: former members, outsiders, recipients and the wr
       | read the application settings         | with a token the service never issued |
       | open the push channel                 | with a token the service never issued |
 
-  @RR-X-057 @spec-X-1 @doc-protocol
+  @RR-X-057 @spec-X-1 @doc-protocol @needs-raw-wire
   Scenario: Anyone may read the capabilities without a credential
     When someone reads the capabilities without any credential
     Then the call succeeds

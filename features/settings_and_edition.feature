@@ -62,7 +62,7 @@ Feature: Application settings: the edition, group types and group size
       | one-to-one chat |
       | group chat      |
 
-  @RR-A-005 @spec-A-2 @doc-group-types
+  @RR-A-005 @spec-A-2 @doc-group-types @needs-group-types
   Scenario Outline: Work, Public and Meeting groups support read receipts by default
     Given Alice, Bob and Carol are in a <group type> group
     When Alice sends a message that needs a read receipt
@@ -75,7 +75,7 @@ Feature: Application settings: the edition, group types and group size
       | Public     |
       | Meeting    |
 
-  @RR-A-006 @spec-A-2 @spec-A-3 @doc-group-types
+  @RR-A-006 @spec-A-2 @spec-A-3 @doc-group-types @needs-group-types
   Scenario Outline: Community and AVChatRoom groups refuse messages that need a read receipt
     Given Alice, Bob and Carol are in a <group type> group
     And Bob is online

@@ -21,6 +21,8 @@ from seenby.contract.vocabulary import (
 )
 from seenby.harness.client import WALK_MAX_PAGES, AdminClient, UserClient
 from seenby.harness.deviations import Deviation, DeviationLog
+from seenby.harness.drivers import Driver, get_driver, installed_drivers
+from seenby.harness.drivers.capabilities import NotApplicable
 from seenby.harness.models import (
     Capabilities,
     Conversation,
@@ -58,12 +60,14 @@ __all__ = [
     "Conversation",
     "Deviation",
     "DeviationLog",
+    "Driver",
     "Event",
     "Group",
     "Level",
     "MemberInfo",
     "Message",
     "NoAnswer",
+    "NotApplicable",
     "ProtocolViolation",
     "PushStream",
     "ReadFilter",
@@ -81,7 +85,9 @@ __all__ = [
     "WaitTimeout",
     "WireResponse",
     "code_named",
+    "get_driver",
     "http_status",
+    "installed_drivers",
     "is_refusal_status",
     "open_target",
     "status_deviation",

@@ -21,6 +21,8 @@ from gherkin.errors import CompositeParserException, ParserException
 from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler
 
+from seenby.harness.drivers.capabilities import CAPABILITIES
+
 if TYPE_CHECKING:  # gherkin-official's types, present in its newer releases only
     from gherkin.parser_types import RuleEnvelope, Scenario, ScenarioEnvelope
     from gherkin.pickles.compiler import Pickle
@@ -239,6 +241,13 @@ def load_catalogue(features_dir: Path) -> list[CatalogueScenario]:
                 continue
             if decoded.doc is None:
                 problems.append(f"{where}: needs exactly one @doc-<section> tag")
+                continue
+            unknown = sorted(set(decoded.needs) - set(CAPABILITIES))
+            if unknown:
+                problems.append(
+                    f"{where}: @needs- names no known capability: {', '.join(unknown)} "
+                    f"(known: {', '.join(CAPABILITIES)})"
+                )
                 continue
             scenarios.append(
                 CatalogueScenario(

@@ -1,5 +1,7 @@
 """The ``seenby`` command: ``seenby run`` checks a target and reports, ``seenby serve`` starts the
-bundled reference server, ``seenby load`` drives a receipt workload (``seenby.harness.load``).
+bundled reference server, ``seenby load`` drives a receipt workload (``seenby.harness.load``),
+``seenby drivers`` lists the installed drivers, ``seenby synapse`` starts and stops a throw-away
+Synapse for ``--driver matrix``.
 
 ``seenby run`` exits 0 when the target is ``conformant`` or ``conformant with N strict
 deviations`` (and, with ``--expect``, no entry of the known-deviation file is stale); 1 when it
@@ -22,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from seenby.harness.catalogue import AREA_NAMES, CatalogueError
+from seenby.harness.drivers import DEFAULT_DRIVER, DriverError, get_driver, installed_drivers
+from seenby.harness.drivers.capabilities import CAPABILITIES
 from seenby.harness.expectations import EntryStatus, ExpectationsError
 from seenby.harness.reports import VERDICTS, RunReport
 from seenby.harness.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
@@ -46,6 +50,18 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         add_help=False,
     )
     commands.add_parser(
+        "drivers",
+        help="list the installed drivers and their capabilities",
+        description="List the installed drivers (entry point group seenby.drivers), what each "
+        "speaks and which capabilities it has; scenarios needing a capability a driver lacks "
+        "are not applicable through it.",
+    )
+    commands.add_parser(
+        "synapse",
+        help="start or stop a throw-away Synapse for --driver matrix (`seenby synapse --help`)",
+        add_help=False,
+    )
+    commands.add_parser(
         "load",
         help="drive a receipt workload on Locust and check its invariants (`seenby load --help`; "
         "needs the load extra)",
@@ -62,6 +78,13 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         ),
     )
     add_target_options(run_parser, "check")
+    run_parser.add_argument(
+        "--driver",
+        metavar="NAME",
+        default=os.environ.get("SEENBY_DRIVER", DEFAULT_DRIVER),
+        help=f"how to reach the target (env SEENBY_DRIVER; default {DEFAULT_DRIVER}; "
+        "`seenby drivers` lists them); without --target, the driver's throw-away target",
+    )
     selection = run_parser.add_argument_group("selection")
     selection.add_argument(
         "--list", action="store_true", help="list the selected scenarios and exit"
@@ -140,39 +163,54 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 
 def _list_scenarios(suite: Suite, ids: Sequence[str], tags: Sequence[str]) -> str:
     scenarios = selected_scenarios(suite, ids, tags)
-    rows = [("ID", "AREA", "LEVEL", "SPEC", "TITLE")]
+    rows = [("ID", "AREA", "LEVEL", "SPEC", "NEEDS", "TITLE")]
     rows += [
         (
             scenario.id,
             scenario.area,
             "required" if scenario.required else "optional",
             ",".join(scenario.spec),
+            ",".join(scenario.needs) or "-",
             scenario.title,
         )
         for scenario in scenarios
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
     lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True))
         + "  "
-        + row[4]
+        + row[5]
         for row in rows
     ]
     lines.append(f"{len(scenarios)} scenarios")
     return "\n".join(lines)
 
 
+def _list_drivers() -> str:
+    """Each installed driver: name, version, what it speaks, its capabilities and lacks."""
+    lines = []
+    for name, driver in installed_drivers().items():
+        has = sorted(driver.capabilities)
+        lacks = sorted(set(CAPABILITIES) - driver.capabilities)
+        lines.append(f"{name} {driver.version}: {driver.description}")
+        lines.append(f"  capabilities: {', '.join(has) or 'none'}")
+        lines.append(f"  lacks: {', '.join(lacks) or 'nothing'}")
+    lines.append("")
+    lines.append("capabilities (a scenario tagged @needs-<name> is not applicable without it):")
+    lines.extend(f"  {name}: {meaning}" for name, meaning in CAPABILITIES.items())
+    return "\n".join(lines)
+
+
 def _area_table(report: RunReport) -> str:
     name_width = max([len(f"{area}  {name}") for area, name in AREA_NAMES.items()] + [5])
-    header = "area".ljust(name_width) + "".join(f"{verdict:>9}" for verdict in VERDICTS)
+    width = max(len(verdict) for verdict in VERDICTS) + 2
+    header = "area".ljust(name_width) + "".join(f"{verdict:>{width}}" for verdict in VERDICTS)
     lines = [header]
     for area in report.by_area():
         label = f"{area['area']}  {area['name']}".ljust(name_width)
-        lines.append(label + "".join(f"{area['counts'][verdict]:>9}" for verdict in VERDICTS))
+        lines.append(label + "".join(f"{area['counts'][v]:>{width}}" for v in VERDICTS))
     total = report.counts
-    lines.append(
-        "total".ljust(name_width) + "".join(f"{total[verdict]:>9}" for verdict in VERDICTS)
-    )
+    lines.append("total".ljust(name_width) + "".join(f"{total[v]:>{width}}" for v in VERDICTS))
     return "\n".join(lines)
 
 
@@ -212,7 +250,10 @@ def _verdict_line(report: RunReport) -> str:
     elif not report.results:
         detail = "no scenario ran"
     elif report.unproven:
-        detail = f"{len(report.unproven)} required not run or skipped: {', '.join(report.unproven)}"
+        detail = (
+            f"{len(report.unproven)} required not run, skipped or not applicable: "
+            + ", ".join(report.unproven)
+        )
     else:
         detail = f"all {len(report.results)} scenarios passed core checks or were optional skips"
     if report.expectations is not None:
@@ -221,6 +262,9 @@ def _verdict_line(report: RunReport) -> str:
         detail += f"; {len(counted)} known-deviation entries of {report.expectations.source} apply"
         if report.stale:
             detail += f", {len(report.stale)} of them stale (exit status 1 until removed)"
+    not_applicable = report.counts["not-applicable"]
+    if not_applicable:
+        detail += f"; {not_applicable} not applicable through this driver"
     return f"verdict: {report.verdict_text} ({detail})"
 
 
@@ -238,11 +282,16 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
             parser.error(str(error))
         return 0
     check_target_options(parser, options, "the suite")
+    try:
+        get_driver(options.driver)
+    except DriverError as error:
+        parser.error(str(error))
     if options.notebook is not None and importlib.util.find_spec("nbformat") is None:
         parser.error("--notebook needs nbformat: pip install -e '.[notebooks]'")
     settings = RunSettings(
         target_url=options.target,
         admin_key=options.admin_key,
+        driver=options.driver,
         ids=tuple(options.ids),
         tags=tuple(options.tags),
         report_dir=options.report_dir,
@@ -303,8 +352,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_status
     if arguments[:1] == ["load"]:
         return _load(arguments[1:])
+    if arguments[:1] == ["synapse"]:
+        from seenby.harness.drivers.matrix.synapse import main as synapse
+
+        return synapse(arguments[1:])
     parser, run_parser = _parsers()
     options = parser.parse_args(arguments)
+    if options.command == "drivers":
+        try:
+            print(_list_drivers())
+        except DriverError as error:
+            print(f"seenby: {error}", file=sys.stderr)
+            return 1
+        return 0
     try:
         return _run(run_parser, options)
     except CatalogueError as error:

@@ -1,10 +1,13 @@
-"""User and admin clients: the SDK's read-receipt API as Python methods over the seenby wire.
+"""User and admin clients: the SDK's read-receipt API as Python methods, whatever the driver.
 
-Method names mirror V2TIM (``send_message_read_receipts``, ``get_group_message_read_member_list``,
+``UserClient`` and ``AdminClient`` are what the steps and notebooks program against; each driver
+(``seenby.harness.drivers``) implements them for its target's API. Method names mirror V2TIM
+(``send_message_read_receipts``, ``get_group_message_read_member_list``,
 ``on_recv_message_read_receipts``) so the SDK documentation maps onto them. Arguments accept
 either harness objects (``UserClient``, ``Group``, ``Message``, ``MemberInfo``) or plain ID
-strings. Every answer is checked by the transport; a non-zero code raises ``ApiError``. For
-negative tests, ``call`` returns the raw ``WireResponse`` instead of raising.
+strings. An answer with an error raises ``ApiError``. The raw calls of negative tests (``call``,
+``post_raw``) exist only where the driver has the ``raw-wire`` capability; elsewhere they raise
+``NotApplicable``.
 
     alice, bob = target.users("alice", "bob")
     msg = alice.send_text("lunch?", to=bob, need_read_receipt=True)
@@ -14,9 +17,11 @@ negative tests, ``call`` returns the raw ``WireResponse`` instead of raising.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from seenby.harness.drivers.capabilities import RAW_WIRE, NotApplicable
 from seenby.harness.models import (
     Conversation,
     Event,
@@ -30,25 +35,30 @@ from seenby.harness.models import (
     Settings,
 )
 from seenby.harness.push import PushStream
-from seenby.harness.transport import (
-    DEFAULT_TIMEOUT,
-    HttpTransport,
-    ProtocolViolation,
-    ViolationLog,
-    WireResponse,
-)
+from seenby.harness.transport import ProtocolViolation, WireResponse
 
-__all__ = ["AdminClient", "GroupRef", "MessageRef", "UserClient", "UserRef"]
+__all__ = [
+    "SETTING_WIRE_NAMES",
+    "AdminClient",
+    "GroupRef",
+    "MessageRef",
+    "UserClient",
+    "UserRef",
+    "group_id_of",
+    "msg_id_of",
+    "user_id_of",
+]
 
 WALK_MAX_PAGES = 1000
 """Most pages ``walk_group_message_read_members`` fetches before blaming the server's cursor."""
 
-_SETTING_WIRE_NAMES = {
+SETTING_WIRE_NAMES = {
     "edition": "edition",
     "group_receipt_types": "groupReceiptTypes",
     "group_receipt_max_members": "groupReceiptMaxMembers",
     "receipt_batch_max": "receiptBatchMax",
 }
+"""``set_settings`` keyword → the wire's settings field."""
 
 
 class _HasUserID(Protocol):
@@ -74,56 +84,44 @@ MessageRef = str | _HasMsgID
 """A message: its ID, or a ``Message``."""
 
 
-def _user_id(user: UserRef) -> str:
+def user_id_of(user: UserRef) -> str:
+    """The ID of ``user``."""
     return user if isinstance(user, str) else user.user_id
 
 
-def _group_id(group: GroupRef) -> str:
+def group_id_of(group: GroupRef) -> str:
+    """The ID of ``group``."""
     return group if isinstance(group, str) else group.group_id
 
 
-def _msg_id(message: MessageRef) -> str:
+def msg_id_of(message: MessageRef) -> str:
+    """The ID of ``message``."""
     return message if isinstance(message, str) else message.msg_id
 
 
-def _conversation(user: UserRef | None, group: GroupRef | None, user_key: str) -> dict[str, str]:
-    """The body field naming one conversation: ``{user_key: peer}`` or ``{"groupID": group}``."""
-    if (user is None) == (group is None):
-        raise TypeError("name exactly one conversation: a user (to=/user=) or a group (group=)")
-    if user is not None:
-        return {user_key: _user_id(user)}
-    assert group is not None
-    return {"groupID": _group_id(group)}
+class UserClient(ABC):
+    """One user of the target, acting with its own credential (``user_id``, ``token``).
 
+    A driver implements the abstract SDK calls; the conveniences (``send_text``,
+    ``send_custom``, ``walk_group_message_read_members``, the ``on_recv_*`` listeners) are built
+    on them here, once for every driver.
+    """
 
-class UserClient:
-    """One user of the target, acting with its own token (``user_id``, ``token``)."""
-
-    def __init__(
-        self,
-        user_id: str,
-        token: str,
-        *,
-        base_url: str,
-        violations: ViolationLog,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
+    def __init__(self, user_id: str, token: str, *, target: str, timeout: float) -> None:
         self.user_id = user_id
         self.token = token
-        self._base_url = base_url
-        self._violations = violations
-        self._timeout = timeout
-        self._http = HttpTransport(
-            base_url, token, violations=violations, timeout=timeout, actor=user_id
-        )
+        self.target = target
+        """The target's base URL, for failure messages."""
+        self.timeout = timeout
         self._streams: list[PushStream] = []
         self._listener_stream: PushStream | None = None
 
     def __repr__(self) -> str:
-        return f"<UserClient {self.user_id} at {self._base_url}>"
+        return f"<{type(self).__name__} {self.user_id} at {self.target}>"
 
     # -- messages -------------------------------------------------------------------------
 
+    @abstractmethod
     def send_message(
         self,
         elem: Mapping[str, Any],
@@ -134,13 +132,6 @@ class UserClient:
         online_user_only: bool = False,
     ) -> Message:
         """Send ``elem`` (a wire elem dict) to one user (``to``) or one ``group``."""
-        body = {
-            **_conversation(to, group, "receiver"),
-            "elem": dict(elem),
-            "needReadReceipt": need_read_receipt,
-            "onlineUserOnly": online_user_only,
-        }
-        return Message.from_wire(self._http.invoke("sendMessage", body))
 
     def send_text(
         self,
@@ -185,6 +176,7 @@ class UserClient:
             online_user_only=online_user_only,
         )
 
+    @abstractmethod
     def get_history_message_list(
         self,
         *,
@@ -194,30 +186,22 @@ class UserClient:
         last_msg: MessageRef | None = None,
     ) -> ResultList[Message]:
         """Messages of one conversation, newest first; ``last_msg`` pages past that message."""
-        body: dict[str, Any] = {**_conversation(user, group, "userID"), "count": count}
-        if last_msg is not None:
-            body["lastMsgID"] = _msg_id(last_msg)
-        data = self._http.invoke("getHistoryMessageList", body)
-        return ResultList(Message.from_wire(item) for item in data)
 
+    @abstractmethod
     def get_conversation_list(self) -> ResultList[Conversation]:
         """The caller's conversations with unread counts, most recent activity first."""
-        data = self._http.invoke("getConversationList", {})
-        return ResultList(Conversation.from_wire(item) for item in data)
 
     # -- receipts ---------------------------------------------------------------------------
 
+    @abstractmethod
     def send_message_read_receipts(self, messages: Iterable[MessageRef]) -> None:
         """Send read receipts for a batch of messages of one conversation [R-1]."""
-        self._http.invoke("sendMessageReadReceipts", {"msgIDs": [_msg_id(m) for m in messages]})
 
+    @abstractmethod
     def get_message_read_receipts(self, messages: Iterable[MessageRef]) -> ResultList[Receipt]:
         """Receipt information for a batch of the caller's own messages [Q-1]."""
-        data = self._http.invoke(
-            "getMessageReadReceipts", {"msgIDs": [_msg_id(m) for m in messages]}
-        )
-        return ResultList(Receipt.from_wire(item) for item in data)
 
+    @abstractmethod
     def get_group_message_read_member_list(
         self,
         message: MessageRef,
@@ -227,13 +211,6 @@ class UserClient:
     ) -> ReadMemberPage:
         """One page of the members who have (``ReadFilter.READ``) or have not
         (``ReadFilter.UNREAD``) read the caller's group message [L-1]."""
-        body = {
-            "msgID": _msg_id(message),
-            "filter": int(filter),
-            "nextSeq": next_seq,
-            "count": count,
-        }
-        return ReadMemberPage.from_wire(self._http.invoke("getGroupMessageReadMemberList", body))
 
     def walk_group_message_read_members(
         self,
@@ -258,47 +235,44 @@ class UserClient:
                 return members
             if not page.members and page.next_seq == next_seq:
                 raise ProtocolViolation(
-                    f"getGroupMessageReadMemberList for {_msg_id(message)}: an empty unfinished "
-                    f"page kept nextSeq at {next_seq} [target {self._base_url}]"
+                    f"getGroupMessageReadMemberList for {msg_id_of(message)}: an empty "
+                    f"unfinished page kept nextSeq at {next_seq} [target {self.target}]"
                 )
             next_seq = page.next_seq
         raise ProtocolViolation(
-            f"getGroupMessageReadMemberList for {_msg_id(message)}: not finished after "
-            f"{max_pages} pages of {count} ({len(members)} members) [target {self._base_url}]"
+            f"getGroupMessageReadMemberList for {msg_id_of(message)}: not finished after "
+            f"{max_pages} pages of {count} ({len(members)} members) [target {self.target}]"
         )
 
+    @abstractmethod
     def mark_c2c_message_as_read(self, user: UserRef) -> None:
         """Mark the C2C conversation with ``user`` read [C-1]."""
-        self._http.invoke("markC2CMessageAsRead", {"userID": _user_id(user)})
 
-    # -- raw access for negative tests ------------------------------------------------------
+    # -- raw access for negative tests (the raw-wire capability) ---------------------------
 
     def call(self, method: str, body: Mapping[str, Any]) -> WireResponse:
         """``POST /v1/<method>`` with ``body`` as given; returns the checked answer whatever its
         code (the envelope is still schema-validated)."""
-        return self._http.call(method, body)
+        raise NotApplicable(RAW_WIRE, f"{type(self).__name__}.call")
 
     def post_raw(
         self, path: str, body: bytes, headers: Mapping[str, str] | None = None
     ) -> WireResponse:
         """POST exactly ``body`` to ``path`` with this user's token (``headers`` may override
         it or add others; no Content-Type is added)."""
-        return self._http.request_raw("POST", path, body, headers or {})
+        raise NotApplicable(RAW_WIRE, f"{type(self).__name__}.post_raw")
 
     # -- push ------------------------------------------------------------------------------
 
     def connect(self, since: int | None = None) -> PushStream:
         """Open a new push connection; ``since`` asks for replay of events after that seq."""
-        stream = PushStream(
-            self._base_url,
-            self.token,
-            owner=self.user_id,
-            violations=self._violations,
-            since=since,
-            timeout=self._timeout,
-        )
+        stream = self._open_stream(since)
         self._streams.append(stream)
         return stream
+
+    @abstractmethod
+    def _open_stream(self, since: int | None) -> PushStream:
+        """A new push connection of this user (the driver's part of ``connect``)."""
 
     @property
     def push(self) -> PushStream:
@@ -328,10 +302,9 @@ class UserClient:
         return self._listen(_receipts_listener("onRecvC2CReadReceipt", callback))
 
     def close(self) -> None:
-        """Close every push connection and the HTTP session."""
+        """Close every push connection (a driver closes its own sessions after this)."""
         for stream in self._streams:
             stream.close()
-        self._http.close()
 
     def _listen(self, listener: Callable[[Event], None]) -> PushStream:
         # From the start: the connection may deliver its first frames before this line runs.
@@ -350,65 +323,34 @@ def _receipts_listener(
     return listener
 
 
-class AdminClient:
-    """The deployment's administrator (admin key): settings, users and groups."""
+class AdminClient(ABC):
+    """The deployment's administrator: settings, users and groups, as far as the target's API
+    offers them (a driver without ``admin-settings`` raises ``NotApplicable`` for settings)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        admin_key: str,
-        *,
-        violations: ViolationLog,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        self._base_url = base_url
-        self._violations = violations
-        self._timeout = timeout
-        self._http = HttpTransport(
-            base_url, admin_key, violations=violations, timeout=timeout, actor="admin"
-        )
+    def __init__(self, target: str) -> None:
+        self.target = target
         self._created: list[UserClient] = []
 
     def __repr__(self) -> str:
-        return f"<AdminClient at {self._base_url}>"
+        return f"<{type(self).__name__} at {self.target}>"
 
+    @abstractmethod
     def get_settings(self) -> Settings:
         """The current application settings."""
-        return Settings.from_wire(self._http.invoke("admin/getSettings", {}))
 
+    @abstractmethod
     def set_settings(self, **changes: Any) -> Settings:
         """Change settings (``edition``, ``group_receipt_types``, ``group_receipt_max_members``,
         ``receipt_batch_max``); returns the settings after the change."""
-        unknown = sorted(set(changes) - set(_SETTING_WIRE_NAMES))
-        if unknown:
-            raise TypeError(f"unknown settings {unknown}; known: {sorted(_SETTING_WIRE_NAMES)}")
-        body = {
-            _SETTING_WIRE_NAMES[name]: list(value) if isinstance(value, tuple) else value
-            for name, value in changes.items()
-        }
-        return Settings.from_wire(self._http.invoke("admin/setSettings", body))
 
+    @abstractmethod
     def create_user(
         self, user_id: str, nick_name: str | None = None, face_url: str | None = None
     ) -> UserClient:
-        """Create a user with exactly ``user_id``; returns a client acting as it (closed
-        with this admin client)."""
-        body = {"userID": user_id}
-        if nick_name is not None:
-            body["nickName"] = nick_name
-        if face_url is not None:
-            body["faceURL"] = face_url
-        data = self._http.invoke("admin/createUser", body)
-        user = UserClient(
-            data["userID"],
-            data["token"],
-            base_url=self._base_url,
-            violations=self._violations,
-            timeout=self._timeout,
-        )
-        self._created.append(user)
-        return user
+        """Create a user with exactly ``user_id`` (as the target spells IDs); returns a client
+        acting as it (closed with this admin client)."""
 
+    @abstractmethod
     def create_group(
         self,
         group_type: str,
@@ -417,32 +359,21 @@ class AdminClient:
         group_id: str | None = None,
     ) -> Group:
         """Create a group; without ``group_id`` the server picks one."""
-        body: dict[str, Any] = {
-            "groupType": group_type,
-            "ownerID": _user_id(owner),
-            "memberIDs": [_user_id(member) for member in members],
-        }
-        if group_id is not None:
-            body["groupID"] = group_id
-        return Group.from_wire(self._http.invoke("admin/createGroup", body))
 
+    @abstractmethod
     def add_group_members(self, group: GroupRef, users: Iterable[UserRef]) -> None:
         """Add users to a group (existing members are skipped)."""
-        body = {"groupID": _group_id(group), "userIDs": [_user_id(user) for user in users]}
-        self._http.invoke("admin/addGroupMembers", body)
 
+    @abstractmethod
     def remove_group_members(self, group: GroupRef, users: Iterable[UserRef]) -> None:
         """Remove users from a group (non-members are skipped; never the owner)."""
-        body = {"groupID": _group_id(group), "userIDs": [_user_id(user) for user in users]}
-        self._http.invoke("admin/removeGroupMembers", body)
 
     def call(self, method: str, body: Mapping[str, Any]) -> WireResponse:
         """``POST /v1/admin/<method>`` (``"setSettings"`` or ``"admin/setSettings"``) with
         ``body`` as given; returns the checked answer whatever its code."""
-        return self._http.call(method if method.startswith("admin/") else f"admin/{method}", body)
+        raise NotApplicable(RAW_WIRE, f"{type(self).__name__}.call")
 
     def close(self) -> None:
-        """Close the clients of the users created here, then the HTTP session."""
+        """Close the clients of the users created here (a driver closes its session after)."""
         for user in self._created:
             user.close()
-        self._http.close()

@@ -1,8 +1,9 @@
-"""The push side of the seenby wire: one user's ``GET /v1/events`` WebSocket, and waiting on it.
+"""Push: one user's events as the harness sees them, and waiting on them.
 
-``PushStream`` holds one connection; a background thread validates each frame against
-``event.json``, tracks ``seq`` gaps, and appends ``Event``s that tests wait on with a predicate
-and a deadline (a condition variable, never a sleep).
+``EventInbox`` validates each frame against ``event.json``, tracks ``seq`` gaps, and keeps
+``Event``s that tests wait on with a predicate and a deadline (a condition variable, never a
+sleep). ``PushStream`` is one connection as a driver delivers it; ``WebSocketPushStream`` is the
+seenby wire's ``GET /v1/events``, read by a background thread.
 
 Absence is proved, not waited out: ``expect_none`` takes a *fence*, a call that makes the target
 send the watched user one more event (a message from another user) after the action under test
@@ -18,6 +19,7 @@ import json
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -53,7 +55,14 @@ from seenby.harness.transport import (
 )
 from seenby.harness.validation import PayloadContext, SchemaViolation, check
 
-__all__ = ["EventInbox", "PushStream", "SeqGap", "UnexpectedEvent", "WaitTimeout"]
+__all__ = [
+    "EventInbox",
+    "PushStream",
+    "SeqGap",
+    "UnexpectedEvent",
+    "WaitTimeout",
+    "WebSocketPushStream",
+]
 
 _EVENTS_METHOD = "events"
 _CLOSE_GRACE_SECONDS = 2.0
@@ -339,7 +348,26 @@ class EventInbox:
         return "\n".join(lines)
 
 
-class PushStream(EventInbox):
+class PushStream(EventInbox, ABC):
+    """One push connection of one user, whatever carries it: a driver feeds the ``EventInbox``
+    it is from its target's push channel, and says how to close it and how to lose it."""
+
+    def __enter__(self) -> PushStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection politely; waits on it stop waiting."""
+
+    @abstractmethod
+    def drop(self) -> None:
+        """End the connection as a lost network would (no goodbye to the target)."""
+
+
+class WebSocketPushStream(PushStream):
     """One push connection (``GET /v1/events``) of one user, read by a background thread
     that feeds the ``EventInbox`` it is. A refused upgrade raises ``ApiError``; no upgrade
     answer within the time budget raises ``NoAnswer``.
@@ -380,12 +408,6 @@ class PushStream(EventInbox):
             target=self._read_frames, name=f"seenby-push-{owner}", daemon=True
         )
         self._reader.start()
-
-    def __enter__(self) -> PushStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection politely (Close frame, then wait briefly for the reply)."""

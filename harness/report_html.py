@@ -24,7 +24,7 @@ __all__ = ["render_report"]
 
 _STYLE = """
 :root { --pass: #2e7d32; --deviate: #0277bd; --fail: #c62828; --skip: #f9a825;
-        --not-run: #757575; }
+        --not-applicable: #8e7cc3; --not-run: #757575; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
        max-width: 70rem; padding: 0 1rem; color: #1f2328; }
 h1 { margin-bottom: .2rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
@@ -46,6 +46,7 @@ a.cell { display: inline-block; min-width: 4.2rem; margin: .1rem; padding: .1rem
 .v-pass { background: var(--pass); } .v-fail { background: var(--fail); }
 .v-deviate { background: var(--deviate); }
 .v-skip { background: var(--skip); color: #1f2328 !important; }
+.v-not-applicable { background: var(--not-applicable); }
 .v-not-run { background: var(--not-run); }
 .badge { display: inline-block; min-width: 4rem; padding: 0 .4rem; border-radius: .25rem;
          color: #fff; text-align: center; font-size: .8rem; }

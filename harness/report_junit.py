@@ -12,6 +12,8 @@ decided:
   or an item of a stale known-deviation entry (``type="seenby.stale-expectation"``);
 - an expected failure becomes ``<skipped type="seenby.expected-failure">`` with the entry's
   reason (pytest writes an xfail the same way), its failure text kept in ``<system-out>``;
+- a scenario that needs a capability the driver lacks becomes ``<skipped
+  type="seenby.not-applicable">`` with the missing capability as its message;
 - every strict deviation (expected or not) is written, one readable line each, to the case's
   ``<system-out>``, which Jenkins, GitLab and the GitHub reporters show with the case. A
   deviation is not a skip: the scenario ran and its core checks held.
@@ -130,6 +132,8 @@ def _rewrite_case(
             f"expected failure ({source}): {item.expectation.reason}",
             "",
         )
+    elif item.verdict == "not-applicable":
+        _set_outcome(case, "skipped", "seenby.not-applicable", item.reason or "", "")
     elif stale and item.verdict in ("pass", "deviate"):
         advice = stale[0].expectation.advice(stale[0].status, source)
         _set_outcome(case, "failure", "seenby.stale-expectation", advice, advice)

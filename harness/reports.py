@@ -1,10 +1,13 @@
 """Verdicts and report files of a conformance run.
 
-A pytest item (a scenario, or one Examples row) is ``fail`` if it failed, ``skip`` if it was
-skipped, ``deviate`` if it passed with at least one strict deviation (``seenby.harness.deviations``:
-core held, a reference choice did not), else ``pass``. A scenario's verdict comes from its items:
-``fail`` if any failed, ``not-run`` if any did not run, ``skip`` if any was skipped, ``deviate``
-if any deviated, else ``pass``.
+A pytest item (a scenario, or one Examples row) is ``fail`` if it failed, ``not-applicable`` if
+it needs a capability the driver lacks (``seenby.harness.drivers.capabilities``), ``skip`` if it
+was otherwise skipped, ``deviate`` if it passed with at least one strict deviation
+(``seenby.harness.deviations``: core held, a reference choice did not), else ``pass``. A
+scenario's verdict comes from its items: ``fail`` if any failed, ``not-run`` if any did not run,
+``not-applicable`` if every skipped item was not applicable, ``skip`` if any was skipped,
+``deviate`` if any deviated, else ``pass``. Not applicable is never a pass: a required scenario
+that is not applicable leaves the run ``incomplete``, as a skipped one does.
 
 The run's verdict counts only what a known-deviation file (``seenby.harness.expectations``) does not
 excuse: a failure is excused by a ``fail`` entry covering its item, a deviation by any entry
@@ -38,6 +41,7 @@ from typing import Any
 
 from seenby.harness.catalogue import AREA_NAMES, CatalogueScenario, area_order
 from seenby.harness.deviations import Deviation
+from seenby.harness.drivers.capabilities import NOT_APPLICABLE_PREFIX
 from seenby.harness.expectations import EntryStatus, Expectation, Expectations
 from seenby.harness.report_cucumber import write_cucumber
 from seenby.harness.report_html import render_report
@@ -60,7 +64,7 @@ __all__ = [
 ]
 
 SUMMARY_SCHEMA = "https://seenby.dev/schemas/v1/conformance-summary.json"
-VERDICTS = ("pass", "deviate", "fail", "skip", "not-run")
+VERDICTS = ("pass", "deviate", "fail", "skip", "not-applicable", "not-run")
 """Scenario verdicts, in the order reports list them."""
 RUN_VERDICTS = ("conformant", "conformant-with-deviations", "not-conformant", "incomplete")
 """Run verdicts; ``seenby run`` exits 0 on the first two."""
@@ -120,8 +124,10 @@ class ItemResult:
 
     @property
     def verdict(self) -> str:
-        """``pass``, ``deviate``, ``fail`` or ``skip``."""
+        """``pass``, ``deviate``, ``fail``, ``skip`` or ``not-applicable``."""
         verdict = _OUTCOME_VERDICTS[self.outcome]
+        if verdict == "skip" and (self.reason or "").startswith(NOT_APPLICABLE_PREFIX):
+            return "not-applicable"
         return "deviate" if verdict == "pass" and self.deviations else verdict
 
     @property
@@ -205,7 +211,11 @@ class ScenarioResult:
                 else f"only {len(items)} of {scenario.example_count} examples ran"
             )
         elif skipped:
-            verdict = "skip"
+            verdict = (
+                "not-applicable"
+                if all(item.verdict == "not-applicable" for item in skipped)
+                else "skip"
+            )
             reasons = dict.fromkeys(item.reason or "skipped" for item in skipped)
             reason = "; ".join(reasons)
         elif any(item.deviations for item in items):
@@ -371,12 +381,13 @@ class RunReport:
 
     @property
     def unproven(self) -> list[str]:
-        """IDs of the scenarios that did not run, or are required and were skipped."""
+        """IDs of the scenarios that did not run, or are required and were skipped or not
+        applicable."""
         return [
             result.scenario.id
             for result in self.results
             if result.verdict == "not-run"
-            or (result.verdict == "skip" and result.scenario.required)
+            or (result.verdict in ("skip", "not-applicable") and result.scenario.required)
         ]
 
     @property

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from seenby.harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
+from seenby.harness.drivers import DEFAULT_DRIVER, get_driver
 from seenby.harness.expectations import Expectations
 from seenby.harness.reporting import RECORD_KEY
 from seenby.harness.reports import (
@@ -75,7 +76,7 @@ BUNDLED_TARGET = "bundled reference server"
 
 # The steps plugin reads these too; the runner passes the target explicitly instead, so a stray
 # variable in the caller's environment cannot point pytest at another target than the reports.
-_TARGET_ENVIRONMENT = ("SEENBY_TARGET", "SEENBY_ADMIN_KEY")
+_TARGET_ENVIRONMENT = ("SEENBY_TARGET", "SEENBY_ADMIN_KEY", "SEENBY_DRIVER")
 
 _UNFINISHED = (
     "the run had not finished when these reports were written: scenarios without a result "
@@ -128,6 +129,8 @@ class RunSettings:
     target_url: str | None = None
     """``None``: the bundled reference server."""
     admin_key: str | None = None
+    driver: str = DEFAULT_DRIVER
+    """``--driver``: how the suite reaches the target (``seenby.harness.drivers``)."""
     ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     report_dir: Path = Path("seenby-report")
@@ -202,7 +205,10 @@ def _discover(settings: RunSettings, target_name: str) -> _Discovery:
     """Read the target's capabilities once, for the reports."""
     try:
         with open_target(
-            settings.target_url, settings.admin_key, timeout=settings.timeout
+            settings.target_url,
+            settings.admin_key,
+            timeout=settings.timeout,
+            driver=settings.driver,
         ) as target:
             capabilities = target.capabilities
             return _Discovery(dict(capabilities.raw), capabilities.problems)
@@ -306,6 +312,7 @@ def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[
         "--junitxml", str(work_dir / f"junit-{each.name}.xml"),
         "-m", " or ".join(scenario.id for scenario in each.scenarios),
     ]  # fmt: skip
+    command += [f"--seenby-driver={settings.driver}"]
     if settings.target_url is not None:
         # key=value form, so a value starting with "-" (token_urlsafe keys can) is no option.
         command += [f"--seenby-target={settings.target_url}"]
@@ -482,6 +489,7 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
                 target=target,
                 capabilities=capabilities,
                 settings={
+                    "driver": settings.driver,
                     "ids": list(settings.ids),
                     "tags": list(settings.tags),
                     "jobs": settings.jobs,
@@ -489,7 +497,7 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
                     "strict": settings.strict,
                     "expect": str(settings.expect) if settings.expect is not None else None,
                 },
-                versions=suite_versions(),
+                versions={**suite_versions(), "driver": get_driver(settings.driver).version},
                 started_at=started_at,
                 finished_at=datetime.now(UTC),
                 results=[

@@ -1,8 +1,8 @@
 """Targets: the deployment under test, bundled (started in-process) or remote (by URL).
 
-``Target`` is the interface the suite, the runner and the notebooks program against; other
-adapters (a Matrix homeserver is planned) implement it too. ``WireTarget`` implements it over
-the seenby wire, for ``BundledTarget`` and ``RemoteTarget``.
+``Target`` is the interface the suite, the runner and the notebooks program against; each driver
+(``seenby.harness.drivers``) implements it for its API. ``WireTarget`` implements it over the
+seenby wire (the ``seenby`` driver), for ``BundledTarget`` and ``RemoteTarget``.
 
 Isolation without reset: ``users("alice", "bob")`` and ``group(...)`` create fresh, unique IDs
 (``alice-9f3c2a1b``) and nothing assumes an empty server, so runs can share a deployment and run
@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from seenby.harness.client import AdminClient, UserClient, UserRef
 from seenby.harness.deviations import DeviationLog
+from seenby.harness.drivers import DEFAULT_DRIVER, get_driver
+from seenby.harness.drivers.wire import WireAdminClient
 from seenby.harness.models import Capabilities, Group
 from seenby.harness.transcript import Transcript
 from seenby.harness.transport import (
@@ -40,7 +42,15 @@ if TYPE_CHECKING:
 
     from seenby import reference_server
 
-__all__ = ["BundledTarget", "RemoteTarget", "Target", "WireTarget", "open_target", "unique_id"]
+__all__ = [
+    "BundledTarget",
+    "RemoteTarget",
+    "Target",
+    "WireTarget",
+    "open_target",
+    "open_wire_target",
+    "unique_id",
+]
 
 # The reference's codes for "that ID is taken" (strict: another target may use others; fresh
 # IDs are random, so a clash is only a retry that does not happen).
@@ -63,6 +73,9 @@ def unique_id(name: str) -> str:
 
 class Target(ABC):
     """A deployment under test: discovery, administration, users and raw access."""
+
+    driver_name: str = DEFAULT_DRIVER
+    """The driver that reaches this target (``seenby.harness.drivers``)."""
 
     @property
     @abstractmethod
@@ -233,7 +246,7 @@ class WireTarget(Target):
             )
         with self._lock:
             if self._admin is None:
-                self._admin = AdminClient(
+                self._admin = WireAdminClient(
                     self._url,
                     self._admin_key,
                     violations=self._violation_log,
@@ -399,10 +412,20 @@ class RemoteTarget(WireTarget):
 
 
 def open_target(
-    url: str | None = None, admin_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    url: str | None = None,
+    admin_key: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    driver: str = DEFAULT_DRIVER,
 ) -> Target:
-    """The target at ``url`` (with ``admin_key``), or the bundled server when ``url`` is None;
+    """The target at ``url`` (with ``admin_key``) through ``driver``; ``url`` None is a
+    throw-away target the driver starts (the ``seenby`` driver: the bundled reference server).
     ``timeout`` is the time budget of every wait."""
+    return get_driver(driver).open(url, admin_key, timeout=timeout)
+
+
+def open_wire_target(url: str | None, admin_key: str | None, *, timeout: float) -> Target:
+    """The ``seenby`` driver's targets: the bundled server when ``url`` is None, else remote."""
     if url is None:
         return BundledTarget(timeout=timeout)
     return RemoteTarget(url, admin_key, timeout=timeout)

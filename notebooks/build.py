@@ -446,10 +446,152 @@ target.close()
     )
 
 
+def matrix_side_by_side() -> NotebookNode:
+    """The same group read on the reference server and on Synapse: when each read reaches the
+    sender."""
+    return notebook_from_cells(
+        [
+            markdown("""
+# The same group read, on seenby and on Matrix
+
+One sender, a group of `members`, one message that needs read receipts; each member reads it
+after a seeded random delay. The workload runs twice, unchanged: on the reference server
+(driver `seenby`) and on a Synapse homeserver (driver `matrix`: the group is a room, the read
+an `m.read` receipt, the push the sender's `/sync`). For every push the sender gets we note when
+it arrived and the `readCount` it carried, then plot, per target, when each member's read
+reached the sender.
+
+Matrix counts differently: its receipts are "read up to here" markers, `/sync` may coalesce
+several members' receipts into one batch (fewer pushes, larger steps), and every member is told
+of every read (not only the sender). The plot shows what that looks like in time.
+
+`target_url = None` starts the bundled reference server; `matrix_url = None` starts a
+throw-away Synapse (installed on first use into its own virtual environment).
+"""),
+            code(
+                TARGET_PARAMETERS
+                + """
+matrix_url = None  # a Matrix homeserver; None starts a throw-away Synapse
+matrix_key = None  # its registration shared secret
+members = 12  # members besides the sender
+read_window_s = 3.0  # every member reads within this many seconds of the send
+seed = 7
+""",
+                parameters=True,
+            ),
+            code("""
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from seenby import harness
+
+%matplotlib inline
+
+targets = {
+    "seenby (reference server)": harness.open_target(target_url, admin_key),
+    "matrix (Synapse)": harness.open_target(matrix_url, matrix_key, driver="matrix"),
+}
+pd.DataFrame(
+    {name: {"driver": t.driver_name, **t.capabilities.implementation} for name, t in targets.items()}
+)
+"""),
+            markdown("""
+## The workload
+
+The same function runs on both targets: users and a group, the sender listening, the message,
+then every member's receipt at its scheduled moment (one thread each). It returns the calls'
+return times and the pushes as they reached the sender, both relative to the send.
+"""),
+            code("""
+delays = sorted(random.Random(seed).uniform(0, read_window_s) for _ in range(members))
+
+
+def group_read(target):
+    sender, *readers = target.users("sender", *(f"member{i:02d}" for i in range(members)))
+    group = target.group("Work", owner=sender, members=readers, name="side-by-side")
+    pushes = []
+
+    def record(receipts):
+        arrived = time.monotonic()
+        pushes.extend((arrived, r.read_count) for r in receipts if r.read_count is not None)
+
+    stream = sender.on_recv_message_read_receipts(record)
+    message = sender.send_text("Minutes of the meeting", group=group, need_read_receipt=True)
+    sent = time.monotonic()
+
+    def read_after(delay, reader):
+        time.sleep(max(0.0, sent + delay - time.monotonic()))
+        reader.send_message_read_receipts([message])
+        return time.monotonic() - sent
+
+    with ThreadPoolExecutor(max_workers=members) as pool:
+        returned = sorted(pool.map(read_after, delays, readers))
+    stream.wait_for(
+        lambda event: any(r.read_count == members for r in event.receipts),
+        timeout=15,
+        description=f"a push with readCount {members}",
+    )
+    pushed = pd.DataFrame(pushes, columns=["arrived", "read_count"])
+    pushed["t"] = pushed["arrived"] - sent
+    return returned, pushed
+
+
+runs = {name: group_read(target) for name, target in targets.items()}
+pd.DataFrame({name: {"receipts sent": len(r), "pushes received": len(p)}
+              for name, (r, p) in runs.items()})
+"""),
+            markdown("""
+## When each read reached the sender
+
+Member *k*'s read has reached the sender once a push says `readCount` ≥ *k*. The grey steps are
+the readers' calls returning; each target's curve is the pushes. Where a curve jumps by more
+than one, the target told the sender of several reads at once.
+"""),
+            code("""
+fig, ax = plt.subplots(figsize=(9, 4))
+calls = np.array(next(iter(runs.values()))[0])
+ax.step(calls, np.arange(1, members + 1), where="post", color="0.75", label="calls returned")
+for name, (_, pushed) in runs.items():
+    ax.step(pushed["t"], pushed["read_count"].cummax(), where="post", label=name)
+ax.set(xlabel="seconds after sending", ylabel="reads known to the sender",
+       ylim=(0, members * 1.05), title=f"{members} members reading one message")
+ax.legend(loc="lower right")
+plt.show()
+"""),
+            markdown("""
+## How late each read was known
+
+For member *k*: the first push with `readCount` ≥ *k*, minus the moment member *k*'s call
+returned. Medians and the 99th percentile per target.
+"""),
+            code("""
+def lateness_ms(returned, pushed):
+    known = [pushed.loc[pushed["read_count"] >= k, "t"].min() for k in range(1, members + 1)]
+    return (np.array(known) - np.array(returned)) * 1000
+
+
+lateness = pd.DataFrame({name: lateness_ms(*run) for name, run in runs.items()})
+lateness.describe(percentiles=[0.5, 0.99]).loc[["count", "50%", "99%", "max"]]
+"""),
+            code("""
+for target in targets.values():
+    target.close()
+"""),
+        ],
+        name="matrix-side-by-side",
+    )
+
+
 NOTEBOOKS: dict[str, Callable[[], NotebookNode]] = {
     "quickstart.ipynb": quickstart,
     "conformance_run.ipynb": conformance_run,
     "group_read_dynamics.ipynb": group_read_dynamics,
+    "matrix_side_by_side.ipynb": matrix_side_by_side,
 }
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from seenby import features
 from seenby.harness.deviations import DEVIATION_PROPERTY
+from seenby.harness.drivers import DEFAULT_DRIVER
 from seenby.harness.transcript import TRANSCRIPT_PROPERTY
 from seenby.harness.transport import (
     CA_CERT_VARIABLE,
@@ -63,6 +64,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY",
         default=os.environ.get("SEENBY_ADMIN_KEY"),
         help="the deployment's admin key (env SEENBY_ADMIN_KEY)",
+    )
+    group.addoption(
+        "--seenby-driver",
+        metavar="NAME",
+        default=os.environ.get("SEENBY_DRIVER", DEFAULT_DRIVER),
+        help="the driver that reaches the target (env SEENBY_DRIVER; default "
+        f"{DEFAULT_DRIVER}; `seenby drivers` lists the installed ones)",
     )
     group.addoption(
         "--seenby-transcripts",

@@ -11,22 +11,26 @@ from typing import cast
 
 import pytest
 
-from seenby.harness import Target, open_target
+from seenby.harness import Target, get_driver, open_target
+from seenby.harness.drivers.capabilities import (
+    NEEDS_PREFIX,
+    TARGET_FEATURES,
+    not_applicable_reason,
+)
 from seenby.harness.preflight import Preflight, run_preflight
 
-__all__ = ["NEEDS_PREFIX", "seenby_capability_gate", "seenby_preflight", "seenby_target"]
-
-NEEDS_PREFIX = "needs-"
-"""Scenarios tagged ``@needs-<feature>`` skip, with the reason, on a target without it."""
+__all__ = ["seenby_capability_gate", "seenby_preflight", "seenby_target"]
 
 
 @pytest.fixture(scope="session")
 def seenby_target(pytestconfig: pytest.Config) -> Iterator[Target]:
-    """The deployment under test: ``--seenby-target`` or the bundled reference server."""
+    """The deployment under test: ``--seenby-target`` through ``--seenby-driver``, or the
+    driver's throw-away target (the bundled reference server for ``seenby``)."""
     url = pytestconfig.getoption("seenby_target")
     admin_key = pytestconfig.getoption("seenby_admin_key")
     timeout = cast(float, pytestconfig.getoption("seenby_timeout"))  # its type= converts it
-    with open_target(url, admin_key, timeout=timeout) as target:
+    driver = cast(str, pytestconfig.getoption("seenby_driver"))
+    with open_target(url, admin_key, timeout=timeout, driver=driver) as target:
         yield target
 
 
@@ -39,15 +43,24 @@ def seenby_preflight(seenby_target: Target) -> Preflight:
 
 @pytest.fixture
 def seenby_capability_gate(request: pytest.FixtureRequest, seenby_target: Target) -> None:
-    """Skip a scenario tagged ``@needs-<feature>`` when the target does not offer it."""
-    needed = {
-        mark.name.removeprefix(NEEDS_PREFIX)
-        for mark in request.node.iter_markers()
-        if mark.name.startswith(NEEDS_PREFIX)
-    }
+    """A scenario tagged ``@needs-<capability>`` is not applicable through a driver without it,
+    and skipped on a seenby-wire target that does not advertise a feature it needs."""
+    needed = sorted(
+        {
+            mark.name.removeprefix(NEEDS_PREFIX)
+            for mark in request.node.iter_markers()
+            if mark.name.startswith(NEEDS_PREFIX)
+        }
+    )
     if not needed:
         return
-    capabilities = seenby_target.capabilities
-    for feature in sorted(needed):
-        if not capabilities.has(feature):
-            pytest.skip(f"target lacks capability '{feature}' (GET /v1/capabilities)")
+    driver = get_driver(seenby_target.driver_name)
+    for capability in needed:
+        if capability not in driver.capabilities:
+            pytest.skip(not_applicable_reason(driver.name, capability))
+    features = [capability for capability in needed if capability in TARGET_FEATURES]
+    if features:
+        advertised = seenby_target.capabilities
+        for feature in features:
+            if not advertised.has(feature):
+                pytest.skip(f"target lacks capability '{feature}' (GET /v1/capabilities)")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from seenby.harness.client import UserClient
+from seenby.harness.drivers.wire import WireUserClient
 from seenby.harness.models import ReadFilter, Receipt
 from seenby.harness.transport import ApiError, NoAnswer, ViolationLog
 
@@ -288,12 +288,12 @@ def pull_state(base_url: str, ledger: Ledger, *, walk_members: bool = True) -> P
             (sender, sends[start : start + RECEIPT_BATCH])
             for start in range(0, len(sends), RECEIPT_BATCH)
         )
-    clients: dict[str, UserClient] = {}
+    clients: dict[str, WireUserClient] = {}
     lock = threading.Lock()
 
-    def client(user_id: str) -> UserClient:
+    def client(user_id: str) -> WireUserClient:
         if user_id not in clients:
-            clients[user_id] = UserClient(
+            clients[user_id] = WireUserClient(
                 user_id, ledger.tokens[user_id], base_url=base_url, violations=violations
             )
         return clients[user_id]

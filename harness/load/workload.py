@@ -52,7 +52,7 @@ from locust import User, task
 from locust.env import Environment
 
 from seenby.harness.models import Event
-from seenby.harness.push import PushStream
+from seenby.harness.push import WebSocketPushStream
 from seenby.harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
 
 from .ledger import Connection, Ledger, Send, frame_of
@@ -360,7 +360,7 @@ class ReceiptUser(User):
         self.c2c_peers_heard: set[str] = set()
         self.inboxed: set[str] = set()
         self.sent = 0
-        self._stream: PushStream | None = None
+        self._stream: WebSocketPushStream | None = None
         self._connection: Connection | None = None
         self._live: Connection | None = None
         """The connection whose handshake is done and that was open when last looked at."""
@@ -376,7 +376,7 @@ class ReceiptUser(User):
         connection = self.world.ledger.open_connection(self.me.user_id, since)
         self._stream, self._connection, self._live = None, connection, None
         try:
-            stream = PushStream(
+            stream = WebSocketPushStream(
                 self.world.base_url,
                 self.me.token,
                 owner=self.me.user_id,

@@ -24,10 +24,10 @@ from seenby.harness import (
     Receipt,
     SchemaViolation,
     Target,
-    UserClient,
     WaitTimeout,
     open_target,
 )
+from seenby.harness.drivers.wire import WireUserClient
 from seenby.harness.target import RemoteTarget
 from seenby.harness.transport import ViolationLog
 
@@ -254,7 +254,9 @@ def test_replay_since_a_seq_repeats_nothing_and_misses_nothing(target: Target) -
 
 
 def test_push_upgrade_with_a_bad_token_is_an_api_error(target: Target) -> None:
-    stranger = UserClient("nobody", "not-a-token", base_url=target.url, violations=ViolationLog())
+    stranger = WireUserClient(
+        "nobody", "not-a-token", base_url=target.url, violations=ViolationLog()
+    )
     with pytest.raises(ApiError) as caught:
         stranger.connect()
     assert (caught.value.method, caught.value.code, caught.value.http_status) == (

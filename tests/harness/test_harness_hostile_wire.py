@@ -18,7 +18,7 @@ import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 
-from seenby.harness.push import PushStream
+from seenby.harness.push import WebSocketPushStream
 from seenby.harness.transport import (
     AnswerTooLarge,
     HttpTransport,
@@ -170,7 +170,9 @@ def test_a_push_upgrade_never_answered_fails_within_the_budget(
 
     def connect() -> None:
         with pytest.raises(NoAnswer, match="no complete upgrade answer"):
-            PushStream(url, "token", owner="alice", violations=ViolationLog(), timeout=BUDGET)
+            WebSocketPushStream(
+                url, "token", owner="alice", violations=ViolationLog(), timeout=BUDGET
+            )
 
     assert _timed(connect) < BUDGET + SLACK
 
@@ -182,7 +184,9 @@ def test_a_push_upgrade_trickling_in_fails_within_the_budget(
 
     def connect() -> None:
         with pytest.raises(NoAnswer, match="within the time budget of 1 s"):
-            PushStream(url, "token", owner="alice", violations=ViolationLog(), timeout=BUDGET)
+            WebSocketPushStream(
+                url, "token", owner="alice", violations=ViolationLog(), timeout=BUDGET
+            )
 
     assert _timed(connect) < BUDGET + SLACK
 
@@ -202,7 +206,7 @@ def test_a_push_frame_that_is_not_utf8_fails_the_wait_with_the_reason(
 
     violations = ViolationLog()
     url = scripted(accept_then_send_latin1)
-    stream = PushStream(url, "token", owner="alice", violations=violations, timeout=BUDGET)
+    stream = WebSocketPushStream(url, "token", owner="alice", violations=violations, timeout=BUDGET)
     with stream, pytest.raises(ProtocolViolation, match="sent an invalid frame \\(1007\\)"):
         stream.wait_for(lambda event: True)
     assert "push channel: sent an invalid frame" in violations.transcript.render(

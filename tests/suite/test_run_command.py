@@ -65,6 +65,7 @@ def test_a_selection_passes_against_the_bundled_server(tmp_path: Path) -> None:
     assert summary["target"] == BUNDLED_TARGET
     assert summary["capabilities"]["implementation"]["name"] == "seenby-reference"
     assert summary["settings"] == {
+        "driver": "seenby",
         "ids": sorted(BUNDLED_SELECTION),
         "tags": [],
         "jobs": 1,
@@ -139,10 +140,11 @@ def test_list_shows_every_scenario_with_its_spec_ids(
     assert cli.main(["run", "--list"]) == 0
 
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["ID", "AREA", "LEVEL", "SPEC", "TITLE"]
+    assert lines[0].split() == ["ID", "AREA", "LEVEL", "SPEC", "NEEDS", "TITLE"]
     for entry in catalogue:
         [line] = [line for line in lines if line.startswith(entry.id + " ")]
         assert ",".join(entry.spec) in line and entry.title in line
+        assert (",".join(entry.needs) or "-") in line.split()
     assert lines[-1] == f"{len(catalogue)} scenarios"
     assert list(tmp_path.iterdir()) == [], "--list runs nothing and writes nothing"
 
@@ -238,7 +240,8 @@ def test_verdicts_evidence_and_reasons_of_every_kind(tmp_path: Path) -> None:
     summary = check_reports(tmp_path / "out", {f"RR-R-00{n}" for n in range(1, 5)} | {"RR-P-001"})
     assert summary["verdict"] == "not-conformant"
     assert summary["counts"] == {
-        "pass": 1, "deviate": 0, "fail": 1, "skip": 2, "not-run": 1, "total": 5
+        "pass": 1, "deviate": 0, "fail": 1, "skip": 2, "not-applicable": 0, "not-run": 1,
+        "total": 5,
     }  # fmt: skip
     assert [(area["area"], area["counts"]["total"]) for area in summary["areas"]] == [
         ("R", 4),

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from gherkin.parser import Parser
 
+from seenby.harness.drivers.capabilities import CAPABILITIES as DRIVER_CAPABILITIES
 from seenby.steps.plugin import FEATURES_DIR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ DOC_SECTIONS = {
     "doc-member-list",
     "doc-protocol",
 }
-CAPABILITIES = {"adminSettings", "onlineUserOnly", "eventReplay"}
+CAPABILITIES = set(DRIVER_CAPABILITIES)
 OPTIONAL_CAPABILITIES = {"onlineUserOnly", "eventReplay"}
 AREAS = set("ASRPQLMCEXV") | {"Y"}
 
