@@ -90,6 +90,7 @@ class ClusterHub(PushHub):
             kwargs={"autocommit": True},
             check=ConnectionPool.check_connection,
             name=f"seenby-node-{self.node}",
+            open=True,
         )
         self._thread = threading.Thread(
             target=self._listen_loop, name=f"seenby-listen-{self.node}", daemon=True
