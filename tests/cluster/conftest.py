@@ -9,6 +9,7 @@ database, as separate processes do).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -153,10 +154,8 @@ class Cluster:
     def stop(self) -> None:
         """Close every push connection and stop every node."""
         for stream in self.streams:
-            try:
+            with contextlib.suppress(OSError, websocket.WebSocketException):
                 stream.close()
-            except (OSError, websocket.WebSocketException):
-                pass
         for server in self.servers:
             server.stop()
 
