@@ -401,8 +401,13 @@ class RemoteTarget(WireTarget):
 def open_target(
     url: str | None = None, admin_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
 ) -> Target:
-    """The target at ``url`` (with ``admin_key``), or the bundled server when ``url`` is None;
-    ``timeout`` is the time budget of every wait."""
+    """The target at ``url`` (with ``admin_key``; several URLs separated by commas are the
+    nodes of one deployment), or the bundled server when ``url`` is None; ``timeout`` is the
+    time budget of every wait."""
     if url is None:
         return BundledTarget(timeout=timeout)
+    if "," in url:  # the nodes of one deployment (harness/cluster_target.py)
+        from seenby.harness.cluster_target import ClusterTarget, split_target_urls
+
+        return ClusterTarget(split_target_urls(url), admin_key, timeout=timeout)
     return RemoteTarget(url, admin_key, timeout=timeout)
