@@ -39,6 +39,7 @@ from locust.stats import (
     stats_history,
 )
 
+from seenby.harness.cluster_target import split_target_urls
 from seenby.harness.server_process import ServerProcess
 from seenby.harness.transport import ApiError, HttpTransport, NoAnswer, ViolationLog
 
@@ -110,7 +111,7 @@ def target_problem(target: str, admin_key: str) -> str | None:
 def run_driver(run: Run) -> int:
     """Run the load as a local runner or a master; the exit status (0: every invariant held,
     1: one broke, or the target cannot be used)."""
-    problem = target_problem(run.target, run.settings.admin_key)
+    problem = target_problem(split_target_urls(run.target)[0], run.settings.admin_key)
     if problem is not None:
         run.progress(f"seenby load: cannot use the target {run.target}: {problem}")
         return 1
@@ -160,7 +161,7 @@ def run_driver(run: Run) -> int:
     run.progress(
         f"verdict: pulling the state of {sum(1 for _ in ledger.acknowledged_sends())} messages"
     )
-    verdict = judge(ledger, pull_state(run.target, ledger))
+    verdict = judge(ledger, pull_state(split_target_urls(run.target)[0], ledger))
     if len(ledgers) < max(1, run.expect_workers):
         verdict.invariants["push-settled"].check(
             False, "", "", f"{run.expect_workers} worker ledgers", f"{len(ledgers)} arrived"

@@ -37,6 +37,7 @@ import websocket
 from locust import User, task
 from locust.env import Environment
 
+from seenby.harness.cluster_target import split_target_urls
 from seenby.harness.models import Event
 from seenby.harness.push import PushStream
 from seenby.harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
@@ -111,6 +112,9 @@ class World:
         self.tag = uuid.uuid4().hex[:8]
         self.settings: LoadSettings | None = None
         self.base_url = ""
+        self.node_urls: list[str] = []
+        """Every node of the target (one, unless ``--target`` named several)."""
+        self._placed = 0
         self.batch_max = 30
         self.users: dict[str, ReceiptUser] = {}
         self.sent_at: dict[str, float] = {}
@@ -123,8 +127,10 @@ class World:
         self._admin: HttpTransport | None = None
 
     def configure(self, base_url: str, settings: LoadSettings) -> None:
-        """Point the world at the target (on a worker: once the master's options arrived)."""
-        self.base_url = base_url.rstrip("/")
+        """Point the world at the target (on a worker: once the master's options arrived);
+        ``base_url`` may name several nodes, separated by commas."""
+        self.node_urls = split_target_urls(base_url)
+        self.base_url = self.node_urls[0]
         self.settings = settings
         self._admin = HttpTransport(
             self.base_url,
@@ -141,6 +147,14 @@ class World:
         if self._admin is None:
             raise RuntimeError("the workload was not configured with a target")
         return self._admin
+
+    def place(self) -> tuple[str, str]:
+        """(calls node, push node) for the next user: user i calls node i and connects to node
+        i + 1, so that across nodes every push crosses from one node to another."""
+        with self._lock:
+            index, self._placed = self._placed, self._placed + 1
+        nodes = self.node_urls or [self.base_url]
+        return nodes[index % len(nodes)], nodes[(index + 1) % len(nodes)]
 
     def claim(self) -> Identity:
         """A free identity, creating a new block when none is left."""
@@ -248,8 +262,9 @@ class ReceiptUser(User):
         self.settings = world.current_settings()
         worker = getattr(self.environment.runner, "worker_index", 0)
         self.rng = random.Random(f"{self.settings.seed}-{worker}-{self.me.seat}")
+        self.calls_url, self.push_url = world.place()
         self.http = HttpTransport(
-            world.base_url,
+            self.calls_url,
             self.me.token,
             violations=world.violations,
             timeout=self.settings.call_timeout_s,
@@ -273,7 +288,7 @@ class ReceiptUser(User):
         self._stream, self._connection = None, connection
         try:
             stream = PushStream(
-                self.world.base_url,
+                self.push_url,
                 self.me.token,
                 owner=self.me.user_id,
                 violations=self.world.violations,
