@@ -2,7 +2,9 @@
 
 ``ClusterTarget`` spreads the users over the nodes so that what a cluster can get wrong is what
 the suite exercises: user *i* makes its calls to node *i mod N* and opens its push connections
-on node *i + 1 mod N* (with one node, both are that node). Admin calls go to the first node.
+on node *i - 1 mod N* (with one node, both are that node). Scenarios create the sender first, so
+with three nodes a sender's push connection is on neither its own node nor the next user's
+(its first reader's). Admin calls go to the first node.
 The transcript names the node of every exchange: a user's actor reads ``alice-9f3c2a1b@node2``
 for its calls and for the frames pushed to it, node numbers counting from 1 in the order given.
 """
@@ -95,7 +97,7 @@ class ClusterTarget(WireTarget):
         for user in created:
             with self._spread_lock:
                 index = next(self._next_user)
-            calls, push = index % len(self.urls), (index + 1) % len(self.urls)
+            calls, push = index % len(self.urls), (index - 1) % len(self.urls)
             node_user = NodeUserClient(
                 user,
                 calls=(calls + 1, self.urls[calls]),

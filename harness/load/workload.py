@@ -150,11 +150,11 @@ class World:
 
     def place(self) -> tuple[str, str]:
         """(calls node, push node) for the next user: user i calls node i and connects to node
-        i + 1, so that across nodes every push crosses from one node to another."""
+        i - 1 (as ``seenby run``'s cluster target does), so pushes cross between nodes."""
         with self._lock:
             index, self._placed = self._placed, self._placed + 1
         nodes = self.node_urls or [self.base_url]
-        return nodes[index % len(nodes)], nodes[(index + 1) % len(nodes)]
+        return nodes[index % len(nodes)], nodes[(index - 1) % len(nodes)]
 
     def claim(self) -> Identity:
         """A free identity, creating a new block when none is left."""
