@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,11 +140,13 @@ class LocalCluster:
         self.nodes[index].kill()
 
     def stop(self) -> None:
-        """Stop every node, then the throw-away database (its data deleted); idempotent."""
+        """Stop every node, then the throw-away database (its data deleted); idempotent. The
+        nodes' logs go with them."""
         for node in self.nodes:
             node.stop()
         if self.postgres is not None:
             self.postgres.stop()
+        shutil.rmtree(self._logs, ignore_errors=True)
 
     def __enter__(self) -> LocalCluster:
         return self

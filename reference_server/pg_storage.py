@@ -28,6 +28,7 @@ start together do not race.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -60,6 +61,8 @@ from seenby.reference_server.model import (
     TextElem,
 )
 from seenby.reference_server.storage import PendingSend
+
+log = logging.getLogger("seenby.reference_server")
 
 PG_SCHEMA_VERSION = 1
 """The PostgreSQL schema's version (numbered apart from SQLite's: the layouts evolve apart)."""
@@ -280,17 +283,26 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def database_unavailable(error: psycopg.Error) -> ReceiptError:
-    """The error a call gets when the database failed it: never a success, always a reason."""
+def database_unavailable(error: psycopg.Error, *, committing: bool = False) -> ReceiptError:
+    """The error a call gets when the database failed it: never a success, always a reason.
+
+    Only a connection lost during COMMIT leaves the outcome unknown; the desc says which.
+    """
+    log.warning("a call failed in the database: %s", error)
+    outcome = (
+        "the connection was lost while committing, so it may or may not have been applied"
+        if committing
+        else "it was not applied"
+    )
     return ReceiptError(
         Code.INTERNAL_ERROR,
-        f"the database failed this call ({type(error).__name__}); it was not applied,"
-        " unless the connection was lost while committing; retry it",
+        f"the database failed this call ({type(error).__name__}); {outcome}; retry it",
     )
 
 
 class _Savepoint:
-    """``PgStorage.savepoint``: one per storage (savepoints do not nest here)."""
+    """``PgStorage.savepoint``: one per storage (savepoints do not nest here). A database error
+    inside it reaches the call as ``database_unavailable``, like one of the transaction's."""
 
     __slots__ = ("_storage",)
 
@@ -298,7 +310,10 @@ class _Savepoint:
         self._storage = storage
 
     def __enter__(self) -> None:
-        self._storage._execute("SAVEPOINT call")
+        try:
+            self._storage._execute("SAVEPOINT call")
+        except psycopg.Error as error:
+            raise database_unavailable(error) from error
 
     def __exit__(
         self,
@@ -307,11 +322,16 @@ class _Savepoint:
         traceback: TracebackType | None,
     ) -> None:
         conn = self._storage._conn
-        if exc_type is None:
-            conn.execute("RELEASE call")
-        elif not conn.broken:
-            conn.execute("ROLLBACK TO call")
-            conn.execute("RELEASE call")
+        try:
+            if exc_type is None:
+                conn.execute("RELEASE call")
+            elif not conn.broken:
+                conn.execute("ROLLBACK TO call")
+                conn.execute("RELEASE call")
+        except psycopg.Error as error:
+            raise database_unavailable(error) from error
+        if isinstance(exc, psycopg.Error):
+            raise database_unavailable(exc) from exc
 
 
 class PgStorage:
@@ -365,19 +385,23 @@ class PgStorage:
                 self._execute("SELECT pg_advisory_xact_lock(%s)", (CLUSTER_LOCK,))
             except (psycopg.Error, RuntimeError) as error:
                 self._rollback()
+                log.warning("the database is unavailable: %s", error)
                 raise ReceiptError(
-                    Code.INTERNAL_ERROR, f"the database is unavailable; retry: {error}"
+                    Code.INTERNAL_ERROR,
+                    "the database is unavailable, so the call was not applied; retry it",
                 ) from error
+            committing = False
             try:
                 yield
                 if self._notified:
                     self._execute(
                         "SELECT pg_notify(%s, %s)", (EVENTS_CHANNEL, self._notify_payload())
                     )
+                committing = True
                 self._execute("COMMIT")
             except psycopg.Error as error:
                 self._rollback()
-                raise database_unavailable(error) from error
+                raise database_unavailable(error, committing=committing) from error
             except BaseException:
                 self._rollback()
                 raise

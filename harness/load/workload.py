@@ -156,6 +156,11 @@ class World:
         nodes = self.node_urls or [self.base_url]
         return nodes[index % len(nodes)], nodes[(index - 1) % len(nodes)]
 
+    def next_node(self, url: str) -> str:
+        """The node after ``url``: where a user goes when ``url`` stopped answering."""
+        nodes = self.node_urls or [self.base_url]
+        return nodes[(nodes.index(url) + 1) % len(nodes)] if url in nodes else nodes[0]
+
     def claim(self) -> Identity:
         """A free identity, creating a new block when none is left."""
         with self._lock:
@@ -297,6 +302,8 @@ class ReceiptUser(User):
             )
         except (OSError, websocket.WebSocketException, AssertionError) as error:
             self._fire(PUSH, "connect", 0.0, error)
+            # Of several nodes, the next connection tries the next one (resuming with since).
+            self.push_url = self.world.next_node(self.push_url)
             return
         # The reader starts with the stream, and a replay arrives at once: frames may be in
         # before the listener. Under gevent nothing runs between these two lines, so each
@@ -394,10 +401,23 @@ class ReceiptUser(User):
         except (OSError, AssertionError) as error:
             # AssertionError: a 5xx or a contract break, already in the violation log.
             self._fire("POST", method, (time.perf_counter() - started) * 1000, error)
+            if isinstance(error, OSError) and len(self.world.node_urls) > 1:
+                self._move_calls()  # no answer: this node may be gone; the call stays in doubt
             return None
         failure = None if response.ok else RuntimeError(f"code {response.code}: {response.desc}")
         self._fire("POST", method, (time.perf_counter() - started) * 1000, failure)
         return response
+
+    def _move_calls(self) -> None:
+        """Send this user's next calls to the next node."""
+        self.http.close()
+        self.calls_url = self.world.next_node(self.calls_url)
+        self.http = HttpTransport(
+            self.calls_url,
+            self.me.token,
+            violations=self.world.violations,
+            timeout=self.settings.call_timeout_s,
+        )
 
     def _fire(self, kind: str, name: str, ms: float, error: BaseException | None) -> None:
         self.environment.events.request.fire(
