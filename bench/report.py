@@ -36,6 +36,8 @@ FINDINGS = Path(__file__).with_name("findings.md")
 LOCUST_SECTION = Path(__file__).with_name("locust.md")
 FLAKINESS_SECTION = Path(__file__).with_name("flakiness.md")
 """Written by `python -m bench.flakiness` (it takes minutes), copied in like the load section."""
+CLUSTER_SECTION = Path(__file__).with_name("cluster.md")
+"""Written by `python -m bench.cluster` (PostgreSQL and up to four servers), copied in too."""
 """The `seenby load` section, written by `python -m bench.locust_run` (a separate, longer run)."""
 
 
@@ -525,7 +527,7 @@ def render_markdown(results: Results, previous: Previous | None = None) -> str:
     ]
     for title, explanation, headers, rows in _sections(results, previous):
         parts += [f"## {title}", "", explanation, "", _markdown_table(headers, rows), ""]
-    for section in (LOCUST_SECTION, FLAKINESS_SECTION):
+    for section in (LOCUST_SECTION, FLAKINESS_SECTION, CLUSTER_SECTION):
         if section.exists():
             parts += [section.read_text(encoding="utf-8").rstrip(), ""]
     if FINDINGS.exists():

@@ -18,6 +18,7 @@ from types import FrameType
 from seenby.reference_server import is_postgres_url, start
 
 DEFAULT_DB = "seenby-data/seenby.sqlite3"
+_NEEDS_EXTRA = "PostgreSQL needs the postgres extra: pip install 'seenby[postgres]'"
 
 
 def _port(text: str) -> int:
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         if not is_postgres_url(db) and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         server = start(args.host, args.port, db, args.admin_key)
+    except ModuleNotFoundError as error:
+        print(f"seenby serve: {_NEEDS_EXTRA} ({error})", file=sys.stderr)
+        return 1
     except (OSError, RuntimeError, ValueError) as error:
         print(f"seenby serve: cannot start: {error}", file=sys.stderr)
         return 1
@@ -92,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve_nodes(args: argparse.Namespace, stop_requested: threading.Event) -> int:
     """``--nodes N``: a local cluster until interrupted (see ``local_cluster.py``)."""
-    from seenby.reference_server.local_cluster import LocalCluster
-
+    try:
+        from seenby.reference_server.local_cluster import LocalCluster
+    except ModuleNotFoundError as error:
+        print(f"seenby serve: {_NEEDS_EXTRA} ({error})", file=sys.stderr)
+        return 1
     if args.nodes < 1:
         print("seenby serve: --nodes must be at least 1", file=sys.stderr)
         return 2
@@ -104,7 +111,11 @@ def _serve_nodes(args: argparse.Namespace, stop_requested: threading.Event) -> i
         return 1
     with cluster:
         print(f"admin key: {cluster.admin_key}")
-        print(f"database: {cluster.database}")
+        if cluster.postgres is not None:
+            print(f"database: {cluster.database} (throw-away: {cluster.postgres.data_dir},"
+                  " deleted on exit)")
+        else:
+            print(f"database: {cluster.database}")
         for url in cluster.urls:
             print(f"node listening on {url}")
         print(f"target: {','.join(cluster.urls)}", flush=True)

@@ -73,13 +73,20 @@ def _free_port() -> int:
 class ThrowAwayPostgres:
     """A PostgreSQL server of its own, started at construction; ``url`` names its database.
 
-    ``port=None`` picks a free port. ``stop()`` (or leaving the ``with`` block) shuts it
+    ``port=None`` picks a free port; ``settings`` are more server settings (``-c name=value``,
+    e.g. ``shared_preload_libraries``). ``stop()`` (or leaving the ``with`` block) shuts it
     down and removes its data; ``restart()`` stops and starts the same server (same data,
     same port), for the tests of nodes that outlive their database.
     """
 
-    def __init__(self, port: int | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log: Path | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self._bin = find_binaries()
+        self._settings = dict(settings or {})
         self._root = Path(tempfile.mkdtemp(prefix="seenby-pg-"))
         self._data = self._root / "data"
         self._log_path = log if log is not None else self._root / "postgres.log"
@@ -103,6 +110,11 @@ class ThrowAwayPostgres:
         except BaseException:
             self.stop()
             raise
+
+    @property
+    def data_dir(self) -> Path:
+        """The directory that holds the server's data (deleted by ``stop()``)."""
+        return self._root
 
     @property
     def _admin_url(self) -> str:
@@ -138,7 +150,8 @@ class ThrowAwayPostgres:
                     [str(self._bin / "postgres"), "-D", str(self._data),
                      "-c", "listen_addresses=127.0.0.1", "-c", f"port={self.port}",
                      "-c", f"unix_socket_directories={self._root}",
-                     "-c", "max_connections=200", "-c", "fsync=on"]
+                     "-c", "max_connections=200", "-c", "fsync=on",
+                     *[f"-c{name}={value}" for name, value in self._settings.items()]]
                 ),
                 stdout=log,
                 stderr=log,
