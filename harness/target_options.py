@@ -46,7 +46,10 @@ def check_target_options(
     # Several URLs separated by commas are the nodes of one deployment.
     for url in options.target.split(",") if options.target is not None else ():
         if not url.strip().startswith(("http://", "https://")):
-            parser.error(f"--target takes http:// or https:// URLs, not {options.target!r}")
+            parser.error(
+                "--target must be an http:// or https:// URL (or several, separated by commas),"
+                f" not {options.target!r}"
+            )
     if options.target is not None and options.admin_key is None:
         parser.error(f"--target needs --admin-key ({creator} creates users and groups)")
     if options.target is None and options.admin_key is not None:
