@@ -12,6 +12,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+import pytest
+
+from seenby.reference_server.pg_storage import PG_SCHEMA_VERSION, PgStorage
 from tests.cluster.conftest import Client, Cluster
 
 RECEIPTS = "onRecvMessageReadReceipts"
@@ -155,3 +159,29 @@ def test_a_settings_change_on_one_node_holds_on_the_others_at_once(
         {"groupID": group, "elem": {"elemType": "text", "text": "x"}, "needReadReceipt": True},
     )
     assert refused["code"] == 7013, refused
+
+
+def test_a_node_refuses_a_database_whose_schema_is_newer_than_it_knows(database: str) -> None:
+    PgStorage(database, node=1).close()  # creates the schema
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("UPDATE schema_version SET version = %s", (PG_SCHEMA_VERSION + 1,))
+    with pytest.raises(RuntimeError, match="newer than this server's"):
+        PgStorage(database, node=1)
+
+
+def test_what_one_node_wrote_is_there_for_a_node_started_later(
+    cluster: Callable[[int], Cluster],
+) -> None:
+    first = cluster(1)
+    sender = first.user("alice")
+    reader = first.user("bob")
+    group = first.group(sender, reader)
+    msg_id = _send(sender, group)
+    reader.must("sendMessageReadReceipts", {"msgIDs": [msg_id]})
+    first.stop()
+    later = cluster(1)
+    (receipt,) = sender.on(later.urls[0]).must("getMessageReadReceipts", {"msgIDs": [msg_id]})
+    assert receipt["readCount"] == 1
+    stream = later.stream(sender, node=0, since=0)
+    frame = stream.next()  # the replay, from the table the first node wrote
+    assert (frame["seq"], frame["event"]) == (1, RECEIPTS)
