@@ -3,7 +3,9 @@
 The cluster is what ``seenby serve --nodes 3`` starts (``local_cluster.LocalCluster``: a
 throw-away PostgreSQL and three node processes with one admin key); the suite and the load run
 go through the ``seenby`` command line with ``--target URL1,URL2,URL3``, as a person would run
-them, and must pass there exactly as against the bundled server.
+them, and must pass there exactly as against the bundled server; then one node is SIGKILLed and
+the push and replay scenarios (the whole suite with ``SEENBY_FULL=1``) must pass on the two
+left, on the data the first runs left behind.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from seenby.reference_server.local_cluster import LocalCluster
+from tests.reliability.sizes import FULL
 
 SEENBY = str(Path(sys.executable).parent / "seenby")
 RUN_TIMEOUT_S = 300
@@ -71,3 +74,17 @@ def test_a_short_load_run_across_three_nodes_holds_every_invariant(
     summary = json.loads((tmp_path / "load-summary.json").read_text())
     assert summary["verdict"]["holds"], summary["verdict"]["broken"]
     assert summary["receipts"] > 0 and summary["pushConnections"] >= 20
+
+
+def test_the_suite_is_still_conformant_on_the_nodes_left_after_one_is_killed(
+    three_nodes: LocalCluster, tmp_path: Path
+) -> None:
+    three_nodes.kill(2)
+    survivors = three_nodes.urls
+    assert len(survivors) == 2
+    selection = [] if FULL else ["--tag", "area-P", "--tag", "area-Y"]
+    result = _seenby(
+        "run", "--target", ",".join(survivors), "--admin-key", three_nodes.admin_key,
+        "--report-dir", str(tmp_path), "-q", *selection,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
