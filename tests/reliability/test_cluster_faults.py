@@ -1,5 +1,7 @@
 """Faults a cluster survives, under ``seenby load`` across three nodes on PostgreSQL.
 
+The fault comes a third of the run after every user exists (set-up is not what is tested).
+
 - One of three nodes is SIGKILLed mid-run: its users' calls get no answer (in doubt, never
   counted as done), they move to the next node and reconnect their push with ``since``; the
   verdict still holds: nothing acknowledged is lost and no connection misses an event.
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import requests
 
 from seenby.reference_server.local_cluster import LocalCluster
@@ -31,6 +34,8 @@ from .sizes import FULL
 SEENBY = str(Path(sys.executable).parent / "seenby")
 USERS, SECONDS = (120, 60) if FULL else (20, 15)
 FAULT_AT_S = SECONDS / 3
+"""Seconds after the last user was created."""
+SPAWN_TIMEOUT_S = 120
 
 
 def _load_with_fault(
@@ -46,11 +51,24 @@ def _load_with_fault(
         stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
-    time.sleep(FAULT_AT_S + 3)  # users spawn first
+    _wait_until_every_user_exists(cluster.database)  # the fault meets the run, not its set-up
+    time.sleep(FAULT_AT_S)
     fault()
     output, _ = process.communicate(timeout=SECONDS + 240)
-    summary = json.loads((report_dir / "load-summary.json").read_text())
-    return summary, output
+    summary_path = report_dir / "load-summary.json"
+    assert summary_path.exists(), f"seenby load wrote no summary:\n{output[-4000:]}"
+    return json.loads(summary_path.read_text()), output
+
+
+def _wait_until_every_user_exists(database: str) -> None:
+    deadline = time.monotonic() + SPAWN_TIMEOUT_S
+    with psycopg.connect(database, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM users WHERE user_id LIKE 'load-%'").fetchone()
+            if row is not None and row[0] >= USERS:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"seenby load did not create its {USERS} users in {SPAWN_TIMEOUT_S} s")
 
 
 def test_a_node_killed_mid_run_loses_nothing_acknowledged(tmp_path: Path) -> None:
