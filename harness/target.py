@@ -425,7 +425,12 @@ def open_target(
 
 
 def open_wire_target(url: str | None, admin_key: str | None, *, timeout: float) -> Target:
-    """The ``seenby`` driver's targets: the bundled server when ``url`` is None, else remote."""
+    """The ``seenby`` driver's targets: the bundled server when ``url`` is None, else remote;
+    several URLs separated by commas are the nodes of one deployment."""
     if url is None:
         return BundledTarget(timeout=timeout)
+    if "," in url:  # the nodes of one deployment (harness/cluster_target.py)
+        from seenby.harness.cluster_target import ClusterTarget, split_target_urls
+
+        return ClusterTarget(split_target_urls(url), admin_key, timeout=timeout)
     return RemoteTarget(url, admin_key, timeout=timeout)

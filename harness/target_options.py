@@ -39,8 +39,8 @@ def add_target_options(parser: argparse.ArgumentParser, what: str) -> None:
         "--target",
         metavar="URL",
         default=os.environ.get("SEENBY_TARGET"),
-        help=f"base URL of the deployment to {what} (env SEENBY_TARGET); "
-        "default: a bundled reference server",
+        help=f"base URL of the deployment to {what} (env SEENBY_TARGET), or its nodes' URLs"
+        " separated by commas; default: a bundled reference server",
     )
     target.add_argument(
         "--admin-key",
@@ -73,8 +73,13 @@ def check_target_options(
 ) -> None:
     """Exit with a usage error unless the target options make sense together; ``creator``
     names who creates users and groups (so needs the admin key)."""
-    if options.target is not None and not options.target.startswith(("http://", "https://")):
-        parser.error(f"--target must be an http:// or https:// URL, not {options.target!r}")
+    # Several URLs separated by commas are the nodes of one deployment.
+    for url in options.target.split(",") if options.target is not None else ():
+        if not url.strip().startswith(("http://", "https://")):
+            parser.error(
+                "--target must be an http:// or https:// URL (or several, separated by commas),"
+                f" not {options.target!r}"
+            )
     if options.target is not None and options.admin_key is None:
         parser.error(f"--target needs --admin-key ({creator} creates users and groups)")
     if options.target is None and options.admin_key is not None:

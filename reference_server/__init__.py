@@ -5,7 +5,10 @@
     with reference_server.start(port=0, db=":memory:") as server:
         print(server.url, server.admin_key)
 
-``seenby serve`` (``seenby.reference_server.cli``) runs the same server as a process.
+``seenby serve`` (``seenby.reference_server.cli``) runs the same server as a process. With a
+``postgresql://`` URL as ``db`` the server is one node of a cluster on that database
+(``pg_storage.py``, ``cluster_push.py``): any number of nodes on one database and admin key are
+one service.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from seenby.reference_server.domain import ReceiptService
 from seenby.reference_server.http_api import ReceiptHTTPServer, Timeouts
 from seenby.reference_server.model import REPLAY_RETAINED_EVENTS
 from seenby.reference_server.push import IDLE_TIMEOUT, PING_INTERVAL, QUEUE_SIZE, PushHub
-from seenby.reference_server.storage import SqliteStorage
+from seenby.reference_server.storage import SqliteStorage, Storage
 
-__all__ = ["RunningServer", "Tuning", "start"]
+__all__ = ["RunningServer", "Tuning", "is_postgres_url", "start"]
 
 _SHUTDOWN_GRACE_SECONDS = 2.0
 
@@ -52,7 +55,7 @@ class RunningServer:
     """A server started by :func:`start`: its ``url``, its ``admin_key`` and ``stop()``."""
 
     def __init__(
-        self, httpd: ReceiptHTTPServer, hub: PushHub, storage: SqliteStorage, admin_key: str
+        self, httpd: ReceiptHTTPServer, hub: PushHub, storage: Storage, admin_key: str
     ) -> None:
         self._httpd = httpd
         self._hub = hub
@@ -98,6 +101,11 @@ class RunningServer:
         return f"<RunningServer {self.url}{' stopped' if self._stopped else ''}>"
 
 
+def is_postgres_url(db: str) -> bool:
+    """Whether ``db`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return db.startswith(("postgresql://", "postgres://"))
+
+
 def start(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -108,17 +116,35 @@ def start(
 ) -> RunningServer:
     """Start the reference server in background threads and return once it accepts requests.
 
-    ``port=0`` picks a free port; ``db`` is a SQLite file (created if missing) or
-    ``":memory:"``; without ``admin_key`` a random one is made (see ``RunningServer.admin_key``).
+    ``port=0`` picks a free port; ``db`` is a SQLite file (created if missing),
+    ``":memory:"``, or a ``postgresql://`` URL (this server is then one node of a cluster on
+    that database); without ``admin_key`` a random one is made (see
+    ``RunningServer.admin_key``).
     """
     if admin_key == "":
         raise ValueError("admin_key must not be empty")
     tuning = tuning or Tuning()
     key = admin_key if admin_key is not None else secrets.token_urlsafe(24)
-    storage = SqliteStorage(db, event_retention=tuning.event_retention)
-    hub = PushHub(tuning.push_queue_size, tuning.ping_interval, tuning.idle_timeout)
-    service = ReceiptService(storage, key, sink=hub, presence=hub)
+    storage: Storage
+    if is_postgres_url(db):
+        # Imported here: psycopg is the optional `postgres` extra.
+        from seenby.reference_server.cluster_push import ClusterHub
+        from seenby.reference_server.pg_storage import PgStorage
+
+        cluster_hub = ClusterHub(
+            db, tuning.push_queue_size, tuning.ping_interval, tuning.idle_timeout
+        )
+        try:
+            storage = PgStorage(db, cluster_hub.node, event_retention=tuning.event_retention)
+        except BaseException:
+            cluster_hub.close_all(0)
+            raise
+        hub: PushHub = cluster_hub
+    else:
+        storage = SqliteStorage(db, event_retention=tuning.event_retention)
+        hub = PushHub(tuning.push_queue_size, tuning.ping_interval, tuning.idle_timeout)
     try:
+        service = ReceiptService(storage, key, sink=hub, presence=hub)
         httpd = ReceiptHTTPServer(
             (host, port),
             service,
@@ -127,6 +153,7 @@ def start(
             tuning.max_connections,
         )
     except BaseException:
+        hub.close_all(0)
         storage.close()
         raise
     return RunningServer(httpd, hub, storage, key)

@@ -632,7 +632,8 @@ class ReceiptService:
                         ON_REPLAY_GAP,
                         {"since": since, "firstAvailableSeq": oldest},
                     )
-                replay = Replay(tuple(self._storage.events_after(caller.user_id, since)), gap)
+                events = tuple(self._storage.events_after(caller.user_id, since))
+                replay = Replay(events, gap, latest)
             return replay
 
         return self._run(work, after_commit=register)

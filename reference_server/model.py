@@ -449,3 +449,6 @@ class Replay:
 
     events: tuple[Event, ...]
     gap: Event | None = None
+    latest: int | None = None
+    """The user's latest seq when the replay was read (when ``since`` was given): where a
+    node that learns of other nodes' events from the database goes on from."""

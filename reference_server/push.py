@@ -288,6 +288,7 @@ class PushHub:
             caller.user_id, upgrade, ws, self._queue_size, self._ping_interval
         )
         replay = open_stream(lambda: self._register(connection))
+        self._opened(connection, replay)
         writer = None
         try:
             upgrade.sock.settimeout(self._idle_timeout)
@@ -309,6 +310,9 @@ class PushHub:
             if writer is not None:
                 writer.join(timeout=self._idle_timeout)
             connection.finished.set()
+
+    def _opened(self, connection: PushConnection, replay: Replay) -> None:
+        """Called once the connection is registered and its replay read, before the 101."""
 
     def _register(self, connection: PushConnection) -> None:
         with self._lock:

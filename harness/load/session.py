@@ -38,6 +38,7 @@ from locust.stats import (
     stats_history,
 )
 
+from seenby.harness.cluster_target import split_target_urls
 from seenby.harness.server_process import ServerProcess
 from seenby.harness.transport import ApiError, HttpTransport, NoAnswer, ViolationLog
 
@@ -109,7 +110,7 @@ def target_problem(target: str, admin_key: str) -> str | None:
 def run_driver(run: Run) -> int:
     """Run the load as a local runner or a master; the exit status (0: every invariant held,
     1: one broke, or the target cannot be used)."""
-    problem = target_problem(run.target, run.settings.admin_key)
+    problem = target_problem(split_target_urls(run.target)[0], run.settings.admin_key)
     if problem is not None:
         run.progress(f"seenby load: cannot use the target {run.target}: {problem}")
         return 1
@@ -165,7 +166,7 @@ def run_driver(run: Run) -> int:
     run.progress(
         f"verdict: pulling the state of {sum(1 for _ in ledger.acknowledged_sends())} messages"
     )
-    state = pull_state(run.target, ledger)
+    state = pull_state(split_target_urls(run.target)[0], ledger)
     verdict = judge(ledger, state)
     if len(ledgers) < max(1, run.expect_workers):
         verdict.invariants["push-settled"].check(

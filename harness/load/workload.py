@@ -51,6 +51,7 @@ import websocket
 from locust import User, task
 from locust.env import Environment
 
+from seenby.harness.cluster_target import split_target_urls
 from seenby.harness.models import Event
 from seenby.harness.push import WebSocketPushStream
 from seenby.harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
@@ -159,6 +160,9 @@ class World:
         self.tag = uuid.uuid4().hex[:8]
         self.settings: LoadSettings | None = None
         self.base_url = ""
+        self.node_urls: list[str] = []
+        """Every node of the target (one, unless ``--target`` named several)."""
+        self._placed = 0
         self.batch_max = 30
         self.users: dict[str, ReceiptUser] = {}
         self.sends_in_flight: dict[str, _PendingSend] = {}
@@ -175,8 +179,10 @@ class World:
         self._admin: HttpTransport | None = None
 
     def configure(self, base_url: str, settings: LoadSettings) -> None:
-        """Point the world at the target (on a worker: once the master's options arrived)."""
-        self.base_url = base_url.rstrip("/")
+        """Point the world at the target (on a worker: once the master's options arrived);
+        ``base_url`` may name several nodes, separated by commas."""
+        self.node_urls = split_target_urls(base_url)
+        self.base_url = self.node_urls[0]
         self.settings = settings
         self._admin = HttpTransport(
             self.base_url,
@@ -225,6 +231,19 @@ class World:
         if self._admin is None:
             raise RuntimeError("the workload was not configured with a target")
         return self._admin
+
+    def place(self) -> tuple[str, str]:
+        """(calls node, push node) for the next user: user i calls node i and connects to node
+        i - 1 (as ``seenby run``'s cluster target does), so pushes cross between nodes."""
+        with self._lock:
+            index, self._placed = self._placed, self._placed + 1
+        nodes = self.node_urls or [self.base_url]
+        return nodes[index % len(nodes)], nodes[(index - 1) % len(nodes)]
+
+    def next_node(self, url: str) -> str:
+        """The node after ``url``: where a user goes when ``url`` stopped answering."""
+        nodes = self.node_urls or [self.base_url]
+        return nodes[(nodes.index(url) + 1) % len(nodes)] if url in nodes else nodes[0]
 
     def claim(self) -> Identity:
         """A free identity, creating a new block when none is left."""
@@ -347,8 +366,9 @@ class ReceiptUser(User):
         self.settings = world.current_settings()
         worker = getattr(self.environment.runner, "worker_index", 0)
         self.rng = random.Random(f"{self.settings.seed}-{worker}-{self.me.seat}")
+        self.calls_url, self.push_url = world.place()
         self.http = HttpTransport(
-            world.base_url,
+            self.calls_url,
             self.me.token,
             violations=world.violations,
             timeout=self.settings.call_timeout_s,
@@ -377,7 +397,7 @@ class ReceiptUser(User):
         self._stream, self._connection, self._live = None, connection, None
         try:
             stream = WebSocketPushStream(
-                self.world.base_url,
+                self.push_url,
                 self.me.token,
                 owner=self.me.user_id,
                 violations=self.world.violations,
@@ -388,6 +408,8 @@ class ReceiptUser(User):
             if not isinstance(error, AssertionError):  # those are in the violation log
                 self.world.ledger.fault(f"push connection of {self.me.user_id}: {error}")
             self._fire(PUSH, "connect", 0.0, error)
+            # Of several nodes, the next connection tries the next one (resuming with since).
+            self.push_url = self.world.next_node(self.push_url)
             return
         # The reader starts with the stream, and a replay arrives at once: frames may be in
         # before the listener. Under gevent nothing runs between these two lines, so each
@@ -533,6 +555,8 @@ class ReceiptUser(User):
             if isinstance(error, OSError):
                 world.ledger.fault(f"{method} as {user}: no answer: {error}")
             self._fire("POST", method, (time.perf_counter() - started) * 1000, error)
+            if isinstance(error, OSError) and len(self.world.node_urls) > 1:
+                self._move_calls()  # no answer: this node may be gone; the call stays in doubt
             return None
         ms = (time.perf_counter() - started) * 1000
         world.timeline.add(call_series(method), time.time(), ms)
@@ -548,6 +572,17 @@ class ReceiptUser(User):
             )
             self._fire("POST", method, ms, RuntimeError(f"code {response.code}: {response.desc}"))
         return response
+
+    def _move_calls(self) -> None:
+        """Send this user's next calls to the next node."""
+        self.http.close()
+        self.calls_url = self.world.next_node(self.calls_url)
+        self.http = HttpTransport(
+            self.calls_url,
+            self.me.token,
+            violations=self.world.violations,
+            timeout=self.settings.call_timeout_s,
+        )
 
     def _fire(self, kind: str, name: str, ms: float, error: BaseException | None) -> None:
         self.environment.events.request.fire(

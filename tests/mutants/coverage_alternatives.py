@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Caller, Presence
 from seenby.reference_server.group_commit import EventSink
 from seenby.reference_server.model import (
-    Code,
     JsonObject,
     MemberFilter,
     MemberPage,

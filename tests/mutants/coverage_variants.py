@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import (
     ON_RECV_C2C_READ_RECEIPT,
     ON_RECV_MESSAGE_READ_RECEIPTS,
@@ -28,7 +29,6 @@ from seenby.reference_server.domain import (
 from seenby.reference_server.group_commit import EventSink
 from seenby.reference_server.model import (
     Capabilities,
-    Code,
     Event,
     JsonObject,
     JsonValue,

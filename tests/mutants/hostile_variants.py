@@ -19,9 +19,10 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import ON_RECV_MESSAGE_READ_RECEIPTS, Caller
 from seenby.reference_server.http_api import RequestHandler
-from seenby.reference_server.model import Code, Event, JsonValue, Replay
+from seenby.reference_server.model import Event, JsonValue, Replay
 from seenby.reference_server.push import OpenStream, PushHub, UpgradeRequest, frame_text
 
 from .gallery import variant

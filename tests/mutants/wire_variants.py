@@ -33,10 +33,11 @@ from wsproto.events import AcceptConnection, Request
 from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import RemoteProtocolError
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server import RunningServer, Tuning
 from seenby.reference_server.domain import Caller
 from seenby.reference_server.http_api import ReceiptHTTPServer, RequestHandler, Timeouts
-from seenby.reference_server.model import Code, JsonValue, ReceiptError
+from seenby.reference_server.model import JsonValue, ReceiptError
 from seenby.reference_server.push import (
     _SEND_BUFFER_BYTES,
     OpenStream,
