@@ -28,7 +28,7 @@ from bench.population import Admin, populate_large_groups, send_group_messages
 from bench.sizes import Sizes
 from bench.stats import Figure, percentile
 from bench.wire import KeepAliveConnection, encode_call
-from seenby.harness.server_process import ServerProcess
+from seenby.harness.api.server_process import ServerProcess
 
 P99_TARGET_SECONDS = 0.050
 _READERS = 4

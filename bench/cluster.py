@@ -42,7 +42,7 @@ import psycopg
 import websocket
 
 from bench.report import Machine
-from seenby.harness.server_process import ServerProcess
+from seenby.harness.api.server_process import ServerProcess
 from seenby.reference_server.local_cluster import LocalCluster
 from seenby.reference_server.pg_cluster import ThrowAwayPostgres
 

@@ -39,7 +39,7 @@ from bench.push_latency import PushJob, measure_in_client
 from bench.report import Machine
 from bench.stats import Figure, percentile
 from bench.wire import KeepAliveConnection
-from seenby.harness.server_process import ServerProcess
+from seenby.harness.api.server_process import ServerProcess
 
 SECTION = Path(__file__).with_name("load_latency.md")
 LOAD = [sys.executable, "-m", "gevent.monkey", "--module", "seenby.harness.load"]

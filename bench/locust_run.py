@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Machine
-from seenby.harness.server_process import ServerProcess
+from seenby.harness.api.server_process import ServerProcess
 
 SECTION = Path(__file__).with_name("locust.md")
 LOAD = [sys.executable, "-m", "gevent.monkey", "--module", "seenby.harness.load"]

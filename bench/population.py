@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from bench.wire import KeepAliveConnection
 from seenby.reference_server.domain import Caller, ReceiptService
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import SqliteStorage
+from seenby.reference_server.values import (
     Event,
     GroupChat,
     Profile,
@@ -27,7 +28,6 @@ from seenby.reference_server.model import (
     TextElem,
     now_ms,
 )
-from seenby.reference_server.storage import SqliteStorage
 
 ADMIN_ID_LIST_MAX = 1_000
 """Most user IDs one admin call may name (docs/protocol.md §1.3)."""

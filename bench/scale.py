@@ -32,7 +32,7 @@ from bench.population import LargeGroup, LargePopulation, populate_large_groups
 from bench.sizes import Sizes
 from bench.stats import Figure
 from bench.wire import KeepAliveConnection
-from seenby.harness.server_process import ServerProcess
+from seenby.harness.api.server_process import ServerProcess
 
 FLATNESS_TARGET = 1.5
 BYTES_PER_RECIPIENT_TARGET = 200

@@ -4,7 +4,7 @@
 limits), imported by the reference server and the harness; nothing else: behaviour lives in
 ``reference_server``, checking in ``harness``. ``openapi.json`` (every HTTP method) and
 ``asyncapi.json`` (the ``GET /v1/events`` push channel) describe the protocol for tools; both
-reference the JSON Schemas of ``harness/schemas/`` instead of restating them.
+reference the JSON Schemas of ``contract/schemas/`` instead of restating them.
 """
 
 from pathlib import Path

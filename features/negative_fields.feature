@@ -3,7 +3,7 @@ Feature: Errors: every field of every method, broken in every way the contract f
   Spec behaviour E-3 of docs/spec/receipts-spec.md and docs/protocol.md sections 1.2 and 1.3: a
   wrong type, a missing field, a value out of range or null is refused with a clear error, never
   a crash (5xx), a hang or a partial write. The broken bodies are generated from the method's
-  request schema (harness/schemas/requests/): each is one change away from a valid body about
+  request schema (contract/schemas/requests/): each is one change away from a valid body about
   the scenario's group and message, and is kept only if the schema rejects it. Every one must be
   refused with a 4xx and a description. Strict: the exact code (6017 for a user method, 10004
   for an admin one, 10015 for a new group's ID, 90006 for a body that is not a JSON object), and

@@ -19,11 +19,8 @@ from seenby.contract.vocabulary import (
     http_status,
     is_refusal_status,
 )
-from seenby.harness.client import WALK_MAX_PAGES, AdminClient, UserClient
-from seenby.harness.deviations import Deviation, DeviationLog
-from seenby.harness.drivers import Driver, get_driver, installed_drivers
-from seenby.harness.drivers.capabilities import NotApplicable
-from seenby.harness.models import (
+from seenby.harness.api.client import WALK_MAX_PAGES, AdminClient, UserClient
+from seenby.harness.api.models import (
     Capabilities,
     Conversation,
     Event,
@@ -36,9 +33,12 @@ from seenby.harness.models import (
     ResultList,
     Settings,
 )
-from seenby.harness.push import PushStream, SeqGap, UnexpectedEvent, WaitTimeout
-from seenby.harness.target import BundledTarget, RemoteTarget, Target, open_target
-from seenby.harness.transport import (
+from seenby.harness.api.target import BundledTarget, RemoteTarget, Target, open_target
+from seenby.harness.drivers import Driver, get_driver, installed_drivers
+from seenby.harness.drivers.capabilities import NotApplicable
+from seenby.harness.wire.deviations import Deviation, DeviationLog
+from seenby.harness.wire.push import PushStream, SeqGap, UnexpectedEvent, WaitTimeout
+from seenby.harness.wire.transport import (
     DEFAULT_TIMEOUT,
     ApiError,
     NoAnswer,
@@ -47,7 +47,7 @@ from seenby.harness.transport import (
     WireResponse,
     status_deviation,
 )
-from seenby.harness.validation import SchemaViolation
+from seenby.harness.wire.validation import SchemaViolation
 
 __all__ = [
     "DEFAULT_LIMITS",

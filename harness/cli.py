@@ -23,14 +23,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from seenby.harness.catalogue import AREA_NAMES, CatalogueError
+from seenby.harness.api.target_options import add_target_options, check_target_options, positive_int
 from seenby.harness.drivers import DEFAULT_DRIVER, DriverError, get_driver, installed_drivers
 from seenby.harness.drivers.capabilities import CAPABILITIES
-from seenby.harness.expectations import EntryStatus, ExpectationsError
-from seenby.harness.reports import VERDICTS, RunReport
-from seenby.harness.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
-from seenby.harness.target_options import add_target_options, check_target_options, positive_int
-from seenby.harness.transport import DEFAULT_TIMEOUT, time_budget
+from seenby.harness.reports.summary import VERDICTS, RunReport
+from seenby.harness.run.catalogue import AREA_NAMES, CatalogueError
+from seenby.harness.run.known_deviations import EntryStatus, KnownDeviationFileError
+from seenby.harness.run.runner import RunSettings, SelectionError, Suite, run, selected_scenarios
+from seenby.harness.wire.transport import DEFAULT_TIMEOUT, time_budget
 
 __all__ = ["main"]
 
@@ -303,7 +303,7 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     )
     try:
         report = run(settings, progress=(lambda _: None) if options.quiet else _print_progress)
-    except (SelectionError, ExpectationsError) as error:
+    except (SelectionError, KnownDeviationFileError) as error:
         parser.error(str(error))
     for problem in report.errors:
         print(f"seenby: {problem}", file=sys.stderr)
@@ -320,7 +320,9 @@ def _run(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     print(_verdict_line(report))
     print(f"reports: {settings.report_dir}/ ({_REPORT_FILES})")
     if options.notebook is not None:
-        from seenby.harness.notebook import write_results_notebook  # nbformat: the notebooks extra
+        from seenby.harness.run.notebook import (
+            write_results_notebook,  # nbformat: the notebooks extra
+        )
 
         summary_path = settings.report_dir / "conformance-summary.json"
         print(f"notebook: {write_results_notebook(summary_path, options.notebook)}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from seenby.harness.notebook import (
+from seenby.harness.run.notebook import (
     code,
     markdown,
     notebook_from_cells,

@@ -21,9 +21,9 @@ from types import TracebackType
 from seenby.contract import vocabulary
 from seenby.reference_server.domain import ReceiptService
 from seenby.reference_server.http_api import ReceiptHTTPServer, Timeouts
-from seenby.reference_server.model import REPLAY_RETAINED_EVENTS
 from seenby.reference_server.push import IDLE_TIMEOUT, PING_INTERVAL, QUEUE_SIZE, PushHub
 from seenby.reference_server.storage import SqliteStorage, Storage
+from seenby.reference_server.values import REPLAY_RETAINED_EVENTS
 
 __all__ = ["RunningServer", "Tuning", "is_postgres_url", "start"]
 

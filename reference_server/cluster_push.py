@@ -26,7 +26,6 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from seenby.reference_server.model import Event, Replay
 from seenby.reference_server.pg_storage import (
     EVENTS_CHANNEL,
     LIVE_NODES_SQL,
@@ -45,6 +44,7 @@ from seenby.reference_server.push import (
     PushHub,
     frame_text,
 )
+from seenby.reference_server.values import Event, Replay
 
 log = logging.getLogger("seenby.reference_server")
 

@@ -93,7 +93,8 @@ from typing import Protocol, TypeVar
 from seenby.contract import vocabulary
 from seenby.contract.vocabulary import Code
 from seenby.reference_server.group_commit import EventSink, GroupCommit
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import Storage
+from seenby.reference_server.values import (
     GROUP_TYPES,
     C2CReceipt,
     Capabilities,
@@ -123,7 +124,6 @@ from seenby.reference_server.model import (
     conversation_key,
     now_ms,
 )
-from seenby.reference_server.storage import Storage
 
 T = TypeVar("T")
 

@@ -35,8 +35,8 @@ from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from seenby.reference_server.model import Event
 from seenby.reference_server.storage import Storage
+from seenby.reference_server.values import Event
 
 T = TypeVar("T")
 

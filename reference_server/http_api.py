@@ -38,8 +38,8 @@ from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Admin, Caller, Credential, ReceiptService
 from seenby.reference_server.http_head import HeadError, read_headers
 from seenby.reference_server.methods import METHODS, AdminMethod
-from seenby.reference_server.model import JsonObject, JsonValue, ReceiptError
 from seenby.reference_server.push import PushHub, UpgradeRequest
+from seenby.reference_server.values import JsonObject, JsonValue, ReceiptError
 
 log = logging.getLogger("seenby.reference_server")
 

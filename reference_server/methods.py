@@ -15,7 +15,7 @@ from typing import NoReturn, TypeVar, cast
 from seenby.contract import vocabulary
 from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Caller, ReceiptService
-from seenby.reference_server.model import (
+from seenby.reference_server.values import (
     ADMIN_ID_LIST_MAX,
     EDITIONS,
     ELEM_DESC_MAX_CHARS,

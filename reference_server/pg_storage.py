@@ -39,7 +39,8 @@ from typing import Any, LiteralString
 import psycopg
 
 from seenby.contract.vocabulary import Code
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import PendingSend
+from seenby.reference_server.values import (
     READ,
     REPLAY_RETAINED_EVENTS,
     Chat,
@@ -60,7 +61,6 @@ from seenby.reference_server.model import (
     Settings,
     TextElem,
 )
-from seenby.reference_server.storage import PendingSend
 
 log = logging.getLogger("seenby.reference_server")
 

@@ -33,7 +33,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 from seenby.contract import vocabulary
 from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Caller
-from seenby.reference_server.model import Event, ReceiptError, Replay
+from seenby.reference_server.values import Event, ReceiptError, Replay
 
 log = logging.getLogger("seenby.reference_server")
 

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
-from seenby.reference_server.model import (
+from seenby.reference_server.values import (
     READ,
     REPLAY_RETAINED_EVENTS,
     Chat,

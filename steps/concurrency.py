@@ -1,5 +1,5 @@
 """Steps for races [P-3, R-5]: many callers released together by a barrier, in rounds, until a
-count is wrong or the bound is reached (``harness.races``).
+count is wrong or the bound is reached (``harness.api.races``).
 
 Each round is a new message of the sender's, read at one moment by every other member (a lost
 update shows as a read count below the number of readers), or by one reader from several
@@ -13,7 +13,7 @@ from functools import partial
 
 import pytest
 
-from seenby.harness.races import RaceOutcome, release_together, repeat_until_wrong
+from seenby.harness.api.races import RaceOutcome, release_together, repeat_until_wrong
 from seenby.steps.phrases import then, when
 from seenby.steps.world import World
 

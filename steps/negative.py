@@ -1,7 +1,7 @@
 """Steps for generated bad request bodies [E-3]: every field of a method broken in every way
 its request schema forbids, each sent once, each refused, none changing anything.
 
-The bodies come from ``harness.negative`` (one change away from a valid body of the scenario,
+The bodies come from ``harness.wire.negative`` (one change away from a valid body of the scenario,
 kept only when the contract's schema rejects them). A body a target must refuse (core) that it
 accepts, answers with a 5xx, or leaves unanswered fails the scenario, listed with the request
 that did it; one that only the reference refuses (a strict limit) is a deviation. The exact
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from seenby.harness import Level, NoAnswer, ProtocolViolation, WireResponse, is_refusal_status
-from seenby.harness.negative import BrokenRequest, broken_requests
+from seenby.harness.wire.negative import BrokenRequest, broken_requests
 from seenby.steps.outcomes import JSON
 from seenby.steps.phrases import then, when
 from seenby.steps.security import admin_key, bearer

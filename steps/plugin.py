@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from seenby import features
-from seenby.harness.deviations import DEVIATION_PROPERTY
 from seenby.harness.drivers import DEFAULT_DRIVER
-from seenby.harness.transcript import TRANSCRIPT_PROPERTY
-from seenby.harness.transport import (
+from seenby.harness.wire.deviations import DEVIATION_PROPERTY
+from seenby.harness.wire.transcript import TRANSCRIPT_PROPERTY
+from seenby.harness.wire.transport import (
     CA_CERT_VARIABLE,
     DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_TIMEOUT,
@@ -37,7 +37,7 @@ from seenby.harness.transport import (
 from seenby.steps.world import WORLD_KEY
 
 # Options and hooks only, like this module: ``--seenby-expect`` (known-deviation files).
-pytest_plugins = ["seenby.harness.expectations_plugin"]
+pytest_plugins = ["seenby.harness.plugins.known_deviations"]
 
 FEATURES_DIR = Path(features.__file__).resolve().parent
 """The installed feature files."""

@@ -17,7 +17,7 @@ from seenby.harness.drivers.capabilities import (
     TARGET_FEATURES,
     not_applicable_reason,
 )
-from seenby.harness.preflight import Preflight, run_preflight
+from seenby.harness.run.preflight import Preflight, run_preflight
 
 __all__ = ["seenby_capability_gate", "seenby_preflight", "seenby_target"]
 
@@ -37,7 +37,7 @@ def seenby_target(pytestconfig: pytest.Config) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def seenby_preflight(seenby_target: Target) -> Preflight:
     """One round trip through each part of the target, before the first scenario of this
-    process (``seenby.harness.preflight``)."""
+    process (``seenby.harness.run.preflight``)."""
     return run_preflight(seenby_target)
 
 

@@ -38,7 +38,7 @@ from seenby.harness import (
     UserClient,
     WireResponse,
 )
-from seenby.harness.preflight import Preflight
+from seenby.harness.run.preflight import Preflight
 
 __all__ = ["WORLD_KEY", "Chat", "MemberWalk", "Outcome", "Probe", "World", "world"]
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from seenby.harness.drivers.capabilities import CAPABILITIES
 
 if TYPE_CHECKING:
-    from seenby.harness.target import Target
+    from seenby.harness.api.target import Target
 
 __all__ = [
     "DEFAULT_DRIVER",

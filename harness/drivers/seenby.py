@@ -14,7 +14,7 @@ from seenby.harness.drivers import DEFAULT_DRIVER, Driver
 from seenby.harness.drivers.capabilities import CAPABILITIES
 
 if TYPE_CHECKING:
-    from seenby.harness.target import Target
+    from seenby.harness.api.target import Target
 
 __all__ = ["DRIVER", "SeenbyDriver"]
 
@@ -39,7 +39,7 @@ class SeenbyDriver(Driver):
         return frozenset(CAPABILITIES)
 
     def open(self, url: str | None, admin_key: str | None, *, timeout: float) -> Target:
-        from seenby.harness.target import open_wire_target  # target.py imports the registry
+        from seenby.harness.api.target import open_wire_target  # target.py imports the registry
 
         return open_wire_target(url, admin_key, timeout=timeout)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from seenby.harness.client import (
+from seenby.harness.api.client import (
     SETTING_WIRE_NAMES,
     AdminClient,
     GroupRef,
@@ -22,7 +22,7 @@ from seenby.harness.client import (
     msg_id_of,
     user_id_of,
 )
-from seenby.harness.models import (
+from seenby.harness.api.models import (
     Conversation,
     Group,
     Message,
@@ -32,8 +32,8 @@ from seenby.harness.models import (
     ResultList,
     Settings,
 )
-from seenby.harness.push import PushStream, WebSocketPushStream
-from seenby.harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
+from seenby.harness.wire.push import PushStream, WebSocketPushStream
+from seenby.harness.wire.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
 
 __all__ = ["WireAdminClient", "WireUserClient"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from locust.log import setup_logging
 from locust.util.timespan import parse_timespan
 
-from seenby.harness.target_options import add_target_options, check_target_options, positive_int
+from seenby.harness.api.target_options import add_target_options, check_target_options, positive_int
 
 from .session import Run, bundled_server, run_driver, run_worker, temporary_folder
 from .workload import LoadSettings

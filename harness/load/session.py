@@ -38,15 +38,15 @@ from locust.stats import (
     stats_history,
 )
 
-from seenby.harness.cluster_target import split_target_urls
-from seenby.harness.server_process import ServerProcess
-from seenby.harness.transport import ApiError, HttpTransport, NoAnswer, ViolationLog
+from seenby.harness.api.cluster_target import split_target_urls
+from seenby.harness.api.server_process import ServerProcess
+from seenby.harness.wire.transport import ApiError, HttpTransport, NoAnswer, ViolationLog
 
 from .ledger import Ledger
 from .report import RunFigures, terminal_lines, write_reports
 from .timeline import Timeline
 from .verdict import judge, pull_state
-from .workload import LoadSettings, ReceiptUser, World
+from .workload import LoadSettings, ReceiptUser, WorkloadShare
 
 __all__ = ["Run", "bundled_server", "run_driver", "run_worker"]
 
@@ -120,7 +120,7 @@ def run_driver(run: Run) -> int:
         stop_timeout=STOP_TIMEOUT_S,
         parsed_options=_parsed_options(run),
     )
-    world = World(environment)
+    world = WorkloadShare(environment)
     ReceiptUser.world = world
     collected: dict[str, dict[str, Any]] = {}
     """Worker ID → the ledger it sent last, with when it arrived (this clock): a worker the
@@ -214,7 +214,7 @@ def run_worker(master_host: str, master_port: int) -> int:
     """Serve as a Locust worker of the master at ``master_host:master_port`` until it quits."""
     log.warning("worker: serving the master at %s:%d", master_host, master_port)
     environment = Environment(user_classes=[ReceiptUser], stop_timeout=STOP_TIMEOUT_S)
-    world = World(environment)
+    world = WorkloadShare(environment)
     ReceiptUser.world = world
     runner = environment.create_worker_runner(master_host, master_port)
 
@@ -283,7 +283,9 @@ def _csv_writer(environment: Environment, run: Run) -> StatsCSVFileWriter | None
     return writer
 
 
-def _print_progress(environment: Environment, world: World, run: Run, started: float) -> None:
+def _print_progress(
+    environment: Environment, world: WorkloadShare, run: Run, started: float
+) -> None:
     """A line every 5 s: elapsed time, users, calls/s, failures, receipts."""
     while True:
         gevent.sleep(5)

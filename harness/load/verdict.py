@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from seenby.harness.api.models import ReadFilter, Receipt
 from seenby.harness.drivers.wire import WireUserClient
-from seenby.harness.models import ReadFilter, Receipt
-from seenby.harness.transport import ApiError, NoAnswer, ViolationLog
+from seenby.harness.wire.transport import ApiError, NoAnswer, ViolationLog
 
 from .ledger import Connection, Frame, Ledger, Send
 

@@ -1,6 +1,6 @@
 """The receipt workload as Locust users: send, receive by push, read after a delay, pull, walk.
 
-Theory of operation. Each process (the local runner, or each Locust worker) has one `World`.
+Theory of operation. Each process (the local runner, or each Locust worker) has one `WorkloadShare`.
 Simulated users claim identities from it; identities come in *blocks* created on demand: a
 block is ``group_size`` users of the target and one group holding them all, and a user's C2C
 peers are the other users of its block. Identities of a block nobody claimed stay offline
@@ -31,7 +31,7 @@ connection is *live*; one that came after the user reconnected waited for the re
 filed apart, with the time offline, so offline time never counts as delivery latency. Latencies
 are reported to Locust as request type ``PUSH`` and kept raw in the `Timeline`, with the
 generator's own event-loop lag and CPU share (`GeneratorMonitor`). When the users have stopped,
-`World.settle` sends every connected user one last message and waits for it, so each feed is
+`WorkloadShare.settle` sends every connected user one last message and waits for it, so each feed is
 complete before the verdict reads it.
 """
 
@@ -51,10 +51,10 @@ import websocket
 from locust import User, task
 from locust.env import Environment
 
-from seenby.harness.cluster_target import split_target_urls
-from seenby.harness.models import Event
-from seenby.harness.push import WebSocketPushStream
-from seenby.harness.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
+from seenby.harness.api.cluster_target import split_target_urls
+from seenby.harness.api.models import Event
+from seenby.harness.wire.push import WebSocketPushStream
+from seenby.harness.wire.transport import DEFAULT_TIMEOUT, HttpTransport, ViolationLog, WireResponse
 
 from .ledger import Connection, Ledger, Send, frame_of
 from .monitor import GeneratorMonitor
@@ -68,7 +68,7 @@ from .timeline import (
     call_series,
 )
 
-__all__ = ["LoadSettings", "ReceiptUser", "World"]
+__all__ = ["LoadSettings", "ReceiptUser", "WorkloadShare"]
 
 GROUP_TYPES = ("Work", "Public", "Meeting")
 BLOCK_CREATION_CALLS = 8
@@ -149,7 +149,7 @@ class _PendingSend:
     connections: dict[str, Connection | None]
 
 
-class World:
+class WorkloadShare:
     """One process's share of the workload: identities, ledger, timeline, connected users."""
 
     def __init__(self, environment: Environment) -> None:
@@ -351,7 +351,7 @@ class _Inbound:
 class ReceiptUser(User):
     """One simulated chat user (see the module docstring for what it does)."""
 
-    world: ClassVar[World]
+    world: ClassVar[WorkloadShare]
     """The world of this process; set by the runner before any user starts."""
 
     def wait_time(self) -> float:

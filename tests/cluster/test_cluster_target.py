@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from seenby.harness import open_target
-from seenby.harness.cluster_target import ClusterTarget, NodeUserClient
+from seenby.harness.api.cluster_target import ClusterTarget, NodeUserClient
 from tests.cluster.conftest import ADMIN_KEY, Cluster
 
 

@@ -5,7 +5,7 @@ Schema for AsyncAPI), every ``$ref`` in them resolves, and they agree with what 
 elsewhere: the request schemas with the server's method table (``seenby.reference_server.methods``),
 the refusal codes and their statuses with ``seenby.contract.vocabulary.CODES``, the push events with
 ``EVENT_NAMES`` and ``event.json``, the limits with ``seenby.contract.vocabulary``. Neither document
-restates a field list: every data type is a reference into ``harness/schemas/``.
+restates a field list: every data type is a reference into ``contract/schemas/``.
 
 ``asyncapi-3.0.0-schema.json`` is ``schemas/3.0.0-without-$id.json`` of the npm package
 ``@asyncapi/specs`` 6.11.1 (Apache-2.0), the JSON Schema AsyncAPI publishes for validating
@@ -27,6 +27,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from seenby.contract import ASYNCAPI_PATH, CONTRACT_DIR, OPENAPI_PATH
+from seenby.contract.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
 from seenby.contract.vocabulary import (
     ADMIN_ID_LIST_MAX,
     CODES,
@@ -38,10 +39,9 @@ from seenby.contract.vocabulary import (
     Level,
     http_status,
 )
-from seenby.harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
-from seenby.harness.target import CAPABILITIES_SCHEMA
-from seenby.harness.transport import DATA_SCHEMAS
-from seenby.harness.validation import validator
+from seenby.harness.api.target import CAPABILITIES_SCHEMA
+from seenby.harness.wire.transport import DATA_SCHEMAS
+from seenby.harness.wire.validation import validator
 from seenby.reference_server.http_api import CAPABILITIES_PATH, EVENTS_PATH
 from seenby.reference_server.methods import METHODS, AdminMethod
 
@@ -61,12 +61,12 @@ ASYNCAPI = load(ASYNCAPI_PATH)
 
 
 def request_schema_path(method: str) -> Path:
-    """``harness/schemas/requests/<method>.json`` (admin methods under ``requests/admin/``)."""
+    """``contract/schemas/requests/<method>.json`` (admin methods under ``requests/admin/``)."""
     return REQUESTS_DIR / f"{method}.json"
 
 
 def schema_registry() -> Registry[Any]:
-    """Every schema file under ``harness/schemas/`` (requests included), by its ``$id``."""
+    """Every schema file under ``contract/schemas/`` (requests included), by its ``$id``."""
     resources = [
         Resource.from_contents(load(path), default_specification=DRAFT202012)
         for path in sorted(SCHEMA_DIR.rglob("*.json"))
@@ -106,7 +106,7 @@ def operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
 def response_codes(response: dict[str, Any]) -> set[int]:
     """The envelope codes a documented response allows."""
     [envelope_ref, refinement] = response["content"]["application/json"]["schema"]["allOf"]
-    assert envelope_ref == {"$ref": "../harness/schemas/envelope.json"}
+    assert envelope_ref == {"$ref": "schemas/envelope.json"}
     code = refinement["properties"]["code"]
     return {code["const"]} if "const" in code else set(code["enum"])
 
@@ -149,7 +149,7 @@ def test_data_types_are_referenced_into_harness_schemas_never_restated() -> None
         for field in ('"msgID"', '"readCount"', '"groupType"', '"needReadReceipt"'):
             assert field not in text, f"{field} is restated in a contract document"
     external = {urldefrag(ref)[0] for d in (OPENAPI, ASYNCAPI) for ref in references(d)} - {""}
-    assert external and all(ref.startswith("../harness/schemas/") for ref in external), external
+    assert external and all(ref.startswith("schemas/") for ref in external), external
 
 
 # -- request schemas and the server's method table ---------------------------------------------
@@ -312,7 +312,7 @@ def test_an_operation_takes_its_request_schema_and_the_credential_of_its_kind(
     body = operation["requestBody"]
     assert body["required"] is True
     assert body["content"]["application/json"]["schema"] == {
-        "$ref": f"../harness/schemas/requests/{method}.json"
+        "$ref": f"schemas/requests/{method}.json"
     }
     admin = isinstance(METHODS[method], AdminMethod)
     assert operation["security"] == [{"adminKey": []} if admin else {"userToken": []}]
@@ -328,7 +328,7 @@ def test_success_data_is_the_schema_the_harness_validates_it_with() -> None:
             continue
         schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
         data_ref = schema["allOf"][1]["properties"]["data"]["$ref"]
-        documented[path.removeprefix("/v1/")] = data_ref.removeprefix("../harness/schemas/")
+        documented[path.removeprefix("/v1/")] = data_ref.removeprefix("schemas/")
     # The target checks the capabilities itself (tolerantly), the transport every other method.
     assert documented == {**DATA_SCHEMAS, "capabilities": CAPABILITIES_SCHEMA}
 
@@ -375,7 +375,7 @@ def test_the_push_channel_carries_exactly_the_protocols_events_in_order() -> Non
     assert tuple(messages) == EVENT_NAMES
     for name, message in messages.items():
         assert message["name"] == name
-        assert message["payload"] == {"$ref": f"../harness/schemas/event.json#/$defs/{name}"}
+        assert message["payload"] == {"$ref": f"schemas/event.json#/$defs/{name}"}
     [channel] = ASYNCAPI["channels"].values()
     assert channel["address"] == EVENTS_PATH
     assert tuple(channel["messages"]) == EVENT_NAMES

@@ -12,10 +12,10 @@ import pytest
 
 from seenby.contract import protocol_tables
 from seenby.contract.protocol_tables import TABLES
+from seenby.contract.schemas import SCHEMA_DIR
 from seenby.contract.vocabulary import CODES, DEFAULT_LIMITS, EVENT_NAMES, LIMITS, Level
-from seenby.harness.schemas import SCHEMA_DIR
-from seenby.harness.validation import STRICT_KEYWORD
-from seenby.reference_server.model import Capabilities, Settings
+from seenby.harness.wire.validation import STRICT_KEYWORD
+from seenby.reference_server.values import Capabilities, Settings
 
 PROTOCOL_DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 SPEC_NAMED_CODES = {6017, 7013, 10004, 10010, 10015, 10062}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from seenby.harness import NotApplicable, open_target
-from seenby.harness.catalogue import CatalogueError, CatalogueScenario, load_catalogue
+from seenby.harness.api.target import BundledTarget
 from seenby.harness.cli import main
 from seenby.harness.drivers import DEFAULT_DRIVER, DriverError, get_driver, installed_drivers
 from seenby.harness.drivers.capabilities import (
@@ -24,8 +24,8 @@ from seenby.harness.drivers.capabilities import (
     not_applicable_reason,
 )
 from seenby.harness.drivers.target_page import page_rows, render_page
-from seenby.harness.reports import ItemResult, RunReport, ScenarioResult
-from seenby.harness.target import BundledTarget
+from seenby.harness.reports.summary import ItemResult, RunReport, ScenarioResult
+from seenby.harness.run.catalogue import CatalogueError, CatalogueScenario, load_catalogue
 
 
 def test_both_bundled_drivers_are_installed_by_entry_point() -> None:

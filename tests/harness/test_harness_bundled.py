@@ -27,9 +27,9 @@ from seenby.harness import (
     WaitTimeout,
     open_target,
 )
+from seenby.harness.api.target import RemoteTarget
 from seenby.harness.drivers.wire import WireUserClient
-from seenby.harness.target import RemoteTarget
-from seenby.harness.transport import ViolationLog
+from seenby.harness.wire.transport import ViolationLog
 
 
 def _receipts_for(message: Message, **counts: int) -> Any:

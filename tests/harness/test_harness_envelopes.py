@@ -1,4 +1,5 @@
-"""seenby.harness.transport.check_envelope: what the transport accepts from an HTTP answer, at the
+"""seenby.harness.wire.transport.check_envelope: what the transport accepts from an HTTP answer, at
+the
 core level (a failure) and the strict level (a recorded deviation) [E-1, V-1]."""
 
 from __future__ import annotations
@@ -8,9 +9,14 @@ import json
 import pytest
 
 from seenby.contract.vocabulary import CODES
-from seenby.harness.deviations import Deviation
-from seenby.harness.transport import ProtocolViolation, ServerFault, ViolationLog, check_envelope
-from seenby.harness.validation import SchemaViolation
+from seenby.harness.wire.deviations import Deviation
+from seenby.harness.wire.transport import (
+    ProtocolViolation,
+    ServerFault,
+    ViolationLog,
+    check_envelope,
+)
+from seenby.harness.wire.validation import SchemaViolation
 
 TARGET = "http://127.0.0.1:9"
 JSON = "application/json"

@@ -18,8 +18,8 @@ import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 
-from seenby.harness.push import WebSocketPushStream
-from seenby.harness.transport import (
+from seenby.harness.wire.push import WebSocketPushStream
+from seenby.harness.wire.transport import (
     AnswerTooLarge,
     HttpTransport,
     NoAnswer,

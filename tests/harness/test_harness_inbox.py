@@ -1,4 +1,4 @@
-"""seenby.harness.push.EventInbox: waiting on pushed events without sleeps, and what failures
+"""seenby.harness.wire.push.EventInbox: waiting on pushed events without sleeps, and what failures
 say."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from seenby.harness.models import Event
-from seenby.harness.push import EventInbox, UnexpectedEvent, WaitTimeout
-from seenby.harness.transport import ProtocolViolation, ViolationLog
-from seenby.harness.validation import SchemaViolation
+from seenby.harness.api.models import Event
+from seenby.harness.wire.push import EventInbox, UnexpectedEvent, WaitTimeout
+from seenby.harness.wire.transport import ProtocolViolation, ViolationLog
+from seenby.harness.wire.validation import SchemaViolation
 
 TARGET = "http://127.0.0.1:9"
 

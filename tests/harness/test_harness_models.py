@@ -1,8 +1,16 @@
-"""seenby.harness.models: results built from wire dicts print, tabulate and render in notebooks."""
+"""seenby.harness.api.models: results built from wire dicts print, tabulate and render in
+notebooks."""
 
 from __future__ import annotations
 
-from seenby.harness.models import Capabilities, Event, Message, ReadMemberPage, Receipt, ResultList
+from seenby.harness.api.models import (
+    Capabilities,
+    Event,
+    Message,
+    ReadMemberPage,
+    Receipt,
+    ResultList,
+)
 
 C2C_MESSAGE = {
     "msgID": "m-1",

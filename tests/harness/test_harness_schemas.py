@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from seenby.contract.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
 from seenby.contract.vocabulary import Level
-from seenby.harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
-from seenby.harness.validation import (
+from seenby.harness.wire.validation import (
     STRICT_KEYWORD,
     PayloadContext,
     SchemaViolation,

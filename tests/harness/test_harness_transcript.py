@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import secrets
 
-from seenby.harness.transcript import REDACTED, Transcript
+from seenby.harness.wire.transcript import REDACTED, Transcript
 
 
 def _naively_redacted(text: str, hidden: set[str]) -> str:

@@ -1,4 +1,4 @@
-"""seenby.harness.transport on the wire: the environment's proxy, and an answer taken as the
+"""seenby.harness.wire.transport on the wire: the environment's proxy, and an answer taken as the
 target gave it (no redirect followed, nothing sent twice)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 import urllib3
 
-from seenby.harness.transport import (
+from seenby.harness.wire.transport import (
     HttpTransport,
     NoAnswer,
     ProtocolViolation,

@@ -1,4 +1,5 @@
-"""seenby.harness.validation: violations say which payload, where, which rule, what value, which
+"""seenby.harness.wire.validation: violations say which payload, where, which rule, what value,
+which
 target."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import pytest
 from referencing.exceptions import NoSuchResource
 
 from seenby.contract.vocabulary import Level
-from seenby.harness.validation import (
+from seenby.harness.wire.validation import (
     PayloadContext,
     SchemaViolation,
     compiled_validator,

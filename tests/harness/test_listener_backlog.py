@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import threading
 
-from seenby.harness.models import Event
-from seenby.harness.push import EventInbox
-from seenby.harness.transport import ViolationLog
+from seenby.harness.api.models import Event
+from seenby.harness.wire.push import EventInbox
+from seenby.harness.wire.transport import ViolationLog
 
 FRAMES = 2_000
 """Frames the racing sender delivers (a few milliseconds of work)."""

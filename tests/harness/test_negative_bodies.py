@@ -1,4 +1,4 @@
-"""seenby.harness.negative: broken bodies generated from the request schemas are each one
+"""seenby.harness.wire.negative: broken bodies generated from the request schemas are each one
 change away from a valid body, each rejected by the contract, and levelled as the contract says."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from seenby.contract.vocabulary import SAFE_INTEGER_MAX, Level
-from seenby.harness.negative import BODY, BrokenRequest, broken_requests
-from seenby.harness.validation import validator
+from seenby.harness.wire.negative import BODY, BrokenRequest, broken_requests
+from seenby.harness.wire.validation import validator
 
 VALID: dict[str, dict[str, Any]] = {
     "sendMessage": {

@@ -35,7 +35,9 @@ from seenby.reference_server.domain import (
 )
 from seenby.reference_server.http_api import MAX_SAFE_INTEGER, RequestHandler
 from seenby.reference_server.methods import METHODS
-from seenby.reference_server.model import (
+from seenby.reference_server.push import PushHub
+from seenby.reference_server.storage import SqliteStorage
+from seenby.reference_server.values import (
     Capabilities,
     Chat,
     Elem,
@@ -52,8 +54,6 @@ from seenby.reference_server.model import (
     ReceiptError,
     TextElem,
 )
-from seenby.reference_server.push import PushHub
-from seenby.reference_server.storage import SqliteStorage
 
 from .gallery import REFERENCE, Variant, _BodyRewritingHandler, variant_named
 

@@ -26,13 +26,13 @@ from seenby.reference_server import RunningServer, Tuning
 from seenby.reference_server.cluster_push import ClusterHub
 from seenby.reference_server.domain import ReceiptService
 from seenby.reference_server.http_api import ReceiptHTTPServer, Timeouts
-from seenby.reference_server.model import Event, JsonValue, Message, Settings
 from seenby.reference_server.pg_storage import (
     EVENTS_CHANNEL,
     PgStorage,
     _with_read_count,
 )
 from seenby.reference_server.push import PushConnection, frame_text
+from seenby.reference_server.values import Event, JsonValue, Message, Settings
 
 from .gallery import DATABASE_ROUND_TRIP_SECONDS
 

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Caller, Presence
 from seenby.reference_server.group_commit import EventSink
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import Storage
+from seenby.reference_server.values import (
     JsonObject,
     MemberFilter,
     MemberPage,
     ReceiptError,
     now_ms,
 )
-from seenby.reference_server.storage import Storage
 
 from .alternatives import _EditsCapabilities, alternative
 

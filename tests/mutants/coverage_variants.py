@@ -27,7 +27,8 @@ from seenby.reference_server.domain import (
     _receipt,
 )
 from seenby.reference_server.group_commit import EventSink
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import SqliteStorage, Storage
+from seenby.reference_server.values import (
     Capabilities,
     Event,
     JsonObject,
@@ -38,7 +39,6 @@ from seenby.reference_server.model import (
     conversation_key,
     now_ms,
 )
-from seenby.reference_server.storage import SqliteStorage, Storage
 
 from .gallery import _BodyRewritingHandler, variant
 

@@ -39,7 +39,9 @@ from seenby.reference_server.domain import (
 )
 from seenby.reference_server.group_commit import EventSink
 from seenby.reference_server.http_api import ReceiptHTTPServer, RequestHandler, Timeouts, parse_body
-from seenby.reference_server.model import (
+from seenby.reference_server.push import PushConnection, PushHub
+from seenby.reference_server.storage import SqliteStorage, Storage
+from seenby.reference_server.values import (
     HISTORY_COUNT_MAX,
     MEMBER_LIST_COUNT_MAX,
     READ,
@@ -67,8 +69,6 @@ from seenby.reference_server.model import (
     Settings,
     now_ms,
 )
-from seenby.reference_server.push import PushConnection, PushHub
-from seenby.reference_server.storage import SqliteStorage, Storage
 
 __all__ = ["GALLERY", "REFERENCE", "Variant", "variant", "variant_named"]
 

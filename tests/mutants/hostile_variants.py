@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import ON_RECV_MESSAGE_READ_RECEIPTS, Caller
 from seenby.reference_server.http_api import RequestHandler
-from seenby.reference_server.model import Event, JsonValue, Replay
 from seenby.reference_server.push import OpenStream, PushHub, UpgradeRequest, frame_text
+from seenby.reference_server.values import Event, JsonValue, Replay
 
 from .gallery import variant
 

@@ -46,8 +46,8 @@ from .gallery import GALLERY, REFERENCE, Variant
 __all__ = [
     "AlternativeVerdict",
     "KillRun",
+    "KillVerdict",
     "SeenDeviation",
-    "Verdict",
     "run_alternative",
     "run_gallery",
     "run_variant",
@@ -115,7 +115,7 @@ def sections_match(reported: str, declared: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class KillVerdict:
     """What the suite did against one server."""
 
     variant: Variant
@@ -177,8 +177,8 @@ class Verdict:
 class KillRun:
     """The control run on the correct server and one verdict per variant."""
 
-    control: Verdict
-    verdicts: tuple[Verdict, ...]
+    control: KillVerdict
+    verdicts: tuple[KillVerdict, ...]
     focused: bool
     jobs: int
     started_at: datetime
@@ -187,12 +187,12 @@ class KillRun:
     alternatives: tuple[AlternativeVerdict, ...] = ()
 
     @property
-    def survivors(self) -> list[Verdict]:
+    def survivors(self) -> list[KillVerdict]:
         """Variants no scenario about their behaviours caught, not even as a deviation."""
         return [v for v in self.verdicts if not v.caught and not v.strict_only]
 
     @property
-    def strict_only(self) -> list[Verdict]:
+    def strict_only(self) -> list[KillVerdict]:
         """Variants whose bug only a strict deviation shows."""
         return [verdict for verdict in self.verdicts if verdict.strict_only]
 
@@ -235,8 +235,8 @@ class AlternativeVerdict:
     """A correct alternative's core run and, if it deviated, its strict run."""
 
     alternative: Alternative
-    core: Verdict
-    strict: Verdict | None
+    core: KillVerdict
+    strict: KillVerdict | None
     """``seenby run --strict`` over the scenarios that deviated (``None`` when none did)."""
 
     @property
@@ -429,7 +429,7 @@ def run_variant(
     *,
     ids: Sequence[str] = (),
     strict: bool = False,
-) -> Verdict:
+) -> KillVerdict:
     """Run the suite (the scenarios having any of ``tags`` or ``ids``; all without) against
     ``variant``; with ``strict``, as ``seenby run --strict``."""
     started = time.monotonic()
@@ -471,7 +471,7 @@ def run_variant(
         for s in scenarios
         if s["verdict"] == "deviate" or s.get("deviations")
     )
-    return Verdict(
+    return KillVerdict(
         variant=variant,
         suite_verdict=summary.get("verdict"),
         scenarios=len(scenarios),
@@ -508,7 +508,7 @@ def run_gallery(
     jobs: int = 2,
     focused: bool = False,
     work_dir: Path | None = None,
-    progress: Callable[[Verdict | AlternativeVerdict], None] = lambda verdict: None,
+    progress: Callable[[KillVerdict | AlternativeVerdict], None] = lambda verdict: None,
 ) -> KillRun:
     """The control run, one run per faulty variant and one or two per correct alternative,
     ``jobs`` at a time.
@@ -522,8 +522,8 @@ def run_gallery(
     with tempfile.TemporaryDirectory(prefix="seenby-kill-run-") as scratch:
         base = work_dir or Path(scratch)
 
-        def run_one(each: Variant | Alternative) -> Verdict | AlternativeVerdict:
-            verdict: Verdict | AlternativeVerdict
+        def run_one(each: Variant | Alternative) -> KillVerdict | AlternativeVerdict:
+            verdict: KillVerdict | AlternativeVerdict
             if isinstance(each, Alternative):
                 verdict = run_alternative(each, base, latitude)
             elif each is REFERENCE:
@@ -536,10 +536,10 @@ def run_gallery(
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             control, *results = pool.map(run_one, [REFERENCE, *variants, *alternatives])
-    assert isinstance(control, Verdict)
+    assert isinstance(control, KillVerdict)
     return KillRun(
         control=control,
-        verdicts=tuple(v for v in results if isinstance(v, Verdict)),
+        verdicts=tuple(v for v in results if isinstance(v, KillVerdict)),
         focused=focused,
         jobs=jobs,
         started_at=started_at,
@@ -548,7 +548,7 @@ def run_gallery(
     )
 
 
-def describe(verdict: Verdict | AlternativeVerdict) -> str:
+def describe(verdict: KillVerdict | AlternativeVerdict) -> str:
     """One progress line about a verdict."""
     if isinstance(verdict, AlternativeVerdict):
         return _describe_alternative(verdict)
@@ -602,7 +602,7 @@ def _behaviour_order(behaviour: str) -> tuple[int, int]:
     return "ASRPQLMCEXV".index(area), int(number)
 
 
-def _faulty_cell(verdict: Verdict) -> str:
+def _faulty_cell(verdict: KillVerdict) -> str:
     if verdict.caught:
         return _cell(verdict.caught_by)
     if verdict.strict_only:

@@ -22,7 +22,8 @@ from seenby.reference_server.domain import (
     ReceiptService,
     _receipt,
 )
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import SqliteStorage
+from seenby.reference_server.values import (
     Event,
     JsonValue,
     MemberFilter,
@@ -30,7 +31,6 @@ from seenby.reference_server.model import (
     Receipt,
     ReceiptError,
 )
-from seenby.reference_server.storage import SqliteStorage
 
 from .gallery import DATABASE_ROUND_TRIP_SECONDS, Variant, variant, variant_named
 

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from seenby.harness.catalogue import default_features_dir, load_catalogue
+from seenby.harness.run.catalogue import default_features_dir, load_catalogue
 
 from .alternatives import alternative_named
 from .gallery import GALLERY, REFERENCE, variant_named
@@ -23,8 +23,8 @@ from .killrun import (
     AlternativeVerdict,
     FailedScenario,
     KillRun,
+    KillVerdict,
     SeenDeviation,
-    Verdict,
     _deviations_of,
     describe,
     run_gallery,
@@ -83,8 +83,8 @@ def test_only_a_failure_of_a_scenario_about_a_broken_behaviour_catches() -> None
     duplicate_counted = variant_named("R5_duplicate_receipt_counted")
     unrelated = FailedScenario("RR-E-001", ("E-1",), "expected ...")
     about_it = FailedScenario("RR-R-012", ("R-5", "R-4"), "expected ...")
-    alone = Verdict(duplicate_counted, "not-conformant", 109, (unrelated,), (), 1.0)
-    both = Verdict(duplicate_counted, "not-conformant", 109, (unrelated, about_it), (), 1.0)
+    alone = KillVerdict(duplicate_counted, "not-conformant", 109, (unrelated,), (), 1.0)
+    both = KillVerdict(duplicate_counted, "not-conformant", 109, (unrelated, about_it), (), 1.0)
     assert not alone.caught and alone.unrelated == ["RR-E-001"]
     assert both.caught_by == ["RR-R-012"] and both.unrelated == ["RR-E-001"]
 
@@ -97,11 +97,11 @@ def test_a_bug_seen_only_as_a_strict_deviation_is_not_counted_as_caught() -> Non
     # Any variant will do: the verdicts are made up; the gallery itself has no such bug.
     bad_json = variant_named("E3_bad_json_is_500")
     deviated = (FailedScenario("RR-E-004", ("E-3", "E-1"), ""),)
-    strict_only = Verdict(
+    strict_only = KillVerdict(
         bad_json, "conformant", 122, (), (), 1.0, (_deviation("RR-E-004", ("E-3",), "§1.2"),),
         deviated, 0,
     )  # fmt: skip
-    elsewhere = Verdict(
+    elsewhere = KillVerdict(
         bad_json, "conformant", 122, (), (), 1.0, (), (FailedScenario("RR-V-001", ("V-1",), ""),),
         0,
     )  # fmt: skip
@@ -109,7 +109,7 @@ def test_a_bug_seen_only_as_a_strict_deviation_is_not_counted_as_caught() -> Non
     assert strict_only.deviated_by == ["RR-E-004"]
     assert not elsewhere.strict_only and not elsewhere.caught
     run = KillRun(
-        Verdict(REFERENCE, "conformant", 122, (), (), 1.0, exit_status=0),
+        KillVerdict(REFERENCE, "conformant", 122, (), (), 1.0, exit_status=0),
         (strict_only, elsewhere), False, 2, datetime.now(UTC), 2.0,
     )  # fmt: skip
     assert run.survivors == [elsewhere] and run.strict_only == [strict_only]
@@ -143,8 +143,8 @@ def test_an_alternative_passes_only_with_exactly_its_deviations_and_strict_faili
     ) -> AlternativeVerdict:
         seen = tuple(_deviation("RR-E-002", ("E-1",), section) for section in sections)
         server = statuses.server
-        core = Verdict(server, "conformant", 122, (), (), 1.0, seen, deviated, core_exit)
-        strict = Verdict(server, "not-conformant", 1, (), (), 1.0, seen, deviated, strict_exit)
+        core = KillVerdict(server, "conformant", 122, (), (), 1.0, seen, deviated, core_exit)
+        strict = KillVerdict(server, "not-conformant", 1, (), (), 1.0, seen, deviated, strict_exit)
         return AlternativeVerdict(statuses, core, strict)
 
     assert verdict(("§1.2",), strict_exit=1).passes
@@ -153,17 +153,17 @@ def test_an_alternative_passes_only_with_exactly_its_deviations_and_strict_faili
     unexpected = verdict(("§1.2", "§5.1"), strict_exit=1)
     assert not unexpected.passes and [d.section for d in unexpected.unexpected] == ["§5.1"]
     missing = AlternativeVerdict(
-        statuses, Verdict(statuses.server, "conformant", 122, (), (), 1.0, exit_status=0), None
+        statuses, KillVerdict(statuses.server, "conformant", 122, (), (), 1.0, exit_status=0), None
     )
     assert not missing.passes and missing.missing == ["§1.2"]
     nothing_declared = alternative_named("smaller_limits")
-    quiet = Verdict(nothing_declared.server, "conformant", 122, (), (), 1.0, exit_status=0)
+    quiet = KillVerdict(nothing_declared.server, "conformant", 122, (), (), 1.0, exit_status=0)
     assert AlternativeVerdict(nothing_declared, quiet, None).passes
 
 
 def test_the_report_is_marked_generated_and_counts_both_tables(tmp_path: Path) -> None:
-    control = Verdict(REFERENCE, "conformant", 109, (), (), 30.0, exit_status=0)
-    caught = Verdict(
+    control = KillVerdict(REFERENCE, "conformant", 109, (), (), 30.0, exit_status=0)
+    caught = KillVerdict(
         variant_named("R5_duplicate_receipt_counted"),
         "not-conformant",
         109,
@@ -171,10 +171,10 @@ def test_the_report_is_marked_generated_and_counts_both_tables(tmp_path: Path) -
         (),
         30.0,
     )
-    survivor = Verdict(variant_named("E3_bad_json_is_500"), "conformant", 109, (), (), 30.0)
+    survivor = KillVerdict(variant_named("E3_bad_json_is_500"), "conformant", 109, (), (), 30.0)
     quiet = alternative_named("smaller_limits")
     passing = AlternativeVerdict(
-        quiet, Verdict(quiet.server, "conformant", 109, (), (), 30.0, exit_status=0), None
+        quiet, KillVerdict(quiet.server, "conformant", 109, (), (), 30.0, exit_status=0), None
     )
     run = KillRun(
         control, (caught, survivor), False, 2, datetime.now(UTC), 60.0, (passing,)
@@ -204,7 +204,7 @@ def test_the_server_making_every_allowed_choice_passes_with_exactly_its_deviatio
 ) -> None:
     every_choice = alternative_named("every_choice")
     run = run_gallery((), [every_choice], jobs=2, focused=True, work_dir=tmp_path)
-    verdicts: list[Verdict | AlternativeVerdict] = [run.control, *run.alternatives]
+    verdicts: list[KillVerdict | AlternativeVerdict] = [run.control, *run.alternatives]
     report = "\n".join(describe(verdict) for verdict in verdicts)
     assert run.control.passed_cleanly, f"the correct server fails:\n{report}"
     assert not run.rejected, f"{run.summary_line()}:\n{report}"

@@ -31,7 +31,7 @@ from seenby.reference_server import RunningServer
 
 from .alternatives import alternative_named
 from .gallery import REFERENCE
-from .killrun import Verdict, run_variant, served
+from .killrun import KillVerdict, run_variant, served
 from .wire_variants import BASE_PATH, PLUMBING, PlumbedServer
 
 SCENARIOS = ("RR-V-001", "RR-R-001", "RR-R-004", "RR-C-002", "RR-Y-002", "RR-Y-005")
@@ -208,7 +208,7 @@ def test_the_alternative_plumbs_its_way_and_the_reference_does_not(
 
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
+def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KillVerdict]:
     """The suite's verdict on each plumbing alternative, two at a time (two cores)."""
     work_dir = tmp_path_factory.mktemp("plumbing")
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -221,7 +221,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
 
 @pytest.mark.parametrize("name", PLUMBING)
 def test_the_suite_passes_the_alternative_at_the_core_level(
-    name: str, verdicts: dict[str, Verdict]
+    name: str, verdicts: dict[str, KillVerdict]
 ) -> None:
     verdict = verdicts[name]
     assert verdict.problems == ()

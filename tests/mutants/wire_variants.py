@@ -37,7 +37,6 @@ from seenby.contract.vocabulary import Code
 from seenby.reference_server import RunningServer, Tuning
 from seenby.reference_server.domain import Caller
 from seenby.reference_server.http_api import ReceiptHTTPServer, RequestHandler, Timeouts
-from seenby.reference_server.model import JsonValue, ReceiptError
 from seenby.reference_server.push import (
     _SEND_BUFFER_BYTES,
     OpenStream,
@@ -45,6 +44,7 @@ from seenby.reference_server.push import (
     PushHub,
     UpgradeRequest,
 )
+from seenby.reference_server.values import JsonValue, ReceiptError
 
 from .alternatives import ALTERNATIVES, Alternative, alternative
 from .gallery import Variant

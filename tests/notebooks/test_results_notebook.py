@@ -1,4 +1,5 @@
-"""`seenby run --notebook` and `seenby.harness.notebook.write_results_notebook`: the notebook built
+"""`seenby run --notebook` and `seenby.harness.run.notebook.write_results_notebook`: the notebook
+built
 from a real run's summary executes, and shows the verdict, the chart by area and the failures."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import nbformat
 import pytest
 from notebook_execution import error_outputs, execute, rich_outputs, stream_text
 
-from seenby.harness.notebook import write_results_notebook
+from seenby.harness.run.notebook import write_results_notebook
 
 SELECTION = ["RR-R-001", "RR-Q-001"]
 

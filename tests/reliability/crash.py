@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seenby.harness.server_process import ServerProcess
+from seenby.harness.api.server_process import ServerProcess
 
 from .sizes import CRASH_CI, CRASH_FULL, LoadSize
 from .wire import EventStream, Wire
 from .workload import (
-    Ledger,
     Plan,
+    PlanLedger,
     PlannedMessage,
     Population,
     Workers,
@@ -92,7 +92,7 @@ def run_crash(folder: Path, size: LoadSize, seed: int) -> CrashResult:
     wire = Wire(server.url)
     population = Population.create(wire, admin_key, size, rng)
     plan = make_plan(population, size, rng)
-    ledger = Ledger(population, plan)
+    ledger = PlanLedger(population, plan)
     streams = {
         user_id: EventStream(server.url, user.token, since=0)
         for user_id, user in population.users.items()
@@ -165,7 +165,7 @@ def _history(wire: Wire, token: str, conversation: dict[str, str]) -> list[dict[
 
 
 def _find_unacknowledged_sends(
-    wire: Wire, population: Population, plan: Plan, ledger: Ledger, problems: list[str]
+    wire: Wire, population: Population, plan: Plan, ledger: PlanLedger, problems: list[str]
 ) -> dict[int, str]:
     """Check every acknowledged message is in its history, and nothing but planned ones are.
 
@@ -208,7 +208,7 @@ def _find_unacknowledged_sends(
 
 
 def _check_in_flight_reads(
-    wire: Wire, population: Population, ledger: Ledger, problems: list[str]
+    wire: Wire, population: Population, ledger: PlanLedger, problems: list[str]
 ) -> int:
     """Each receipt batch whose answer was lost is stored entirely or not at all [R-3].
 

@@ -24,8 +24,8 @@ from .sizes import LOAD_CI, LOAD_FULL, LoadSize
 from .wire import EventStream, Wire
 from .workload import (
     Feed,
-    Ledger,
     Plan,
+    PlanLedger,
     Population,
     Workers,
     check_against_truth,
@@ -78,7 +78,7 @@ def run_load(base_url: str, admin_key: str, size: LoadSize, seed: int) -> LoadRe
     result = LoadResult()
     population = Population.create(wire, admin_key, size, rng)
     plan = make_plan(population, size, rng)
-    ledger = Ledger(population, plan)
+    ledger = PlanLedger(population, plan)
     feeds = {user_id: Feed(base_url, user) for user_id, user in population.users.items()}
     twins = {
         user_id: EventStream(base_url, population.users[user_id].token, since=0)
@@ -130,7 +130,7 @@ def run_load(base_url: str, admin_key: str, size: LoadSize, seed: int) -> LoadRe
 
 
 def _reconnect_while_busy(
-    feeds: dict[str, Feed], ledger: Ledger, tasks: int, reconnects: int, rng: random.Random
+    feeds: dict[str, Feed], ledger: PlanLedger, tasks: int, reconnects: int, rng: random.Random
 ) -> None:
     """Spread ``reconnects`` evenly over the run, half of them without a Close frame."""
     users = sorted(feeds)
@@ -141,7 +141,7 @@ def _reconnect_while_busy(
 
 
 def _mark_conversations(
-    wire: Wire, population: Population, plan: Plan, ledger: Ledger, rng: random.Random
+    wire: Wire, population: Population, plan: Plan, ledger: PlanLedger, rng: random.Random
 ) -> list[tuple[str, str]]:
     """Mark some C2C conversations read; every send is done, so each mark covers them all."""
     pairs = sorted(
@@ -163,7 +163,7 @@ def _check_conversations(
     wire: Wire,
     population: Population,
     plan: Plan,
-    ledger: Ledger,
+    ledger: PlanLedger,
     marks: list[tuple[str, str]],
 ) -> list[str]:
     """Unread counts: messages received per conversation; 0 where marked; receipts change none."""

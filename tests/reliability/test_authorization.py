@@ -51,7 +51,7 @@ UNKNOWN_GROUP_ID = "no-such-group"
 
 
 @dataclass(frozen=True)
-class World:
+class AuthorizationScene:
     """Who is who, and the two messages every row is about."""
 
     users: dict[str, User]
@@ -72,7 +72,7 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def world(module_server: Any) -> Iterator[tuple[World, Wire]]:
+def world(module_server: Any) -> Iterator[tuple[AuthorizationScene, Wire]]:
     """A fresh cast (unique IDs) on the shared server: no row sees another row's effects."""
     wire = Wire(module_server.url)
     key = module_server.admin_key
@@ -116,12 +116,12 @@ def world(module_server: Any) -> Iterator[tuple[World, Wire]]:
         IMPERSONATOR: cast["eve"],
     }
     try:
-        yield World(roles, group_id, c2c["msgID"], grp["msgID"], key), wire
+        yield AuthorizationScene(roles, group_id, c2c["msgID"], grp["msgID"], key), wire
     finally:
         wire.close()
 
 
-def credential(world: World, caller: str) -> str | None:
+def credential(world: AuthorizationScene, caller: str) -> str | None:
     """The Authorization credential ``caller`` presents."""
     if caller == NO_TOKEN:
         return None
@@ -137,7 +137,9 @@ def credential(world: World, caller: str) -> str | None:
 SUBJECTS = ("c2c message", "group message", "group", "c2c peer: sender", "c2c peer: recipient")
 
 
-def user_body(method: str, subject: str, world: World, *, unknown: bool = False) -> dict[str, Any]:
+def user_body(
+    method: str, subject: str, world: AuthorizationScene, *, unknown: bool = False
+) -> dict[str, Any]:
     """The body asking ``method`` about ``subject`` (or about an unknown one of its kind)."""
     msg_id = {
         "c2c message": world.c2c_msg_id,
@@ -267,7 +269,7 @@ USER_ROWS: list[Row] = [
 ]  # fmt: skip
 
 
-def _normalised(reply: Reply, world: World) -> tuple[int, int, str]:
+def _normalised(reply: Reply, world: AuthorizationScene) -> tuple[int, int, str]:
     desc = reply.desc
     for secret in (
         world.c2c_msg_id,
@@ -280,7 +282,7 @@ def _normalised(reply: Reply, world: World) -> tuple[int, int, str]:
     return reply.status, reply.code, re.sub(r"\s+", " ", desc)
 
 
-def _observable_state(world: World, wire: Wire) -> dict[str, Any]:
+def _observable_state(world: AuthorizationScene, wire: Wire) -> dict[str, Any]:
     """Counts, histories and conversation lists: what a refused call must not change."""
     sender = world.users[SENDER].token
     state: dict[str, Any] = {
@@ -297,7 +299,7 @@ def _observable_state(world: World, wire: Wire) -> dict[str, Any]:
 
 @pytest.mark.parametrize("row", USER_ROWS, ids=lambda row: row.id)
 def test_user_method_answers_each_caller_as_the_spec_says(
-    row: Row, world: tuple[World, Wire]
+    row: Row, world: tuple[AuthorizationScene, Wire]
 ) -> None:
     cast, wire = world
     body = user_body(row.method, row.subject, cast)
@@ -327,7 +329,7 @@ def test_user_method_answers_each_caller_as_the_spec_says(
 
 
 def test_a_non_member_learns_nothing_from_history_or_conversation_lists(
-    world: tuple[World, Wire],
+    world: tuple[AuthorizationScene, Wire],
 ) -> None:
     # X-2: eve's view of her own C2C with bob holds none of alice's messages; her list no group.
     cast, wire = world
@@ -354,7 +356,7 @@ ADMIN_METHODS = (
 )
 
 
-def admin_body(method: str, world: World) -> dict[str, Any]:
+def admin_body(method: str, world: AuthorizationScene) -> dict[str, Any]:
     """A valid body for ``method`` that the admin key may send."""
     fresh = f"new-{uuid.uuid4().hex[:8]}"
     alice, eve = world.users[SENDER].user_id, world.users[NON_MEMBER].user_id
@@ -385,7 +387,7 @@ ADMIN_CALLERS = {
 @pytest.mark.parametrize("caller", list(ADMIN_CALLERS))
 @pytest.mark.parametrize("method", ADMIN_METHODS)
 def test_admin_method_answers_each_caller_as_the_spec_says(
-    method: str, caller: str, world: tuple[World, Wire]
+    method: str, caller: str, world: tuple[AuthorizationScene, Wire]
 ) -> None:
     cast, wire = world
     code, spec = ADMIN_CALLERS[caller]
@@ -403,7 +405,7 @@ def test_admin_method_answers_each_caller_as_the_spec_says(
     [(RECIPIENT, 101, 0), (ADMIN_KEY, 403, 90002), (NO_TOKEN, 401, 90001), (BAD_TOKEN, 401, 90001)],
 )
 def test_push_channel_upgrade_answers_each_caller_as_the_spec_says(
-    caller: str, status: int, code: int, world: tuple[World, Wire]
+    caller: str, status: int, code: int, world: tuple[AuthorizationScene, Wire]
 ) -> None:
     # §6: user tokens only; a failed upgrade answers with the ordinary envelope.
     cast, _ = world
@@ -425,7 +427,9 @@ def test_push_channel_upgrade_answers_each_caller_as_the_spec_says(
 
 
 @pytest.mark.parametrize("caller", [NO_TOKEN, RECIPIENT, ADMIN_KEY])
-def test_capabilities_need_no_credential(caller: str, world: tuple[World, Wire]) -> None:
+def test_capabilities_need_no_credential(
+    caller: str, world: tuple[AuthorizationScene, Wire]
+) -> None:
     cast, wire = world
     token = credential(cast, caller)
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}

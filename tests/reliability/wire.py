@@ -20,7 +20,7 @@ import requests
 import websocket
 
 from seenby.contract.vocabulary import Level, http_status
-from seenby.harness.validation import PayloadContext, validate
+from seenby.harness.wire.validation import PayloadContext, validate
 
 CALL_TIMEOUT_S = 10.0
 """Every HTTP call gives up after this long: a hang is a failure, never a stuck test run."""

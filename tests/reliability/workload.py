@@ -7,7 +7,7 @@ one conversation (sometimes with the reader's own message, which must be skipped
 sometimes a second time, which must change nothing [R-5]). Reads are queued a round after the
 sends they refer to and wait, with a deadline, for those sends to be acknowledged.
 
-The `Ledger` records what the server acknowledged with code 0 and, separately, calls whose
+The `PlanLedger` records what the server acknowledged with code 0 and, separately, calls whose
 outcome is unknown because the connection broke (the crash run), in the ground truth that
 ``seenby load`` keeps too (`seenby.harness.load.Ledger`). The checks are that command's verdict
 (`seenby.harness.load.verdict`, via `check_against_truth`): the server's state and every frame
@@ -234,7 +234,7 @@ def _order_calls(messages: Sequence[PlannedMessage], rng: random.Random) -> list
     return tasks
 
 
-class Ledger:
+class PlanLedger:
     """The run's ground truth — the shared `seenby.harness.load.Ledger` in ``truth``, messages known
     by their text — seen by plan index, with the waits the plan's workers need."""
 
@@ -322,7 +322,7 @@ class Workers:
         self,
         base_url: str,
         population: Population,
-        ledger: Ledger,
+        ledger: PlanLedger,
         count: int,
         *,
         tolerate_breaks: bool = False,
@@ -456,7 +456,7 @@ class Feed:
 
 
 def check_against_truth(
-    base_url: str, ledger: Ledger, feeds: dict[str, list[tuple[int, list[dict[str, Any]]]]]
+    base_url: str, ledger: PlanLedger, feeds: dict[str, list[tuple[int, list[dict[str, Any]]]]]
 ) -> list[str]:
     """The shared verdict (`seenby.harness.load.verdict`): the server's final counts and member
     lists, and each user's whole feed (``(since, frames)`` per connection, ending with its
@@ -469,7 +469,7 @@ def check_against_truth(
     return verdict.problems()
 
 
-def send_sentinels(wire: Wire, admin_key: str, ledger: Ledger) -> dict[str, str]:
+def send_sentinels(wire: Wire, admin_key: str, ledger: PlanLedger) -> dict[str, str]:
     """One last C2C message to every user, from a user made for it: once a feed holds its
     sentinel, it holds every earlier event of that user (per-user seq order)."""
     users = [u for u in ledger.truth.tokens if not u.startswith("closer-")]

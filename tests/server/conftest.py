@@ -2,7 +2,7 @@
 
 Two worlds, Complement style: ``world`` drives ``ReceiptService`` directly over in-memory
 storage (no sockets; pushed events are recorded), and ``deployment`` drives a real server over
-HTTP and WebSocket, checking every answer and every pushed frame against ``harness/schemas``.
+HTTP and WebSocket, checking every answer and every pushed frame against ``contract/schemas``.
 Helpers fail loudly, saying what was expected and what arrived; waiting is a predicate with a
 deadline, never a sleep.
 """
@@ -22,11 +22,12 @@ import websocket
 
 from seenby import reference_server
 from seenby.contract.vocabulary import Level
-from seenby.harness.target import CAPABILITIES_SCHEMA
-from seenby.harness.transport import DATA_SCHEMAS as TRANSPORT_DATA_SCHEMAS
-from seenby.harness.validation import PayloadContext, SchemaViolation, validate
+from seenby.harness.api.target import CAPABILITIES_SCHEMA
+from seenby.harness.wire.transport import DATA_SCHEMAS as TRANSPORT_DATA_SCHEMAS
+from seenby.harness.wire.validation import PayloadContext, SchemaViolation, validate
 from seenby.reference_server.domain import Caller, ReceiptService
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import SqliteStorage
+from seenby.reference_server.values import (
     Chat,
     Event,
     GroupChat,
@@ -36,7 +37,6 @@ from seenby.reference_server.model import (
     TextElem,
     now_ms,
 )
-from seenby.reference_server.storage import SqliteStorage
 
 WAIT_SECONDS = 10.0
 
@@ -64,7 +64,7 @@ _CONTEXT = PayloadContext("a reference server payload", "the server under test")
 
 @pytest.fixture(scope="session")
 def schemas() -> Schemas:
-    """``harness/schemas``, ready to validate."""
+    """``contract/schemas``, ready to validate."""
     return Schemas()
 
 
@@ -106,7 +106,7 @@ class FakePresence:
 
 
 @dataclass
-class World:
+class ServiceScene:
     """A ``ReceiptService`` over ``:memory:`` storage with helpers to set a scene up."""
 
     service: ReceiptService
@@ -201,14 +201,14 @@ class World:
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
+def world() -> Iterator[ServiceScene]:
     """A fresh service over in-memory storage, a recording sink and a settable presence."""
     storage = SqliteStorage(":memory:")
     sink = RecordingSink()
     presence = FakePresence()
     clock = Clock()
     service = ReceiptService(storage, "admin-key", sink=sink, presence=presence, clock=clock)
-    yield World(service, sink, presence, clock, storage)
+    yield ServiceScene(service, sink, presence, clock, storage)
     storage.close()
 
 

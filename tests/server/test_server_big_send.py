@@ -19,10 +19,10 @@ import pytest
 from seenby.contract.vocabulary import Code
 from seenby.reference_server import domain
 from seenby.reference_server.domain import Caller, ReceiptService
-from seenby.reference_server.model import Event, GroupChat, Message, TextElem
 from seenby.reference_server.storage import SqliteStorage
+from seenby.reference_server.values import Event, GroupChat, Message, TextElem
 
-World = Any  # conftest's World: the fixtures hand it out
+ServiceScene = Any  # conftest's ServiceScene: the fixtures hand it out
 
 CHUNK = 3
 MEMBERS = 10
@@ -34,13 +34,13 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(domain, "SEND_CHUNK", CHUNK)
 
 
-def _group(world: World) -> tuple[Caller, list[Caller], GroupChat]:
+def _group(world: ServiceScene) -> tuple[Caller, list[Caller], GroupChat]:
     sender, *members = world.users("sender", *[f"m{i}" for i in range(MEMBERS)])
     return sender, members, world.group(sender, *members)
 
 
 def test_a_chunked_send_has_the_whole_snapshot_in_order_and_tells_every_recipient(
-    world: World,
+    world: ServiceScene,
 ) -> None:
     # M-1 snapshot of the members at send time; L-3 UNREAD in snapshot order; Q-2 counts.
     sender, members, chat = _group(world)
@@ -79,7 +79,7 @@ class _PausingStorage(SqliteStorage):
 
 
 @pytest.fixture
-def paused(world: World, tmp_path: Path) -> Iterator[World]:
+def paused(world: ServiceScene, tmp_path: Path) -> Iterator[ServiceScene]:
     """``world``, on a storage that can run something between the works of a big send."""
     storage = _PausingStorage(str(tmp_path / "big.sqlite3"))
     service = ReceiptService(storage, "admin-key", sink=world.sink, presence=world.presence)
@@ -118,7 +118,7 @@ def _in_parallel(call: Callable[[], object]) -> Callable[[], object]:
 
 
 def test_other_calls_run_between_the_works_of_a_big_send_and_do_not_see_it_half_written(
-    paused: World,
+    paused: ServiceScene,
 ) -> None:
     # While the snapshot is written the message exists for nobody: not in history, not
     # receiptable; a receipt for another message is applied and answered meanwhile.
@@ -145,7 +145,7 @@ def test_other_calls_run_between_the_works_of_a_big_send_and_do_not_see_it_half_
 
 
 def test_a_member_removed_during_delivery_is_not_told_and_keeps_no_conversation(
-    paused: World,
+    paused: ServiceScene,
 ) -> None:
     # M-2: the removed member keeps its place in the snapshot; R-7: it has lost the group.
     world = paused
@@ -261,7 +261,7 @@ def test_a_crash_during_delivery_is_finished_on_restart_and_each_recipient_told_
     storage.close()
 
 
-def test_a_hidden_message_cannot_be_receipted(paused: World) -> None:
+def test_a_hidden_message_cannot_be_receipted(paused: ServiceScene) -> None:
     # Its ID could only be guessed; it fails like an unknown message [X-2].
     world = paused
     sender, members, chat = _group(world)

@@ -14,7 +14,7 @@ import pytest
 
 from seenby.reference_server.domain import Admin, Caller
 from seenby.reference_server.methods import METHODS, UserMethod
-from seenby.reference_server.model import (
+from seenby.reference_server.values import (
     CustomElem,
     Event,
     GroupChat,
@@ -24,13 +24,13 @@ from seenby.reference_server.model import (
 )
 
 if TYPE_CHECKING:
-    from conftest import World
+    from conftest import ServiceScene
 
 # -- A: application settings -------------------------------------------------------------------
 
 
 def test_A1_standard_edition_refuses_every_receipt_call_but_plain_messages_work(
-    world: World,
+    world: ServiceScene,
 ) -> None:
     """A-1: without the ultimate edition, receipt calls fail with 7013; plain messages work."""
     alice, bob = world.users("alice", "bob")
@@ -49,7 +49,7 @@ def test_A1_standard_edition_refuses_every_receipt_call_but_plain_messages_work(
     assert [view.message.msg_id for view in world.history(bob, PeerChat("alice"))] == [plain]
 
 
-def test_A2_only_enabled_supported_group_types_carry_receipts(world: World) -> None:
+def test_A2_only_enabled_supported_group_types_carry_receipts(world: ServiceScene) -> None:
     """A-2: Work/Public/Meeting by default; Community and AVChatRoom never, even if listed;
     C2C needs no switch."""
     alice, bob = world.users("alice", "bob")
@@ -68,7 +68,7 @@ def test_A2_only_enabled_supported_group_types_carry_receipts(world: World) -> N
     world.send(alice, bob)  # C2C: no switch
 
 
-def test_A3_a_refused_receipt_message_stores_and_pushes_nothing(world: World) -> None:
+def test_A3_a_refused_receipt_message_stores_and_pushes_nothing(world: ServiceScene) -> None:
     """A-3: a needReadReceipt message to a group type without receipts fails; nothing is kept."""
     alice, bob = world.users("alice", "bob")
     group = world.group(alice, bob, group_type="Community")
@@ -79,7 +79,7 @@ def test_A3_a_refused_receipt_message_stores_and_pushes_nothing(world: World) ->
     assert world.unread(bob) == {}
 
 
-def test_A4_receipt_messages_need_a_group_within_the_size_limit(world: World) -> None:
+def test_A4_receipt_messages_need_a_group_within_the_size_limit(world: ServiceScene) -> None:
     """A-4: groups larger than groupReceiptMaxMembers refuse needReadReceipt messages."""
     alice, bob, carol = world.users("alice", "bob", "carol")
     group = world.group(alice, bob, carol)
@@ -90,7 +90,7 @@ def test_A4_receipt_messages_need_a_group_within_the_size_limit(world: World) ->
     world.send(alice, group, need_read_receipt=False)
 
 
-def test_A_settings_checks_come_in_the_documented_order(world: World) -> None:
+def test_A_settings_checks_come_in_the_documented_order(world: ServiceScene) -> None:
     """A-1..A-4 with §1.2 precedence: edition (7013) before membership (10010) before type
     (90101) before size (90102)."""
     alice, bob, mallory = world.users("alice", "bob", "mallory")
@@ -105,7 +105,7 @@ def test_A_settings_checks_come_in_the_documented_order(world: World) -> None:
 # -- S: the sender marks a message -------------------------------------------------------------
 
 
-def test_S1_the_flag_shows_to_the_sender_and_to_recipients(world: World) -> None:
+def test_S1_the_flag_shows_to_the_sender_and_to_recipients(world: ServiceScene) -> None:
     """S-1: needReadReceipt (default false) as sent, in C2C and groups, on every view."""
     alice, bob = world.users("alice", "bob")
     group = world.group(alice, bob)
@@ -124,7 +124,7 @@ def test_S1_the_flag_shows_to_the_sender_and_to_recipients(world: World) -> None
     assert [v.to_json()["needReadReceipt"] for v in history] == [False, False, True]
 
 
-def test_S2_custom_messages_carry_receipts_too(world: World) -> None:
+def test_S2_custom_messages_carry_receipts_too(world: ServiceScene) -> None:
     """S-2: a custom elem (with desc and extension) supports needReadReceipt like text."""
     alice, bob = world.users("alice", "bob")
     elem = CustomElem('{"kind":"order"}', desc="order", extension="ext")
@@ -140,7 +140,7 @@ def test_S2_custom_messages_carry_receipts_too(world: World) -> None:
     }
 
 
-def test_S3_a_message_without_the_flag_never_gets_receipts(world: World) -> None:
+def test_S3_a_message_without_the_flag_never_gets_receipts(world: ServiceScene) -> None:
     """S-3: receipts for it are ignored, pulls leave it out, member lists answer 10062."""
     alice, bob = world.users("alice", "bob")
     group = world.group(alice, bob)
@@ -155,7 +155,9 @@ def test_S3_a_message_without_the_flag_never_gets_receipts(world: World) -> None
     )
 
 
-def test_S4_online_only_messages_reach_the_online_and_keep_out_of_history(world: World) -> None:
+def test_S4_online_only_messages_reach_the_online_and_keep_out_of_history(
+    world: ServiceScene,
+) -> None:
     """S-4: recipients are the members online at send time; no history, no unread; receipts
     work as for any message."""
     alice, bob, carol = world.users("alice", "bob", "carol")
@@ -177,7 +179,7 @@ def test_S4_online_only_messages_reach_the_online_and_keep_out_of_history(world:
 # -- R: the recipient sends receipts -----------------------------------------------------------
 
 
-def test_R1_a_batch_must_stay_in_one_conversation(world: World) -> None:
+def test_R1_a_batch_must_stay_in_one_conversation(world: ServiceScene) -> None:
     """R-1: messages from two conversations fail with 6017 and nothing is applied."""
     alice, bob, carol = world.users("alice", "bob", "carol")
     group = world.group(alice, bob, carol)
@@ -189,7 +191,7 @@ def test_R1_a_batch_must_stay_in_one_conversation(world: World) -> None:
     assert world.sink.of("alice") == []
 
 
-def test_R2_empty_and_oversize_batches_are_refused(world: World) -> None:
+def test_R2_empty_and_oversize_batches_are_refused(world: ServiceScene) -> None:
     """R-2: an empty batch and one over receiptBatchMax fail with 6017; repeats count once."""
     alice, bob = world.users("alice", "bob")
     world.service.set_settings(SettingsChange(receipt_batch_max=3))
@@ -201,7 +203,7 @@ def test_R2_empty_and_oversize_batches_are_refused(world: World) -> None:
     assert len(world.sink.of("alice", "onRecvMessageReadReceipts")) == 1
 
 
-def test_R3_an_invisible_message_fails_the_whole_batch(world: World) -> None:
+def test_R3_an_invisible_message_fails_the_whole_batch(world: ServiceScene) -> None:
     """R-3: an unknown message, or one in a conversation the caller is not in, fails the call
     with 6017 and no receipt in it is applied (atomic)."""
     alice, bob, carol = world.users("alice", "bob", "carol")
@@ -214,7 +216,7 @@ def test_R3_an_invisible_message_fails_the_whole_batch(world: World) -> None:
     assert world.sink.of("alice") == []
 
 
-def test_R4_ineligible_messages_in_a_valid_batch_are_skipped_silently(world: World) -> None:
+def test_R4_ineligible_messages_in_a_valid_batch_are_skipped_silently(world: ServiceScene) -> None:
     """R-4: own messages, messages without the flag, already-receipted messages and messages
     sent before the caller joined are skipped; the call succeeds."""
     alice, bob, carol = world.users("alice", "bob", "carol")
@@ -234,7 +236,7 @@ def test_R4_ineligible_messages_in_a_valid_batch_are_skipped_silently(world: Wor
     assert len(world.sink.of("alice", "onRecvMessageReadReceipts")) == 1
 
 
-def test_R5_second_receipt_changes_nothing_and_pushes_nothing(world: World) -> None:
+def test_R5_second_receipt_changes_nothing_and_pushes_nothing(world: ServiceScene) -> None:
     """R-5: receipts are idempotent."""
     alice, bob = world.users("alice", "bob")
     group = world.group(alice, bob)
@@ -253,7 +255,7 @@ def test_R5_second_receipt_changes_nothing_and_pushes_nothing(world: World) -> N
     assert world.service.get_message_read_receipts(alice, [c2c]) == [c2c_receipt]
 
 
-def test_R6_receipts_leave_the_readers_unread_count_alone(world: World) -> None:
+def test_R6_receipts_leave_the_readers_unread_count_alone(world: ServiceScene) -> None:
     """R-6: sending receipts does not change the reader's conversation unread count."""
     alice, bob = world.users("alice", "bob")
     group = world.group(alice, bob)
@@ -264,7 +266,7 @@ def test_R6_receipts_leave_the_readers_unread_count_alone(world: World) -> None:
     assert world.unread(bob) == {"c2c_alice": 3, "group_g1": 1}
 
 
-def test_R7_a_member_who_left_can_no_longer_send_receipts(world: World) -> None:
+def test_R7_a_member_who_left_can_no_longer_send_receipts(world: ServiceScene) -> None:
     """R-7: after removal, receipts in the group fail like for an unknown message."""
     alice, bob, carol = world.users("alice", "bob", "carol")
     group = world.group(alice, bob, carol)
@@ -278,7 +280,7 @@ def test_R7_a_member_who_left_can_no_longer_send_receipts(world: World) -> None:
 # -- P: the sender is notified -----------------------------------------------------------------
 
 
-def test_P1_the_sender_gets_one_event_with_one_receipt_per_new_receipt(world: World) -> None:
+def test_P1_the_sender_gets_one_event_with_one_receipt_per_new_receipt(world: ServiceScene) -> None:
     """P-1: one onRecvMessageReadReceipts per call and sender, one receipt per message."""
     alice, bob, carol = world.users("alice", "bob", "carol")
     group = world.group(alice, bob, carol)
@@ -293,7 +295,7 @@ def test_P1_the_sender_gets_one_event_with_one_receipt_per_new_receipt(world: Wo
     assert [r["msgID"] for r in to_carol.data] == [from_carol]  # type: ignore[index]
 
 
-def test_P2_payloads_carry_the_latest_counts_and_the_c2c_reader(world: World) -> None:
+def test_P2_payloads_carry_the_latest_counts_and_the_c2c_reader(world: ServiceScene) -> None:
     """P-2: group receipts carry groupID/msgID/readCount/unreadCount after the call; C2C
     receipts carry userID (the reader), isPeerRead and the receipt time."""
     alice, bob, carol = world.users("alice", "bob", "carol")
@@ -319,7 +321,7 @@ def test_P2_payloads_carry_the_latest_counts_and_the_c2c_reader(world: World) ->
 
 
 def test_P3_concurrent_readers_are_counted_exactly_and_counts_never_go_back(
-    world: World,
+    world: ServiceScene,
 ) -> None:
     """P-3: N distinct readers reading at once give readCount N; the sender's pushes, in seq
     order, never show a smaller count after a larger one."""
@@ -346,7 +348,7 @@ def test_P3_concurrent_readers_are_counted_exactly_and_counts_never_go_back(
     assert world.counts(alice, msg) == (20, 0)
 
 
-def test_P3_a_later_call_cannot_overtake_an_earlier_calls_events(world: World) -> None:
+def test_P3_a_later_call_cannot_overtake_an_earlier_calls_events(world: ServiceScene) -> None:
     """P-3 (ordering): events are handed over before the next call can commit, so even a slow
     publisher delivers one sender's events in seq order with counts that never go back."""
     alice, bob, carol = world.users("alice", "bob", "carol")
@@ -374,7 +376,7 @@ def test_P3_a_later_call_cannot_overtake_an_earlier_calls_events(world: World) -
     assert [(e.seq, e.data[0]["readCount"]) for e in pushes] == [(1, 1), (2, 2)]  # type: ignore[index]
 
 
-def test_P4_nobody_but_the_sender_hears_of_receipts(world: World) -> None:
+def test_P4_nobody_but_the_sender_hears_of_receipts(world: ServiceScene) -> None:
     """P-4: the reader and other members get no receipt events."""
     alice, bob, carol = world.users("alice", "bob", "carol")
     group = world.group(alice, bob, carol)
@@ -388,7 +390,7 @@ def test_P4_nobody_but_the_sender_hears_of_receipts(world: World) -> None:
 # -- Q: the sender pulls receipts --------------------------------------------------------------
 
 
-def test_Q1_the_sender_pulls_one_receipt_per_message_in_request_order(world: World) -> None:
+def test_Q1_the_sender_pulls_one_receipt_per_message_in_request_order(world: ServiceScene) -> None:
     """Q-1: history shows the flag; a pull returns one receipt per message, in msgIDs order."""
     alice, bob = world.users("alice", "bob")
     group = world.group(alice, bob)
@@ -401,7 +403,7 @@ def test_Q1_the_sender_pulls_one_receipt_per_message_in_request_order(world: Wor
 
 
 def test_Q2_counts_add_up_to_the_recipients_and_c2c_receipts_name_the_peer(
-    world: World,
+    world: ServiceScene,
 ) -> None:
     """Q-2: readCount + unreadCount = recipients; C2C: userID is the peer, timestamp 0 until
     it reads."""
@@ -418,7 +420,7 @@ def test_Q2_counts_add_up_to_the_recipients_and_c2c_receipts_name_the_peer(
     assert after.to_json()["isPeerRead"] is True and after.to_json()["timestamp"] > 0
 
 
-def test_Q3_nobody_pulls_receipts_of_messages_it_did_not_send(world: World) -> None:
+def test_Q3_nobody_pulls_receipts_of_messages_it_did_not_send(world: ServiceScene) -> None:
     """Q-3: others' messages fail with 6017, worded as for an unknown message; the batch and
     one-conversation rules apply."""
     alice, bob, carol = world.users("alice", "bob", "carol")
@@ -434,7 +436,7 @@ def test_Q3_nobody_pulls_receipts_of_messages_it_did_not_send(world: World) -> N
     world.refused(6017, lambda: world.service.get_message_read_receipts(alice, []))
 
 
-def test_Q4_a_pull_after_a_push_agrees_with_it(world: World) -> None:
+def test_Q4_a_pull_after_a_push_agrees_with_it(world: ServiceScene) -> None:
     """Q-4: the counts pulled right after a push are the pushed counts."""
     alice, bob, carol = world.users("alice", "bob", "carol")
     group = world.group(alice, bob, carol)
@@ -448,7 +450,7 @@ def test_Q4_a_pull_after_a_push_agrees_with_it(world: World) -> None:
 # -- L: the sender pages read and unread members -----------------------------------------------
 
 
-def test_L1_the_sender_pages_read_and_unread_members(world: World) -> None:
+def test_L1_the_sender_pages_read_and_unread_members(world: ServiceScene) -> None:
     """L-1: filter 0 lists readers in read order, 1 the others in snapshot order; nextSeq
     starts at 0 and isFinished marks the last page."""
     alice, *members = world.users("alice", "m1", "m2", "m3", "m4", "m5")
@@ -464,7 +466,7 @@ def test_L1_the_sender_pages_read_and_unread_members(world: World) -> None:
     assert world.walk(alice, msg, 0) == ["m4", "m2"]
 
 
-def test_L2_bad_member_list_requests_are_refused(world: World) -> None:
+def test_L2_bad_member_list_requests_are_refused(world: ServiceScene) -> None:
     """L-2: count outside 1..100 fails 6017; a C2C, foreign or unknown message 6017; a message
     without the flag 10062."""
     alice, bob = world.users("alice", "bob")
@@ -485,7 +487,7 @@ def test_L2_bad_member_list_requests_are_refused(world: World) -> None:
     assert member_list(alice, msg, 1, 0, 100).is_finished
 
 
-def test_L3_both_walks_together_yield_every_recipient_exactly_once(world: World) -> None:
+def test_L3_both_walks_together_yield_every_recipient_exactly_once(world: ServiceScene) -> None:
     """L-3: all READ pages plus all UNREAD pages give each recipient once."""
     names = [f"m{i:02}" for i in range(11)]
     alice, *members = world.users("alice", *names)
@@ -498,7 +500,7 @@ def test_L3_both_walks_together_yield_every_recipient_exactly_once(world: World)
     assert len(read + unread) == len(set(read + unread))
 
 
-def test_L4_cursors_stay_stable_while_members_read(world: World) -> None:
+def test_L4_cursors_stay_stable_while_members_read(world: ServiceScene) -> None:
     """L-4: members reading during walks never make a walk repeat a member or skip one that
     stayed in its list."""
     names = [f"m{i:02}" for i in range(10)]
@@ -529,7 +531,7 @@ def test_L4_cursors_stay_stable_while_members_read(world: World) -> None:
     assert read_seen == ["m00", "m01", "m09", "m08", "m07", "m06"]
 
 
-def test_L5_member_entries_carry_profile_fields_when_set(world: World) -> None:
+def test_L5_member_entries_carry_profile_fields_when_set(world: ServiceScene) -> None:
     """L-5: each entry has userID, and nickName/faceURL when the user has them."""
     world.profiles["bob"] = ("Bob", "https://example.test/bob.png")
     alice, bob, carol = world.users("alice", "bob", "carol")
@@ -545,7 +547,7 @@ def test_L5_member_entries_carry_profile_fields_when_set(world: World) -> None:
 # -- M: membership over time -------------------------------------------------------------------
 
 
-def test_M1_recipients_are_fixed_when_the_message_is_sent(world: World) -> None:
+def test_M1_recipients_are_fixed_when_the_message_is_sent(world: ServiceScene) -> None:
     """M-1: later joins do not raise unreadCount, later leaves do not lower it; setting
     changes do not touch sent messages."""
     alice, bob, carol, _ = world.users("alice", "bob", "carol", "dave")
@@ -558,7 +560,7 @@ def test_M1_recipients_are_fixed_when_the_message_is_sent(world: World) -> None:
     assert world.walk(alice, msg, 1) == ["bob", "carol"]
 
 
-def test_M2_a_member_who_left_keeps_its_place_in_the_lists(world: World) -> None:
+def test_M2_a_member_who_left_keeps_its_place_in_the_lists(world: ServiceScene) -> None:
     """M-2: leaving after the message keeps the member in READ or UNREAD."""
     alice, bob, carol, dave = world.users("alice", "bob", "carol", "dave")
     group = world.group(alice, bob, carol, dave)
@@ -572,7 +574,9 @@ def test_M2_a_member_who_left_keeps_its_place_in_the_lists(world: World) -> None
 # -- C: the C2C conversation read mark ---------------------------------------------------------
 
 
-def test_C1_marking_a_conversation_read_zeroes_unread_and_tells_the_peer(world: World) -> None:
+def test_C1_marking_a_conversation_read_zeroes_unread_and_tells_the_peer(
+    world: ServiceScene,
+) -> None:
     """C-1: the reader's unread count becomes 0; the peer gets onRecvC2CReadReceipt with the
     reader's userID, an empty msgID and the mark time."""
     alice, bob = world.users("alice", "bob")
@@ -591,7 +595,7 @@ def test_C1_marking_a_conversation_read_zeroes_unread_and_tells_the_peer(world: 
     assert world.unread(bob) == {"c2c_alice": 1}
 
 
-def test_C2_the_mark_covers_exactly_the_messages_accepted_before_it(world: World) -> None:
+def test_C2_the_mark_covers_exactly_the_messages_accepted_before_it(world: ServiceScene) -> None:
     """C-2: in the sender's history, covered messages read isPeerRead, later ones do not,
     whatever their timestamps."""
     world.clock.frozen_at = 1_000
@@ -606,7 +610,7 @@ def test_C2_the_mark_covers_exactly_the_messages_accepted_before_it(world: World
     assert all(not v.to_json()["isPeerRead"] for v in world.history(bob, PeerChat("alice")))
 
 
-def test_C3_the_mark_and_message_receipts_are_separate(world: World) -> None:
+def test_C3_the_mark_and_message_receipts_are_separate(world: ServiceScene) -> None:
     """C-3: marking creates no message receipts; receipts do not move the mark."""
     alice, bob = world.users("alice", "bob")
     first = world.send(alice, bob)
@@ -623,7 +627,7 @@ def test_C3_the_mark_and_message_receipts_are_separate(world: World) -> None:
 # -- E, X: errors and security -----------------------------------------------------------------
 
 
-def test_E2_every_refusal_uses_a_documented_code(world: World) -> None:
+def test_E2_every_refusal_uses_a_documented_code(world: ServiceScene) -> None:
     """E-2: the domain's codes are the table's (checked where they arise across this file);
     here: the admin-side codes 90007, 10004, 10010, 10021 and the peer rules."""
     alice, bob = world.users("alice", "bob")
@@ -640,7 +644,7 @@ def test_E2_every_refusal_uses_a_documented_code(world: World) -> None:
     world.refused(6017, lambda: world.history(alice, PeerChat("ghost")))
 
 
-def test_E3_a_refused_call_changes_nothing(world: World) -> None:
+def test_E3_a_refused_call_changes_nothing(world: ServiceScene) -> None:
     """E-3: after refused calls of every kind, state and events are as before."""
     alice, bob, carol = world.users("alice", "bob", "carol")
     group = world.group(alice, bob, carol)
@@ -654,7 +658,7 @@ def test_E3_a_refused_call_changes_nothing(world: World) -> None:
     assert world.service.get_conversation_list(carol)[0].unread_count == 1
 
 
-def test_X1_tokens_identify_users_and_the_admin_key_is_no_user(world: World) -> None:
+def test_X1_tokens_identify_users_and_the_admin_key_is_no_user(world: ServiceScene) -> None:
     """X-1: a token names its user; the admin key is the admin; anything else is nobody."""
     alice = world.service.create_user("alice")
     assert world.service.identify(alice.token) == Caller("alice")
@@ -663,7 +667,7 @@ def test_X1_tokens_identify_users_and_the_admin_key_is_no_user(world: World) -> 
     assert world.service.identify(alice.token + "x") is None
 
 
-def test_X2_outsiders_learn_nothing_about_a_conversation(world: World) -> None:
+def test_X2_outsiders_learn_nothing_about_a_conversation(world: ServiceScene) -> None:
     """X-2: a non-member gets the same 10010 as for an unknown group, and a message it may not
     see fails exactly like an unknown message (the answers differ only in the ID echoed)."""
     alice, bob, mallory = world.users("alice", "bob", "mallory")
@@ -674,9 +678,10 @@ def test_X2_outsiders_learn_nothing_about_a_conversation(world: World) -> None:
     masked, refused = world.masked, world.refused
     unknown_group = masked(refused(10010, lambda: world.history(mallory, GroupChat("x"))), "x")
     assert masked(refused(10010, lambda: world.history(mallory, group)), "g1") == unknown_group
-    assert masked(
-        refused(10010, lambda: world.send(mallory, group, need_read_receipt=False)), "g1"
-    ) == unknown_group
+    assert (
+        masked(refused(10010, lambda: world.send(mallory, group, need_read_receipt=False)), "g1")
+        == unknown_group
+    )
     unknown_msg = masked(refused(6017, lambda: world.read(mallory, "nope")), "nope")
     for hidden in (msg, c2c):
         assert masked(refused(6017, lambda h=hidden: world.read(mallory, h)), hidden) == (
@@ -690,7 +695,7 @@ def test_X2_outsiders_learn_nothing_about_a_conversation(world: World) -> None:
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_E1_every_method_refuses_unknown_fields(world: World, method: str) -> None:
+def test_E1_every_method_refuses_unknown_fields(world: ServiceScene, method: str) -> None:
     """E-1 (strict bodies): a field the method does not define is refused, 6017 for user
     methods and 10004 for admin methods."""
     world.users("alice")

@@ -21,7 +21,8 @@ import pytest
 
 from seenby.contract.vocabulary import Code
 from seenby.reference_server.domain import Admin, Caller, ReceiptService
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import SqliteStorage
+from seenby.reference_server.values import (
     Event,
     GroupChat,
     JsonValue,
@@ -31,7 +32,6 @@ from seenby.reference_server.model import (
     ReceiptError,
     TextElem,
 )
-from seenby.reference_server.storage import SqliteStorage
 
 WAIT_SECONDS = 10.0
 RECEIPTS = "onRecvMessageReadReceipts"

@@ -1,7 +1,7 @@
 """The reference server over real HTTP: envelopes, schemas, bad input, concurrency, restarts.
 
 Every answer goes through the ``Api`` helper, which validates the envelope and, on success, the
-method's data against harness/schemas [V-1].
+method's data against contract/schemas [V-1].
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_E1_capabilities_are_an_envelope_with_schema_valid_data(deployment: Depl
 
 def test_V1_a_whole_conversation_validates_against_the_schemas(deployment: Deployment) -> None:
     """V-1: every method's answer and every pushed event of a full C2C and group flow is
-    valid against harness/schemas (the helpers check each one)."""
+    valid against contract/schemas (the helpers check each one)."""
     admin = deployment.admin
     alice = deployment.user("alice", nickName="Alice", faceURL="https://example.test/a.png")
     bob, carol = deployment.users("bob", "carol")

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from seenby.reference_server.model import (
+from seenby.reference_server.storage import (
+    READ_PAGE_SQL,
+    SCHEMA_VERSION,
+    UNREAD_PAGE_SQL,
+    SqliteStorage,
+)
+from seenby.reference_server.values import (
     READ,
     UNREAD,
     Group,
@@ -17,12 +23,6 @@ from seenby.reference_server.model import (
     Profile,
     Settings,
     TextElem,
-)
-from seenby.reference_server.storage import (
-    READ_PAGE_SQL,
-    SCHEMA_VERSION,
-    UNREAD_PAGE_SQL,
-    SqliteStorage,
 )
 
 RECIPIENTS = 100_000

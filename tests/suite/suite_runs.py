@@ -21,11 +21,11 @@ from typing import Any, ClassVar
 
 import xmlschema
 
-from seenby.harness.catalogue import CatalogueScenario
-from seenby.harness.expectations import Expectations
-from seenby.harness.reports import VERDICTS, RunReport, ScenarioResult
-from seenby.harness.runner import BUNDLED_TARGET, Suite
-from seenby.harness.validation import validator
+from seenby.harness.reports.summary import VERDICTS, RunReport, ScenarioResult
+from seenby.harness.run.catalogue import CatalogueScenario
+from seenby.harness.run.known_deviations import KnownDeviationFile
+from seenby.harness.run.runner import BUNDLED_TARGET, Suite
+from seenby.harness.wire.validation import validator
 
 RUN_TIMEOUT_S = 180
 REPORT_FILES = ("junit.xml", "cucumber.json", "conformance-summary.json", "report.html")
@@ -123,7 +123,7 @@ def junit_verdict(case: ET.Element) -> str:
 
 
 def combined(verdicts: list[str]) -> str:
-    """A scenario's verdict from its items' (the rule of harness.reports, when all ran)."""
+    """A scenario's verdict from its items' (the rule of harness.reports.summary, when all ran)."""
     return next((verdict for verdict in ("fail", "skip", "deviate") if verdict in verdicts), "pass")
 
 
@@ -259,7 +259,7 @@ def run_report(
     results: Sequence[ScenarioResult],
     *,
     strict: bool = False,
-    expectations: Expectations | None = None,
+    expectations: KnownDeviationFile | None = None,
 ) -> RunReport:
     """A report of `results` against the bundled server, for the verdict rules."""
     moment = datetime.now(UTC)
@@ -349,7 +349,7 @@ import pathlib, re
 import pytest
 from pytest_bdd import given, parsers, then
 
-from seenby.harness.deviations import DEVIATION_PROPERTY, Deviation
+from seenby.harness.wire.deviations import DEVIATION_PROPERTY, Deviation
 
 def pytest_configure(config):
     for path in (pathlib.Path(__file__).parent / "features").glob("*.feature"):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from seenby.harness.catalogue import default_features_dir, load_catalogue
+from seenby.harness.run.catalogue import default_features_dir, load_catalogue
 
 pytestmark = pytest.mark.pytest_bdd_coupling
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seenby.harness.catalogue import CatalogueError, load_catalogue
+from seenby.harness.run.catalogue import CatalogueError, load_catalogue
 
 pytestmark = pytest.mark.pytest_bdd_coupling
 

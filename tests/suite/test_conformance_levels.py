@@ -36,10 +36,10 @@ from suite_runs import (
 )
 
 from seenby.harness import cli
-from seenby.harness.deviations import Deviation
-from seenby.harness.expectations import Expectations
-from seenby.harness.reports import ItemResult, RunReport, ScenarioResult, write_reports
-from seenby.harness.runner import Suite
+from seenby.harness.reports.summary import ItemResult, RunReport, ScenarioResult, write_reports
+from seenby.harness.run.known_deviations import KnownDeviationFile
+from seenby.harness.run.runner import Suite
+from seenby.harness.wire.deviations import Deviation
 
 DEVIATING_SELECTION = ("RR-R-001", "RR-E-001", "RR-E-002", "RR-E-003")
 STATUS_DEVIATION = "the reference answers 400, the target answered 422"
@@ -278,7 +278,7 @@ def pytest_with_expectations(
     """pytest itself over the sample suite, with the known-deviation plugin."""
     return pytest_run(
         *suite.pytest_args, "--rootdir", str(suite.rootdir),
-        "-p", "seenby.harness.expectations_plugin",
+        "-p", "seenby.harness.plugins.known_deviations",
         "--seenby-expect", str(expect), *options, cwd=suite.rootdir,
     )  # fmt: skip
 
@@ -348,7 +348,7 @@ def test_pytest_writes_the_junit_file_without_a_warning(tmp_path: Path) -> None:
     suite = sample_suite(tmp_path / "suite", deviating=True)
     # The options `seenby run` gives pytest for its JUnit file, with every warning an error.
     ran = pytest_run(
-        *suite.pytest_args, "--rootdir", str(suite.rootdir), "-p", "seenby.harness.reporting",
+        *suite.pytest_args, "--rootdir", str(suite.rootdir), "-p", "seenby.harness.plugins.results",
         "-o", "junit_family=xunit2", "--junitxml", str(tmp_path / "junit.xml"), "-W", "error",
         "-m", "RR-E-002", cwd=suite.rootdir,
     )  # fmt: skip
@@ -428,7 +428,7 @@ def item(outcome: str, example: str | None = None, *deviations: Deviation) -> It
     return ItemResult("RR-R-001", example, outcome, None, evidence, 0.0, deviations=deviations)
 
 
-def outline(*items: ItemResult, expectations: Expectations | None = None) -> ScenarioResult:
+def outline(*items: ItemResult, expectations: KnownDeviationFile | None = None) -> ScenarioResult:
     return ScenarioResult.from_items(catalogued("RR-R-001", examples=2), items, expectations)
 
 
@@ -473,8 +473,8 @@ def test_the_run_verdict_with_deviations(
     assert report.succeeded is (verdict in ("conformant", "conformant-with-deviations"))
 
 
-def expectations_of(tmp_path: Path, *entries: dict[str, str]) -> Expectations:
-    return Expectations.load(write_expectations(tmp_path / "known.toml", *entries))
+def expectations_of(tmp_path: Path, *entries: dict[str, str]) -> KnownDeviationFile:
+    return KnownDeviationFile.load(write_expectations(tmp_path / "known.toml", *entries))
 
 
 def test_a_row_entry_excuses_its_row_only(tmp_path: Path) -> None:

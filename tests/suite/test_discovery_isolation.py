@@ -11,7 +11,7 @@ import pytest
 from suite_runs import load_summary, seenby
 
 from seenby.reference_server.domain import ReceiptService
-from seenby.reference_server.model import Capabilities, JsonObject
+from seenby.reference_server.values import Capabilities, JsonObject
 from tests.mutants.gallery import Variant
 
 SCENARIOS = ("RR-V-001", "RR-R-001", "RR-R-002", "RR-L-001")

@@ -2,7 +2,8 @@
 process, the four report files and how they agree, a target that gets things wrong, verdicts of
 every kind from a throw-away sample suite, usage errors, and the verdict rules themselves.
 
-Runs are real: the command line in a subprocess, or `seenby.harness.runner.run`, which runs pytest
+Runs are real: the command line in a subprocess, or `seenby.harness.run.runner.run`, which runs
+pytest
 as a subprocess, so these tests see what a vendor or a CI job sees. Argument handling is tested
 in-process, and the verdict rules without running anything.
 """
@@ -33,20 +34,20 @@ from suite_runs import (
 )
 
 from seenby.harness import cli
-from seenby.harness.catalogue import (
+from seenby.harness.api.server_process import ServerProcess
+from seenby.harness.reports.summary import ItemResult, ScenarioResult
+from seenby.harness.run.catalogue import (
     CatalogueError,
     default_features_dir,
     load_catalogue,
 )
-from seenby.harness.reports import ItemResult, ScenarioResult
-from seenby.harness.runner import (
+from seenby.harness.run.runner import (
     BUNDLED_TARGET,
     RunSettings,
     SelectionError,
     run,
     selected_scenarios,
 )
-from seenby.harness.server_process import ServerProcess
 
 # seenby run drives pytest-bdd and reads its reports: part of the dependency-range check.
 pytestmark = pytest.mark.pytest_bdd_coupling

@@ -17,7 +17,7 @@ import pytest
 from suite_runs import load_summary, scenario, seenby
 
 from seenby.reference_server import RunningServer
-from seenby.reference_server.model import NewUser
+from seenby.reference_server.values import NewUser
 from tests.mutants.gallery import PushToEveryMember, Variant
 
 FAILING = "RR-P-008"

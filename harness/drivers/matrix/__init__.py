@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from seenby.harness.drivers import Driver
 
 if TYPE_CHECKING:
-    from seenby.harness.target import Target
+    from seenby.harness.api.target import Target
 
 __all__ = ["DRIVER", "MatrixDriver"]
 

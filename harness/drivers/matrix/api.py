@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import urllib3
 
-from seenby.harness.transport import ApiError, NoAnswer, ViolationLog
+from seenby.harness.wire.transport import ApiError, NoAnswer, ViolationLog
 
 __all__ = ["MATRIX_ERROR_CODE", "MatrixHttp", "path", "registration_mac"]
 

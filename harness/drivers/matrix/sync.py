@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from seenby.contract.vocabulary import ON_RECV_MESSAGE_READ_RECEIPTS, ON_RECV_NEW_MESSAGE
 from seenby.harness.drivers.matrix.api import CLIENT_API, path
 from seenby.harness.drivers.matrix.rooms import MESSAGE_TYPE
-from seenby.harness.push import PushStream
-from seenby.harness.transport import ApiError, NoAnswer, ViolationLog
+from seenby.harness.wire.push import PushStream
+from seenby.harness.wire.transport import ApiError, NoAnswer, ViolationLog
 
 if TYPE_CHECKING:
     from seenby.harness.drivers.matrix.target import MatrixUser

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from seenby.harness.client import (
+from seenby.harness.api.client import (
     AdminClient,
     GroupRef,
     MessageRef,
@@ -32,7 +32,18 @@ from seenby.harness.client import (
     msg_id_of,
     user_id_of,
 )
-from seenby.harness.deviations import DeviationLog
+from seenby.harness.api.models import (
+    Capabilities,
+    Conversation,
+    Group,
+    Message,
+    ReadFilter,
+    ReadMemberPage,
+    Receipt,
+    ResultList,
+    Settings,
+)
+from seenby.harness.api.target import Target, unique_id
 from seenby.harness.drivers.capabilities import (
     ADMIN_SETTINGS,
     EVENT_REPLAY,
@@ -53,21 +64,10 @@ from seenby.harness.drivers.matrix.rooms import (
     message_content,
 )
 from seenby.harness.drivers.matrix.sync import SyncStream
-from seenby.harness.models import (
-    Capabilities,
-    Conversation,
-    Group,
-    Message,
-    ReadFilter,
-    ReadMemberPage,
-    Receipt,
-    ResultList,
-    Settings,
-)
-from seenby.harness.push import PushStream
-from seenby.harness.target import Target, unique_id
-from seenby.harness.transcript import Transcript
-from seenby.harness.transport import ApiError, ViolationLog, WireResponse
+from seenby.harness.wire.deviations import DeviationLog
+from seenby.harness.wire.push import PushStream
+from seenby.harness.wire.transcript import Transcript
+from seenby.harness.wire.transport import ApiError, ViolationLog, WireResponse
 
 __all__ = ["MatrixAdmin", "MatrixTarget", "MatrixUser", "RoomDirectory"]
 

@@ -34,9 +34,9 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from seenby.contract.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
 from seenby.contract.vocabulary import Level
-from seenby.harness.deviations import Deviation, DeviationLog
-from seenby.harness.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
+from seenby.harness.wire.deviations import Deviation, DeviationLog
 
 __all__ = [
     "SCHEMA_SECTIONS",

@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 
 from jsonschema import Draft202012Validator
 
+from seenby.contract.schemas import SCHEMA_BASE_URI
 from seenby.contract.vocabulary import (
     GROUP_RECEIPT_MAX_MEMBERS_CEILING,
     HISTORY_COUNT_MAX,
@@ -33,8 +34,7 @@ from seenby.contract.vocabulary import (
     Level,
     Limit,
 )
-from seenby.harness.schemas import SCHEMA_BASE_URI
-from seenby.harness.validation import registry, validator
+from seenby.harness.wire.validation import registry, validator
 
 __all__ = ["BODY", "BrokenRequest", "broken_requests"]
 

@@ -1,4 +1,5 @@
-"""`seenby.harness.expectations`: reading a known-deviation file, naming what it covers, and judging
+"""`seenby.harness.run.known_deviations`: reading a known-deviation file, naming what it covers,
+and judging
 its entries against what the target did (without running anything)."""
 
 from __future__ import annotations
@@ -7,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from seenby.harness.expectations import EntryStatus, Expectation, Expectations, ExpectationsError
+from seenby.harness.run.known_deviations import (
+    EntryStatus,
+    KnownDeviation,
+    KnownDeviationFile,
+    KnownDeviationFileError,
+)
 
 EXAMPLE = """\
 # ACME Chat 2.3 against seenby
@@ -29,10 +35,10 @@ reason = "Its other rows deviate."
 """
 
 
-def load(tmp_path: Path, text: str) -> Expectations:
+def load(tmp_path: Path, text: str) -> KnownDeviationFile:
     path = tmp_path / "known.toml"
     path.write_text(text, encoding="utf-8")
-    return Expectations.load(path)
+    return KnownDeviationFile.load(path)
 
 
 def test_a_file_reads_into_entries(tmp_path: Path) -> None:
@@ -40,9 +46,9 @@ def test_a_file_reads_into_entries(tmp_path: Path) -> None:
 
     assert expectations.source == str(tmp_path / "known.toml")
     assert expectations.entries == (
-        Expectation("RR-E-004", None, "deviate", "We answer a malformed body with HTTP 422."),
-        Expectation("RR-R-001", "group chat", "fail", "Group receipts arrive in 2.4."),
-        Expectation("RR-R-001", None, "deviate", "Its other rows deviate."),
+        KnownDeviation("RR-E-004", None, "deviate", "We answer a malformed body with HTTP 422."),
+        KnownDeviation("RR-R-001", "group chat", "fail", "Group receipts arrive in 2.4."),
+        KnownDeviation("RR-R-001", None, "deviate", "Its other rows deviate."),
     )
     assert expectations.names_rows()
     assert load(tmp_path, "").entries == (), "an empty file expects nothing"
@@ -103,15 +109,15 @@ def test_a_row_entry_comes_before_its_scenario_entry(tmp_path: Path) -> None:
 def test_a_malformed_file_is_refused_with_the_entry_and_what_is_wrong(
     text: str, message: str, tmp_path: Path
 ) -> None:
-    with pytest.raises(ExpectationsError, match=r"known\.toml") as raised:
+    with pytest.raises(KnownDeviationFileError, match=r"known\.toml") as raised:
         load(tmp_path, text)
 
     assert message in str(raised.value)
 
 
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ExpectationsError, match=r"cannot read .*absent\.toml"):
-        Expectations.load(tmp_path / "absent.toml")
+    with pytest.raises(KnownDeviationFileError, match=r"cannot read .*absent\.toml"):
+        KnownDeviationFile.load(tmp_path / "absent.toml")
 
 
 def test_every_entry_naming_nothing_is_listed(tmp_path: Path) -> None:
@@ -121,7 +127,7 @@ def test_every_entry_naming_nothing_is_listed(tmp_path: Path) -> None:
     )
     suite = {"RR-R-001": ["one-to-one chat"], "RR-E-004": []}
 
-    with pytest.raises(ExpectationsError) as raised:
+    with pytest.raises(KnownDeviationFileError) as raised:
         expectations.check_names(suite)
 
     assert str(raised.value).splitlines()[1:] == [
@@ -130,7 +136,7 @@ def test_every_entry_naming_nothing_is_listed(tmp_path: Path) -> None:
         "  entry 4 (RR-Z-001): RR-Z-001 names no scenario of the suite "
         "(`seenby run --list` shows them all)",
     ]
-    with pytest.raises(ExpectationsError, match="RR-Z-001") as ids_only:
+    with pytest.raises(KnownDeviationFileError, match="RR-Z-001") as ids_only:
         expectations.check_names(suite, rows=False)
     assert "group chat" not in str(ids_only.value)
 
@@ -153,7 +159,7 @@ def test_every_entry_naming_nothing_is_listed(tmp_path: Path) -> None:
 def test_an_entry_is_judged_by_the_worst_verdict_that_ran(
     result: str, verdicts: list[str], status: EntryStatus
 ) -> None:
-    assert Expectation("RR-R-001", None, result, "r").assess(verdicts) is status
+    assert KnownDeviation("RR-R-001", None, result, "r").assess(verdicts) is status
 
 
 def test_a_scenario_entry_covers_the_rows_without_their_own(tmp_path: Path) -> None:
@@ -168,7 +174,7 @@ def test_a_scenario_entry_covers_the_rows_without_their_own(tmp_path: Path) -> N
 
 
 def test_the_advice_says_what_to_do_with_a_stale_entry() -> None:
-    entry = Expectation("RR-R-001", "group chat", "fail", "ACME-812")
+    entry = KnownDeviation("RR-R-001", "group chat", "fail", "ACME-812")
 
     assert entry.advice(EntryStatus.STALE, "known.toml") == (
         "RR-R-001 [group chat]: expected to fail, it no longer does: remove the entry from "

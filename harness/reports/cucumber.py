@@ -1,6 +1,7 @@
 """``cucumber.json``: the run in Cucumber's JSON format, for BDD tools (presentation only).
 
-Written from the result records (``seenby.harness.reporting`` gathers each scenario's steps from
+Written from the result records (``seenby.harness.plugins.results`` gathers each scenario's steps
+from
 pytest-bdd's public hooks), so it holds every item that reported, skipped ones included, and
 needs nothing of pytest-bdd's own writer. One feature entry per feature file, one element per
 item (``id``: the pytest item name), each step with its status, duration (ns) and error. What
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from seenby.harness.reports import ItemResult, RunReport, ScenarioResult
+    from seenby.harness.reports.summary import ItemResult, RunReport, ScenarioResult
 
 __all__ = ["write_cucumber"]
 

@@ -38,9 +38,9 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from seenby.contract.vocabulary import SUCCESS, code_named, is_refusal_status
-from seenby.harness.deviations import Deviation, DeviationLog
-from seenby.harness.transcript import Transcript
-from seenby.harness.validation import PayloadContext, SchemaViolation, check
+from seenby.harness.wire.deviations import Deviation, DeviationLog
+from seenby.harness.wire.transcript import Transcript
+from seenby.harness.wire.validation import PayloadContext, SchemaViolation, check
 
 __all__ = [
     "CA_CERT_VARIABLE",

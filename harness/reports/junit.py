@@ -30,10 +30,10 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from seenby.harness.reporting import example_of
+from seenby.harness.plugins.results import example_of
 
 if TYPE_CHECKING:
-    from seenby.harness.reports import ItemResult, RunReport, ScenarioResult
+    from seenby.harness.reports.summary import ItemResult, RunReport, ScenarioResult
 
 __all__ = ["write_junit"]
 

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from seenby.contract.vocabulary import ON_RECV_MESSAGE_READ_RECEIPTS, ON_RECV_NEW_MESSAGE
-from seenby.harness.push import WaitTimeout
-from seenby.harness.target import Target
-from seenby.harness.transport import ApiError, NoAnswer, ProtocolViolation
+from seenby.harness.api.target import Target
+from seenby.harness.wire.push import WaitTimeout
+from seenby.harness.wire.transport import ApiError, NoAnswer, ProtocolViolation
 
 __all__ = ["BLOCKING_PARTS", "PUSH_PARTS", "Preflight", "run_preflight"]
 

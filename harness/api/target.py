@@ -22,20 +22,20 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from seenby.harness.client import AdminClient, UserClient, UserRef
-from seenby.harness.deviations import DeviationLog
+from seenby.harness.api.client import AdminClient, UserClient, UserRef
+from seenby.harness.api.models import Capabilities, Group
 from seenby.harness.drivers import DEFAULT_DRIVER, get_driver
 from seenby.harness.drivers.wire import WireAdminClient
-from seenby.harness.models import Capabilities, Group
-from seenby.harness.transcript import Transcript
-from seenby.harness.transport import (
+from seenby.harness.wire.deviations import DeviationLog
+from seenby.harness.wire.transcript import Transcript
+from seenby.harness.wire.transport import (
     DEFAULT_TIMEOUT,
     ApiError,
     HttpTransport,
     ViolationLog,
     WireResponse,
 )
-from seenby.harness.validation import PayloadContext, SchemaViolation, check
+from seenby.harness.wire.validation import PayloadContext, SchemaViolation, check
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -429,8 +429,8 @@ def open_wire_target(url: str | None, admin_key: str | None, *, timeout: float) 
     several URLs separated by commas are the nodes of one deployment."""
     if url is None:
         return BundledTarget(timeout=timeout)
-    if "," in url:  # the nodes of one deployment (harness/cluster_target.py)
-        from seenby.harness.cluster_target import ClusterTarget, split_target_urls
+    if "," in url:  # the nodes of one deployment (harness/api/cluster_target.py)
+        from seenby.harness.api.cluster_target import ClusterTarget, split_target_urls
 
         return ClusterTarget(split_target_urls(url), admin_key, timeout=timeout)
     return RemoteTarget(url, admin_key, timeout=timeout)

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-from seenby.harness.catalogue import DOC_SECTIONS
-from seenby.harness.transcript import entries_of
+from seenby.harness.run.catalogue import DOC_SECTIONS
+from seenby.harness.wire.transcript import entries_of
 
 __all__ = ["render_report"]
 

@@ -2,7 +2,7 @@
 
 A vendor lists them once, with a reason each, and CI goes red only on what is new (the
 web-platform-tests expectation pattern). ``seenby run --expect FILE`` and the pytest option
-``--seenby-expect FILE`` (``seenby.harness.expectations_plugin``) read the same TOML file::
+``--seenby-expect FILE`` (``seenby.harness.plugins.known_deviations``) read the same TOML file::
 
     # ACME Chat 2.3 against seenby
     [[expect]]
@@ -37,9 +37,9 @@ from pathlib import Path
 __all__ = [
     "EXPECTABLE_RESULTS",
     "EntryStatus",
-    "Expectation",
-    "Expectations",
-    "ExpectationsError",
+    "KnownDeviation",
+    "KnownDeviationFile",
+    "KnownDeviationFileError",
 ]
 
 EXPECTABLE_RESULTS = ("fail", "deviate")
@@ -52,7 +52,7 @@ _REQUIRED_KEYS = ("id", "result", "reason")
 _KEYS = (*_REQUIRED_KEYS, "row")
 
 
-class ExpectationsError(Exception):
+class KnownDeviationFileError(Exception):
     """The file cannot be read, breaks the format, or names a scenario or row that does not
     exist: a usage error (``seenby run`` exits 2)."""
 
@@ -71,7 +71,7 @@ class EntryStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class Expectation:
+class KnownDeviation:
     """One entry: scenario ``scenario_id`` (or its Examples row ``row``) is expected to
     ``result`` (``fail`` or ``deviate``) because of ``reason``."""
 
@@ -126,33 +126,33 @@ def _past(result: str) -> str:
 
 
 @dataclass(frozen=True)
-class Expectations:
+class KnownDeviationFile:
     """The entries of one known-deviation file."""
 
     source: str
     """The file as the user named it, for messages."""
-    entries: tuple[Expectation, ...]
+    entries: tuple[KnownDeviation, ...]
 
     @classmethod
-    def load(cls, path: Path) -> Expectations:
-        """Read and check the format of ``path``; raises ``ExpectationsError`` saying which
+    def load(cls, path: Path) -> KnownDeviationFile:
+        """Read and check the format of ``path``; raises ``KnownDeviationFileError`` saying which
         entry is wrong and how."""
         source = str(path)
         try:
             document = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as error:
-            raise ExpectationsError(f"cannot read {source}: {error.strerror}") from error
+            raise KnownDeviationFileError(f"cannot read {source}: {error.strerror}") from error
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ExpectationsError(f"{source} is not valid TOML: {error}") from error
+            raise KnownDeviationFileError(f"{source} is not valid TOML: {error}") from error
         unknown = sorted(set(document) - {"expect"})
         if unknown:
-            raise ExpectationsError(
+            raise KnownDeviationFileError(
                 f"{source}: unknown top-level key {', '.join(unknown)} "
                 "(the file holds [[expect]] entries only)"
             )
         raw_entries = document.get("expect", [])
         if not isinstance(raw_entries, list):
-            raise ExpectationsError(f"{source}: write the entries as [[expect]] tables")
+            raise KnownDeviationFileError(f"{source}: write the entries as [[expect]] tables")
         entries = tuple(
             _entry(source, number, raw) for number, raw in enumerate(raw_entries, start=1)
         )
@@ -160,14 +160,14 @@ class Expectations:
         for number, entry in enumerate(entries, start=1):
             key = (entry.scenario_id, entry.row)
             if key in seen:
-                raise ExpectationsError(
+                raise KnownDeviationFileError(
                     f"{source}: entry {number} repeats {entry.label} (entry {seen[key]})"
                 )
             seen[key] = number
         return cls(source=source, entries=entries)
 
     def check_names(self, suite: Mapping[str, Collection[str]], *, rows: bool = True) -> None:
-        """Raise ``ExpectationsError`` naming every entry whose scenario or row is not in
+        """Raise ``KnownDeviationFileError`` naming every entry whose scenario or row is not in
         ``suite`` (scenario ID → its Examples row IDs, empty for a plain Scenario). With
         ``rows=False`` only the scenario IDs are checked."""
         problems = []
@@ -187,23 +187,23 @@ class Expectations:
                     + (f"(its rows: {listed})" if known else "(it is not a Scenario Outline)")
                 )
         if problems:
-            raise ExpectationsError(f"{self.source}:\n  " + "\n  ".join(problems))
+            raise KnownDeviationFileError(f"{self.source}:\n  " + "\n  ".join(problems))
 
     def names_rows(self) -> bool:
         """Whether any entry names a single Examples row."""
         return any(entry.row is not None for entry in self.entries)
 
-    def for_item(self, scenario_id: str, row: str | None) -> Expectation | None:
+    def for_item(self, scenario_id: str, row: str | None) -> KnownDeviation | None:
         """The entry covering one item (a row's own entry before its scenario's), if any."""
         by_key = {(entry.scenario_id, entry.row): entry for entry in self.entries}
         return by_key.get((scenario_id, row)) or by_key.get((scenario_id, None))
 
-    def for_scenario(self, scenario_id: str) -> tuple[Expectation, ...]:
+    def for_scenario(self, scenario_id: str) -> tuple[KnownDeviation, ...]:
         """The entries naming ``scenario_id`` or one of its rows, in file order."""
         return tuple(entry for entry in self.entries if entry.scenario_id == scenario_id)
 
     def covered_verdicts(
-        self, entry: Expectation, item_verdicts: Mapping[str | None, str], item_count: int
+        self, entry: KnownDeviation, item_verdicts: Mapping[str | None, str], item_count: int
     ) -> list[str]:
         """The verdicts of the items ``entry`` covers, from one scenario's ``item_verdicts``
         (row ID, ``None`` for a plain Scenario → verdict) out of its ``item_count`` items;
@@ -216,27 +216,29 @@ class Expectations:
         return verdicts + ["not-run"] * max(unreported, 0)
 
 
-def _entry(source: str, number: int, raw: object) -> Expectation:
+def _entry(source: str, number: int, raw: object) -> KnownDeviation:
     where = f"{source}: entry {number}"
     if not isinstance(raw, dict):
-        raise ExpectationsError(f"{where} is not a table")
+        raise KnownDeviationFileError(f"{where} is not a table")
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
-        raise ExpectationsError(
+        raise KnownDeviationFileError(
             f"{where}: unknown key {', '.join(unknown)} (allowed: {', '.join(_KEYS)})"
         )
     for key in _REQUIRED_KEYS:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise ExpectationsError(f"{where}: {key} is required, as a non-empty string")
+            raise KnownDeviationFileError(f"{where}: {key} is required, as a non-empty string")
     row = raw.get("row")
     if row is not None and not isinstance(row, str):
-        raise ExpectationsError(f"{where}: row must be a string (the row as shown in brackets)")
+        raise KnownDeviationFileError(
+            f"{where}: row must be a string (the row as shown in brackets)"
+        )
     if raw["result"] not in EXPECTABLE_RESULTS:
-        raise ExpectationsError(
+        raise KnownDeviationFileError(
             f"{where}: result must be one of {', '.join(EXPECTABLE_RESULTS)}, not {raw['result']!r}"
         )
-    return Expectation(
+    return KnownDeviation(
         scenario_id=raw["id"].strip().lstrip("@"),
         row=row,
         result=raw["result"],

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from seenby.contract.vocabulary import DEFAULT_LIMITS
-from seenby.harness.deviations import Deviation
+from seenby.harness.wire.deviations import Deviation
 
 __all__ = [
     "Capabilities",

@@ -3,13 +3,14 @@
 A pytest item (a scenario, or one Examples row) is ``fail`` if it failed, ``not-applicable`` if
 it needs a capability the driver lacks (``seenby.harness.drivers.capabilities``), ``skip`` if it
 was otherwise skipped, ``deviate`` if it passed with at least one strict deviation
-(``seenby.harness.deviations``: core held, a reference choice did not), else ``pass``. A
+(``seenby.harness.wire.deviations``: core held, a reference choice did not), else ``pass``. A
 scenario's verdict comes from its items: ``fail`` if any failed, ``not-run`` if any did not run,
 ``not-applicable`` if every skipped item was not applicable, ``skip`` if any was skipped,
 ``deviate`` if any deviated, else ``pass``. Not applicable is never a pass: a required scenario
 that is not applicable leaves the run ``incomplete``, as a skipped one does.
 
-The run's verdict counts only what a known-deviation file (``seenby.harness.expectations``) does not
+The run's verdict counts only what a known-deviation file (``seenby.harness.run.known_deviations``)
+does not
 excuse: a failure is excused by a ``fail`` entry covering its item, a deviation by any entry
 covering its item. Then: ``not-conformant`` when an unexcused failure remains (or, with
 ``--strict``, an unexcused deviation); else ``incomplete`` when a scenario did not run, a
@@ -20,9 +21,9 @@ same when check, protocol section, reference answer and target answer are all eq
 different choices the target made, not how often the suite ran into them.
 
 ``write_reports`` writes the four files of ``--report-dir``: ``junit.xml``
-(``seenby.harness.report_junit``), ``cucumber.json`` (``seenby.harness.report_cucumber``),
-``conformance-summary.json`` (shape: ``harness/schemas/conformance-summary.json``) and
-``report.html`` (``seenby.harness.report_html``), each replaced whole (never left half
+(``seenby.harness.reports.junit``), ``cucumber.json`` (``seenby.harness.reports.cucumber``),
+``conformance-summary.json`` (shape: ``contract/schemas/conformance-summary.json``) and
+``report.html`` (``seenby.harness.reports.html``), each replaced whole (never left half
 written). ``seenby run`` writes them again as each scenario finishes, so a run stopped from
 outside still leaves the reports of what had finished; ``write_junit_part`` stands in for the
 JUnit file of a pytest pass that has not ended.
@@ -39,13 +40,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from seenby.harness.catalogue import AREA_NAMES, CatalogueScenario, area_order
-from seenby.harness.deviations import Deviation
 from seenby.harness.drivers.capabilities import NOT_APPLICABLE_PREFIX
-from seenby.harness.expectations import EntryStatus, Expectation, Expectations
-from seenby.harness.report_cucumber import write_cucumber
-from seenby.harness.report_html import render_report
-from seenby.harness.report_junit import write_junit
+from seenby.harness.reports.cucumber import write_cucumber
+from seenby.harness.reports.html import render_report
+from seenby.harness.reports.junit import write_junit
+from seenby.harness.run.catalogue import AREA_NAMES, CatalogueScenario, area_order
+from seenby.harness.run.known_deviations import EntryStatus, KnownDeviation, KnownDeviationFile
+from seenby.harness.wire.deviations import Deviation
 
 TRANSCRIPTS_DIR = "transcripts"
 """The report folder's subfolder holding one wire transcript per scenario item."""
@@ -90,16 +91,17 @@ class ItemResult:
     """The pytest item's name (``test_..._title[row]``)."""
     deviations: tuple[Deviation, ...] = ()
     bdd: Mapping[str, Any] | None = None
-    """The scenario as pytest-bdd ran it, with its steps (``seenby.harness.reporting``); ``None``
+    """The scenario as pytest-bdd ran it, with its steps (``seenby.harness.plugins.results``);
+    ``None``
     when no step ran (skipped in setup)."""
-    expectation: Expectation | None = None
+    expectation: KnownDeviation | None = None
     """The known-deviation entry covering this item, if any."""
     transcript: str | None = None
     """The file holding the item's wire transcript (``--seenby-transcripts``), if written."""
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ItemResult:
-        """Build from a ``seenby.harness.reporting`` result record."""
+        """Build from a ``seenby.harness.plugins.results`` result record."""
         return cls(
             scenario_id=record["scenario_id"],
             example=record["example"],
@@ -154,7 +156,7 @@ class ItemResult:
 class ExpectedResult:
     """A known-deviation entry of a scenario, judged against what its items did."""
 
-    expectation: Expectation
+    expectation: KnownDeviation
     status: EntryStatus
 
     def to_json(self, source: str) -> dict[str, Any]:
@@ -188,7 +190,7 @@ class ScenarioResult:
         cls,
         scenario: CatalogueScenario,
         items: Sequence[ItemResult],
-        expectations: Expectations | None = None,
+        expectations: KnownDeviationFile | None = None,
     ) -> ScenarioResult:
         """Combine the results of the scenario's items (see the module docstring), each matched
         with the entry of ``expectations`` that covers it."""
@@ -356,7 +358,7 @@ class RunReport:
     """What is wrong with ``GET /v1/capabilities`` (or that it failed), one sentence each."""
     strict: bool = False
     """``--strict``: an unexcused deviation makes the target not conformant."""
-    expectations: Expectations | None = None
+    expectations: KnownDeviationFile | None = None
     """The known-deviation file of ``--expect``."""
     deviations: tuple[DistinctDeviation, ...] = field(init=False)
 

@@ -15,11 +15,11 @@ import itertools
 import threading
 from collections.abc import Sequence
 
-from seenby.harness.client import UserClient
+from seenby.harness.api.client import UserClient
+from seenby.harness.api.target import WireTarget
 from seenby.harness.drivers.wire import WireUserClient
-from seenby.harness.push import PushStream, WebSocketPushStream
-from seenby.harness.target import WireTarget
-from seenby.harness.transport import DEFAULT_TIMEOUT, ViolationLog
+from seenby.harness.wire.push import PushStream, WebSocketPushStream
+from seenby.harness.wire.transport import DEFAULT_TIMEOUT, ViolationLog
 
 __all__ = ["ClusterTarget", "split_target_urls"]
 

@@ -14,7 +14,7 @@ import argparse
 import os
 from pathlib import Path
 
-from seenby.harness.transport import (
+from seenby.harness.wire.transport import (
     CA_CERT_VARIABLE,
     DEFAULT_MAX_ANSWER_BYTES,
     MAX_ANSWER_BYTES_VARIABLE,

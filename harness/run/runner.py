@@ -15,12 +15,13 @@ Theory of operation:
    progress, summary and report.html.
 3. pytest runs in a subprocess with exactly the plugins the suite needs (no autoloading, no
    assertion rewriting: each costs about a second per process), with
-   ``seenby.harness.reporting`` writing one JSON record per finished item to its standard
+   ``seenby.harness.plugins.results`` writing one JSON record per finished item to its standard
    output, which is read line by line: each record is a progress line and a result. Against a
    remote target with ``-n`` > 1, ``@serial`` scenarios (they change global settings) run
    afterwards in a second, serial pass, so they never overlap with others.
 4. Each selected scenario gets a verdict from its items' records (a scenario with no record is
-   ``not-run``), matched with the known-deviation entries, and ``seenby.harness.reports`` writes the
+   ``not-run``), matched with the known-deviation entries, and ``seenby.harness.reports.summary``
+   writes the
    four report files: after every finished item (a run stopped from outside, even by SIGKILL,
    leaves complete reports of what had finished, saying that the run had not), and once more
    at the end from pytest's own JUnit files.
@@ -46,11 +47,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from seenby.harness.catalogue import CatalogueScenario, default_features_dir, load_catalogue, select
+from seenby.harness.api.target import open_target
 from seenby.harness.drivers import DEFAULT_DRIVER, get_driver
-from seenby.harness.expectations import Expectations
-from seenby.harness.reporting import RECORD_KEY
-from seenby.harness.reports import (
+from seenby.harness.plugins.results import RECORD_KEY
+from seenby.harness.reports.summary import (
     TRANSCRIPTS_DIR,
     ItemResult,
     RunReport,
@@ -58,8 +58,14 @@ from seenby.harness.reports import (
     write_junit_part,
     write_reports,
 )
-from seenby.harness.target import open_target
-from seenby.harness.transport import DEFAULT_TIMEOUT
+from seenby.harness.run.catalogue import (
+    CatalogueScenario,
+    default_features_dir,
+    load_catalogue,
+    select,
+)
+from seenby.harness.run.known_deviations import KnownDeviationFile
+from seenby.harness.wire.transport import DEFAULT_TIMEOUT
 
 __all__ = [
     "BUNDLED_TARGET",
@@ -218,12 +224,12 @@ def _discover(settings: RunSettings, target_name: str) -> _Discovery:
 
 def _load_expectations(
     settings: RunSettings, catalogue: Sequence[CatalogueScenario]
-) -> Expectations | None:
+) -> KnownDeviationFile | None:
     """Read ``--expect`` and check that every entry names a scenario (and row) of the suite;
-    raises ``ExpectationsError``."""
+    raises ``KnownDeviationFileError``."""
     if settings.expect is None:
         return None
-    expectations = Expectations.load(settings.expect)
+    expectations = KnownDeviationFile.load(settings.expect)
     suite: dict[str, list[str]] = {scenario.id: [] for scenario in catalogue}
     expectations.check_names(suite, rows=False)
     collected = _collected_items(settings) if expectations.names_rows() else None
@@ -290,7 +296,7 @@ def _pytest_base_command(settings: RunSettings) -> list[str]:
         # Exactly the plugins the suite needs (autoload is off, see _pytest_environment): the
         # other plugins of a shared environment cost each pytest process up to a second to import.
         "-p", "pytest_bdd.plugin", "-p", "seenby.steps.plugin",
-        "-p", "seenby.harness.reporting", "--seenby-records",
+        "-p", "seenby.harness.plugins.results", "--seenby-records",
         # The steps' assertions carry their own messages; rewriting every module of the
         # package (pytest rewrites a plugin's whole distribution) costs a second per process
         # when no bytecode is cached.
@@ -306,7 +312,7 @@ def _pytest_base_command(settings: RunSettings) -> list[str]:
 def _pytest_command(settings: RunSettings, each: _Pass, work_dir: Path) -> list[str]:
     command = [
         *_pytest_base_command(settings),
-        # xunit2, pytest's default: harness.report_junit makes the merged file XSD-valid.
+        # xunit2, pytest's default: harness.reports.junit makes the merged file XSD-valid.
         "-o", "junit_family=xunit2",
         "-o", f"junit_suite_name=seenby-{each.name}",
         "--junitxml", str(work_dir / f"junit-{each.name}.xml"),
@@ -335,7 +341,7 @@ def _pass_heading(each: _Pass, target: str) -> str:
 
 
 def _progress_line(
-    scenario: CatalogueScenario | None, item: ItemResult, expectations: Expectations | None
+    scenario: CatalogueScenario | None, item: ItemResult, expectations: KnownDeviationFile | None
 ) -> str:
     title = scenario.title if scenario is not None else "(not in the catalogue)"
     if item.example is not None:
@@ -360,7 +366,7 @@ def _run_pass(
     progress: Callable[[str], None],
     items: list[ItemResult],
     errors: list[str],
-    expectations: Expectations | None,
+    expectations: KnownDeviationFile | None,
     item_finished: Callable[[], None],
 ) -> None:
     """Run one pass in a pytest process, turning its records into items and progress lines
@@ -455,7 +461,7 @@ def run(settings: RunSettings, progress: Callable[[str], None] = lambda line: No
     problems first (if any), then one line per finished scenario (per Examples row of an
     outline) and a line per pass.
 
-    Raises what ``selected_scenarios`` raises, and ``ExpectationsError`` for a bad
+    Raises what ``selected_scenarios`` raises, and ``KnownDeviationFileError`` for a bad
     ``--expect`` file, before running anything.
     """
     started_at = datetime.now(UTC)

@@ -41,8 +41,8 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from seenby.contract.vocabulary import ON_RECV_NEW_MESSAGE, ON_REPLAY_GAP
-from seenby.harness.models import Event
-from seenby.harness.transport import (
+from seenby.harness.api.models import Event
+from seenby.harness.wire.transport import (
     DEFAULT_TIMEOUT,
     AnswerTooLarge,
     ApiError,
@@ -53,7 +53,7 @@ from seenby.harness.transport import (
     check_envelope,
     decode_body,
 )
-from seenby.harness.validation import PayloadContext, SchemaViolation, check
+from seenby.harness.wire.validation import PayloadContext, SchemaViolation, check
 
 __all__ = [
     "EventInbox",

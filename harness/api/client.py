@@ -21,8 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from seenby.harness.drivers.capabilities import RAW_WIRE, NotApplicable
-from seenby.harness.models import (
+from seenby.harness.api.models import (
     Conversation,
     Event,
     Group,
@@ -34,8 +33,9 @@ from seenby.harness.models import (
     ResultList,
     Settings,
 )
-from seenby.harness.push import PushStream
-from seenby.harness.transport import ProtocolViolation, WireResponse
+from seenby.harness.drivers.capabilities import RAW_WIRE, NotApplicable
+from seenby.harness.wire.push import PushStream
+from seenby.harness.wire.transport import ProtocolViolation, WireResponse
 
 __all__ = [
     "SETTING_WIRE_NAMES",

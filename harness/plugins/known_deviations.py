@@ -1,5 +1,5 @@
 """pytest plugin for ``--seenby-expect FILE``: a known-deviation file
-(``seenby.harness.expectations``)
+(``seenby.harness.run.known_deviations``)
 when the suite runs under pytest itself (``pytest --pyargs seenby.steps --seenby-expect FILE``).
 
 - At collection, before ``-m``/``-k`` deselect anything, every entry must name a collected
@@ -25,12 +25,16 @@ from typing import Any
 
 import pytest
 
-from seenby.harness.catalogue import decode_tags
-from seenby.harness.deviations import DEVIATION_PROPERTY
-from seenby.harness.expectations import EntryStatus, Expectations, ExpectationsError
-from seenby.harness.reporting import example_of
+from seenby.harness.plugins.results import example_of
+from seenby.harness.run.catalogue import decode_tags
+from seenby.harness.run.known_deviations import (
+    EntryStatus,
+    KnownDeviationFile,
+    KnownDeviationFileError,
+)
+from seenby.harness.wire.deviations import DEVIATION_PROPERTY
 
-__all__ = ["KnownDeviations"]
+__all__ = ["KnownDeviationsPlugin"]
 
 _WORKER_ERROR = "seenby_expect_error"
 """The ``workeroutput`` key of a worker's usage error."""
@@ -55,10 +59,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if path is None:
         return
     try:
-        expectations = Expectations.load(path)
-    except ExpectationsError as error:
+        expectations = KnownDeviationFile.load(path)
+    except KnownDeviationFileError as error:
         raise pytest.UsageError(f"--seenby-expect: {error}") from error
-    config.pluginmanager.register(KnownDeviations(expectations), "seenby-known-deviations")
+    config.pluginmanager.register(KnownDeviationsPlugin(expectations), "seenby-known-deviations")
 
 
 def _scenario_and_row(item: pytest.Item) -> tuple[str | None, str | None]:
@@ -66,10 +70,10 @@ def _scenario_and_row(item: pytest.Item) -> tuple[str | None, str | None]:
     return scenario_id, example_of(item.nodeid)
 
 
-class KnownDeviations:
+class KnownDeviationsPlugin:
     """Marks the items of ``fail`` entries as xfail, and judges every entry at the end."""
 
-    def __init__(self, expectations: Expectations) -> None:
+    def __init__(self, expectations: KnownDeviationFile) -> None:
         self._expectations = expectations
         self._verdicts: dict[str, dict[str | None, str]] = {}
         """Scenario ID → row → verdict of each item that reported."""
@@ -90,7 +94,7 @@ class KnownDeviations:
                     rows.append(row)
         try:
             self._expectations.check_names(suite)
-        except ExpectationsError as error:
+        except KnownDeviationFileError as error:
             message = f"--seenby-expect: {error}"
             workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
             if workeroutput is None:

@@ -1,4 +1,5 @@
-"""pytest plugin that records per-scenario results for ``seenby run`` (``-p harness.reporting``).
+"""pytest plugin that records per-scenario results for ``seenby run`` (``-p
+harness.plugins.results``).
 
 - Every scenario's test item carries its scenario ID, spec IDs, doc section and area as
   ``user_properties``, so ``--junitxml`` writes them as ``<properties>`` of its ``<testcase>``.
@@ -10,7 +11,8 @@
   per item. ``seenby run`` starts pytest with ``-p no:terminal`` and reads these lines: they
   are both its live progress and its results. Verdicts come from here, never from Cucumber JSON.
 - ``deviations`` are the strict deviations the steps plugin attached to the item
-  (``seenby.harness.deviations``); ``bdd`` is what ``seenby run`` writes ``cucumber.json`` from: the
+  (``seenby.harness.wire.deviations``); ``bdd`` is what ``seenby run`` writes ``cucumber.json``
+  from: the
   scenario and feature as pytest-bdd ran them and each step's keyword, name, line, status,
   duration and error. It is gathered from pytest-bdd's public ``pytest_bdd_*`` hooks and carried
   as a ``user_properties`` entry of the call report, which pytest serialises across xdist like
@@ -28,9 +30,9 @@ from typing import Any, Protocol, TextIO
 
 import pytest
 
-from seenby.harness.catalogue import decode_tags
-from seenby.harness.deviations import DEVIATION_PROPERTY, Deviation
-from seenby.harness.transcript import TRANSCRIPT_PROPERTY
+from seenby.harness.run.catalogue import decode_tags
+from seenby.harness.wire.deviations import DEVIATION_PROPERTY, Deviation
+from seenby.harness.wire.transcript import TRANSCRIPT_PROPERTY
 
 __all__ = ["BDD_PROPERTY", "RECORD_KEY", "ResultRecorder", "example_of"]
 

@@ -2,7 +2,7 @@
 
 The ``*.json`` files next to this module are the single source of truth for field types;
 ``docs/protocol.md`` names them, the reference server's tests and the harness validate against
-them. This module only says where they are; validation lives in ``seenby.harness.validation``.
+them. This module only says where they are; validation lives in ``seenby.harness.wire.validation``.
 """
 
 from pathlib import Path
