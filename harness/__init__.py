@@ -13,7 +13,14 @@ admin_key)`` reaches a deployment)::
 """
 
 from seenby.contract.vocabulary import (
+    BODY_MAX_BYTES,
     DEFAULT_LIMITS,
+    HISTORY_COUNT_MAX,
+    NESTING_MAX,
+    ON_RECV_C2C_READ_RECEIPT,
+    ON_RECV_MESSAGE_READ_RECEIPTS,
+    ON_RECV_NEW_MESSAGE,
+    Code,
     Level,
     code_named,
     http_status,
@@ -50,13 +57,20 @@ from seenby.harness.wire.transport import (
 from seenby.harness.wire.validation import SchemaViolation
 
 __all__ = [
+    "BODY_MAX_BYTES",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
+    "HISTORY_COUNT_MAX",
+    "NESTING_MAX",
+    "ON_RECV_C2C_READ_RECEIPT",
+    "ON_RECV_MESSAGE_READ_RECEIPTS",
+    "ON_RECV_NEW_MESSAGE",
     "WALK_MAX_PAGES",
     "AdminClient",
     "ApiError",
     "BundledTarget",
     "Capabilities",
+    "Code",
     "Conversation",
     "Deviation",
     "DeviationLog",

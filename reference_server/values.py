@@ -74,8 +74,8 @@ class Settings:
 
     edition: str = "ultimate"
     group_receipt_types: tuple[str, ...] = ("Work", "Public", "Meeting")
-    group_receipt_max_members: int = 200
-    receipt_batch_max: int = 30
+    group_receipt_max_members: int = vocabulary.GROUP_RECEIPT_MAX_MEMBERS.value
+    receipt_batch_max: int = vocabulary.RECEIPT_BATCH_MAX.value
 
     @property
     def has_receipts(self) -> bool:

@@ -18,21 +18,17 @@ from typing import Any
 
 import pytest
 
-from seenby.harness import Level, NoAnswer, ProtocolViolation, WireResponse, is_refusal_status
+from seenby.harness import Code, Level, NoAnswer, ProtocolViolation, WireResponse, is_refusal_status
 from seenby.harness.wire.negative import BrokenRequest, broken_requests
 from seenby.steps.outcomes import JSON
 from seenby.steps.phrases import then, when
 from seenby.steps.security import admin_key, bearer
 from seenby.steps.world import World
 
-INVALID_PARAMETERS = 6017
-"""The code of a user method's invalid body (docs/protocol.md §1.2)."""
-ADMIN_INVALID_PARAMETER = 10004
-"""The code of an admin method's invalid body (docs/protocol.md §1.2)."""
-INVALID_GROUP_ID = 10015
-"""The code of a new group's ID that is empty or too long (docs/protocol.md §1.2)."""
-MALFORMED_REQUEST = 90006
-"""The code of a body that is not a JSON object (docs/protocol.md §1.2)."""
+INVALID_PARAMETERS = Code.INVALID_PARAMETERS
+ADMIN_INVALID_PARAMETER = Code.ADMIN_INVALID_PARAMETER
+INVALID_GROUP_ID = Code.INVALID_GROUP_ID
+MALFORMED_REQUEST = Code.MALFORMED_BODY
 
 
 def _group_message(world: World) -> str:
@@ -106,8 +102,10 @@ def _expected_code(broken: BrokenRequest) -> int:
         return MALFORMED_REQUEST
     if not broken.method.startswith("admin/"):
         return INVALID_PARAMETERS
-    if broken.method == "admin/createGroup" and broken.field == "groupID" and (
-        isinstance(broken.body, dict) and isinstance(broken.body.get("groupID"), str)
+    if (
+        broken.method == "admin/createGroup"
+        and broken.field == "groupID"
+        and (isinstance(broken.body, dict) and isinstance(broken.body.get("groupID"), str))
     ):
         return INVALID_GROUP_ID
     return ADMIN_INVALID_PARAMETER
@@ -175,16 +173,13 @@ def _send_each(
 
 
 @when("{name:name} sends {method:text} with each field broken in every way the contract forbids")
-def send_broken_bodies(
-    world: World, broken_bodies: BrokenBodies, name: str, method: str
-) -> None:
+def send_broken_bodies(world: World, broken_bodies: BrokenBodies, name: str, method: str) -> None:
     assert method in VALID_BODIES, f"no valid body of {method} to break"
     _send_each(world, broken_bodies, name, method, VALID_BODIES[method](world))
 
 
 @when(
-    "the administrator sends {method:text} with each field broken in every way the contract "
-    "forbids"
+    "the administrator sends {method:text} with each field broken in every way the contract forbids"
 )
 def send_broken_admin_bodies(world: World, broken_bodies: BrokenBodies, method: str) -> None:
     assert method in ADMIN_BODIES, f"no valid body of {method} to break"

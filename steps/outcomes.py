@@ -6,14 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from seenby.harness import Level, code_named, http_status, is_refusal_status, status_deviation
+from seenby.harness import (
+    BODY_MAX_BYTES,
+    NESTING_MAX,
+    Level,
+    code_named,
+    http_status,
+    is_refusal_status,
+    status_deviation,
+)
 from seenby.steps.phrases import then, when
 from seenby.steps.world import Outcome, World
 
 JSON = {"Content-Type": "application/json"}
-BODY_LIMIT = 1_048_576
+BODY_LIMIT = BODY_MAX_BYTES.value
 """The largest request body (docs/protocol.md §1.3)."""
-NESTING_LIMIT = 32
+NESTING_LIMIT = NESTING_MAX.value
 """The deepest JSON nesting a request may have (docs/protocol.md §1.3)."""
 
 
@@ -48,7 +56,10 @@ def refused_as_a_whole(world: World, check: str, reference: str, section: str = 
         return False
     assert_refused(outcome)
     world.deviate(
-        check, section, reference, f"the whole call refused with code {outcome.code}",
+        check,
+        section,
+        reference,
+        f"the whole call refused with code {outcome.code}",
         f"{outcome.method} response",
     )
     return True
@@ -63,7 +74,10 @@ def expect_code(world: World, outcome: Outcome, code: int) -> None:
         assert outcome.code == code, f"expected code {code}, got {outcome}"
     elif outcome.code != code:
         world.deviate(
-            "the code of this refusal", "§1.2", f"code {code}", f"code {outcome.code}",
+            "the code of this refusal",
+            "§1.2",
+            f"code {code}",
+            f"code {outcome.code}",
             f"{outcome.method} response",
         )
 
@@ -108,8 +122,11 @@ def strictly_fails(world: World, code: int, status: int) -> None:
     outcome = world.last_outcome()
     if outcome.code == 0:
         world.deviate(
-            "this request is refused", "§1.2", f"code {code} with HTTP {status}",
-            "code 0 (accepted)", f"{outcome.method} response",
+            "this request is refused",
+            "§1.2",
+            f"code {code} with HTTP {status}",
+            "code 0 (accepted)",
+            f"{outcome.method} response",
         )
         return
     assert_refused(outcome)
@@ -124,8 +141,11 @@ def ignores_or_refuses_unknown_field(world: World, code: int) -> None:
     outcome = world.last_outcome()
     if outcome.code == 0:
         world.deviate(
-            "a body field the method does not define is refused", "§1",
-            f"code {code}", "the field was ignored (code 0)", f"{outcome.method} response",
+            "a body field the method does not define is refused",
+            "§1",
+            f"code {code}",
+            "the field was ignored (code 0)",
+            f"{outcome.method} response",
         )
         return
     assert_refused(outcome)
@@ -138,7 +158,10 @@ def error_shape(world: World) -> None:
     assert outcome.desc.strip(), f"expected a description a person can act on: {outcome}"
     if outcome.data is not None:
         world.deviate(
-            "an error carries data null", "§1.1", "data null", repr(outcome.data),
+            "an error carries data null",
+            "§1.1",
+            "data null",
+            repr(outcome.data),
             f"{outcome.method} response",
         )
 
@@ -156,7 +179,10 @@ def success_shape(world: World) -> None:
         )
     if outcome.http_status != http_status(0):
         world.deviate(
-            "HTTP status of code 0", "§1.2", "HTTP 200", f"HTTP {outcome.http_status}",
+            "HTTP status of code 0",
+            "§1.2",
+            "HTTP 200",
+            f"HTTP {outcome.http_status}",
             f"{outcome.method} response",
         )
 
@@ -168,8 +194,11 @@ def allows_get(world: World) -> None:
     allowed = [method.strip() for method in headers.get("allow", "").split(",")]
     if "GET" not in allowed:
         world.deviate(
-            "a wrong-method answer names the allowed methods", "§1.2", "Allow: GET",
-            repr(headers.get("allow")), "POST /v1/capabilities response",
+            "a wrong-method answer names the allowed methods",
+            "§1.2",
+            "Allow: GET",
+            repr(headers.get("allow")),
+            "POST /v1/capabilities response",
         )
 
 
@@ -193,9 +222,7 @@ def same_code_as_unknown_message(world: World) -> None:
     assert_same_as_unknown(world, world.unknown_message_id(), description=Level.STRICT)
 
 
-def assert_same_as_unknown(
-    world: World, unknown: str, *, description: Level = Level.CORE
-) -> None:
+def assert_same_as_unknown(world: World, unknown: str, *, description: Level = Level.CORE) -> None:
     """Repeat the last attempted request about an unknown subject: the code must be the same,
     and the description (each with its own subject's ID masked) too, at ``description``'s
     level [X-2]."""
@@ -215,8 +242,11 @@ def assert_same_as_unknown(
     if description is Level.CORE:
         raise AssertionError(comparison)
     world.deviate(
-        "the description matches that for an unknown message", "§4", repr(masked_unknown),
-        repr(masked), f"{seen.method} response",
+        "the description matches that for an unknown message",
+        "§4",
+        repr(masked_unknown),
+        repr(masked),
+        f"{seen.method} response",
     )
 
 
@@ -313,8 +343,7 @@ def user_credential_on_admin_method(world: World, name: str) -> None:
 
 
 @then(
-    "if the message was sent, it does not need a read receipt, for {sender:name} or for "
-    "{peer:name}"
+    "if the message was sent, it does not need a read receipt, for {sender:name} or for {peer:name}"
 )
 def misspelt_flag_not_obeyed(world: World, sender: str, peer: str) -> None:
     outcome = world.last_outcome()
@@ -433,8 +462,7 @@ def create_user_extra_field(world: World) -> None:
 
 
 @when(
-    "the administrator tries to add {name:name}, already a member, and {newcomer:name} to the "
-    "group"
+    "the administrator tries to add {name:name}, already a member, and {newcomer:name} to the group"
 )
 def add_member_again(world: World, name: str, newcomer: str) -> None:
     chat = world.group_chat()
@@ -471,8 +499,10 @@ def added_or_refused(world: World, newcomer: str, member: str) -> None:
     """The spec gives the admin methods no rule for a user already in the group: skipping it
     is the reference's choice (§3), refusing the whole call core if nothing changed."""
     refused = refused_as_a_whole(
-        world, "admin/addGroupMembers skips a member already in the group",
-        f"code 0, {newcomer} added", "§3",
+        world,
+        "admin/addGroupMembers skips a member already in the group",
+        f"code 0, {newcomer} added",
+        "§3",
     )
     assert is_member(world, member), f"{member} is no longer a member of the group"
     assert is_member(world, newcomer) is not refused, (
@@ -488,8 +518,10 @@ def added_or_refused(world: World, newcomer: str, member: str) -> None:
 def removed_or_refused(world: World, name: str, outsider: str) -> None:
     """As for adding: skipping a user who is not a member is the reference's choice (§3)."""
     refused = refused_as_a_whole(
-        world, "admin/removeGroupMembers skips a user who is not a member",
-        f"code 0, {name} removed", "§3",
+        world,
+        "admin/removeGroupMembers skips a user who is not a member",
+        f"code 0, {name} removed",
+        "§3",
     )
     assert not is_member(world, outsider), f"{outsider} became a member of the group"
     assert is_member(world, name) is refused, (
@@ -522,8 +554,10 @@ def created_once_or_refused(world: World, owner: str, member: str) -> None:
     group_id = world.asked_group_id
     assert group_id is not None, "the scenario tried to create no group"
     if refused_as_a_whole(
-        world, "admin/createGroup counts a repeated member and the owner once",
-        "code 0, a group of 2 members", "§3",
+        world,
+        "admin/createGroup counts a repeated member and the owner once",
+        "code 0, a group of 2 members",
+        "§3",
     ):
         assert not is_member(world, owner, group_id), f"the refused call created {group_id}"
         return

@@ -20,6 +20,12 @@ from typing import Any, Literal, TypeVar
 import pytest
 
 from seenby.harness import (
+    HISTORY_COUNT_MAX as HISTORY_COUNT_LIMIT,
+)
+from seenby.harness import (
+    ON_RECV_C2C_READ_RECEIPT,
+    ON_RECV_MESSAGE_READ_RECEIPTS,
+    ON_RECV_NEW_MESSAGE,
     WALK_MAX_PAGES,
     ApiError,
     Conversation,
@@ -42,11 +48,11 @@ from seenby.harness.run.preflight import Preflight
 
 __all__ = ["WORLD_KEY", "Chat", "MemberWalk", "Outcome", "Probe", "World", "world"]
 
-RECEIPTS_EVENT = "onRecvMessageReadReceipts"
-MARK_EVENT = "onRecvC2CReadReceipt"
-NEW_MESSAGE_EVENT = "onRecvNewMessage"
+RECEIPTS_EVENT = ON_RECV_MESSAGE_READ_RECEIPTS
+MARK_EVENT = ON_RECV_C2C_READ_RECEIPT
+NEW_MESSAGE_EVENT = ON_RECV_NEW_MESSAGE
 
-HISTORY_COUNT_MAX = 100
+HISTORY_COUNT_MAX = HISTORY_COUNT_LIMIT.value
 """The largest ``getHistoryMessageList`` page (docs/protocol.md §1.3)."""
 BURST_BUDGETS = 3
 """A burst of concurrent calls (and its last push) may take this many time budgets in all."""

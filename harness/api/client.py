@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from seenby.contract.vocabulary import ON_RECV_C2C_READ_RECEIPT, ON_RECV_MESSAGE_READ_RECEIPTS
 from seenby.harness.api.models import (
     Conversation,
     Event,
@@ -295,11 +296,11 @@ class UserClient(ABC):
         self, callback: Callable[[list[Receipt]], None]
     ) -> PushStream:
         """Call ``callback(receipts)`` for each ``onRecvMessageReadReceipts`` [P-1]."""
-        return self._listen(_receipts_listener("onRecvMessageReadReceipts", callback))
+        return self._listen(_receipts_listener(ON_RECV_MESSAGE_READ_RECEIPTS, callback))
 
     def on_recv_c2c_read_receipt(self, callback: Callable[[list[Receipt]], None]) -> PushStream:
         """Call ``callback(receipts)`` for each ``onRecvC2CReadReceipt`` [C-1]."""
-        return self._listen(_receipts_listener("onRecvC2CReadReceipt", callback))
+        return self._listen(_receipts_listener(ON_RECV_C2C_READ_RECEIPT, callback))
 
     def close(self) -> None:
         """Close every push connection (a driver closes its own sessions after this)."""

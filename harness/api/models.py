@@ -14,8 +14,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from seenby.contract.vocabulary import DEFAULT_LIMITS
+from seenby.contract.vocabulary import (
+    DEFAULT_LIMITS,
+    ON_RECV_C2C_READ_RECEIPT,
+    ON_RECV_MESSAGE_READ_RECEIPTS,
+    ON_RECV_NEW_MESSAGE,
+)
 from seenby.harness.wire.deviations import Deviation
+
+_RECEIPT_EVENTS = (ON_RECV_MESSAGE_READ_RECEIPTS, ON_RECV_C2C_READ_RECEIPT)
 
 __all__ = [
     "Capabilities",
@@ -288,9 +295,7 @@ class Capabilities(Record):
         return cls(
             protocol=str(wire.get("protocol", "")),
             implementation=dict(implementation) if isinstance(implementation, dict) else {},
-            features=frozenset(
-                feature for feature in features if isinstance(feature, str)
-            )
+            features=frozenset(feature for feature in features if isinstance(feature, str))
             if isinstance(features, list)
             else frozenset(),
             limits={
@@ -326,24 +331,24 @@ class Event(Record):
     @property
     def message(self) -> Message | None:
         """The message of an ``onRecvNewMessage`` event; ``None`` for other events."""
-        if self.name != "onRecvNewMessage":
+        if self.name != ON_RECV_NEW_MESSAGE:
             return None
         return Message.from_wire(self.data)
 
     @property
     def receipts(self) -> ResultList[Receipt]:
         """The receipts of a receipt event (empty for other events)."""
-        if self.name not in ("onRecvMessageReadReceipts", "onRecvC2CReadReceipt"):
+        if self.name not in _RECEIPT_EVENTS:
             return ResultList()
         return ResultList(Receipt.from_wire(item) for item in self.data)
 
     def summary(self) -> str:
         """A compact one-line description, for failure messages."""
-        if self.name == "onRecvNewMessage":
+        if self.name == ON_RECV_NEW_MESSAGE:
             data = self.data
             where = f"group {data.get('groupID')}" if "groupID" in data else "c2c"
             detail = f"{data.get('msgID')} from {data.get('sender')} ({where})"
-        elif self.name in ("onRecvMessageReadReceipts", "onRecvC2CReadReceipt"):
+        elif self.name in _RECEIPT_EVENTS:
             detail = ", ".join(_receipt_summary(item) for item in self.data)
         else:
             detail = ", ".join(f"{key}={value}" for key, value in self.data.items())

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from seenby.contract.vocabulary import Code
 from seenby.harness.api.client import AdminClient, UserClient, UserRef
 from seenby.harness.api.models import Capabilities, Group
 from seenby.harness.drivers import DEFAULT_DRIVER, get_driver
@@ -54,8 +55,8 @@ __all__ = [
 
 # The reference's codes for "that ID is taken" (strict: another target may use others; fresh
 # IDs are random, so a clash is only a retry that does not happen).
-_CODE_USER_EXISTS = 90007
-_CODE_GROUP_ID_IN_USE = 10021
+_CODE_USER_EXISTS = Code.USER_EXISTS
+_CODE_GROUP_ID_IN_USE = Code.GROUP_ID_IN_USE
 _UNIQUE_ATTEMPTS = 3
 _NAME_MAX = 48  # leaves room for "-" + 8 hex digits within the 64-character ID limit
 
