@@ -190,7 +190,7 @@ def alternative_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     runs = {}
     for alternative in LOAD_ALTERNATIVES:
         name = alternative.name
-        with (folder / f"{name}.log").open("w") as log, served(alternative, log) as (url, key):
+        with (folder / f"{name}.log").open("w") as log, served(alternative, log) as (url, key, _):
             process, summary = load(
                 "--target", url, "--admin-key", key,
                 "--users", "30", "--run-time", "5s", *CONTENDED,
