@@ -53,6 +53,8 @@ TRANSCRIPTS_DIR = "transcripts"
 
 __all__ = [
     "RUN_VERDICTS",
+    "RUN_VERDICT_RULES",
+    "SCENARIO_PRECEDENCE",
     "SUMMARY_SCHEMA",
     "VERDICTS",
     "DistinctDeviation",
@@ -68,6 +70,10 @@ SUMMARY_SCHEMA = "https://seenby.dev/schemas/v1/conformance-summary.json"
 VERDICTS = ("pass", "deviate", "fail", "skip", "not-applicable", "not-run")
 """Scenario verdicts, in the order reports list them."""
 RUN_VERDICTS = ("conformant", "conformant-with-deviations", "not-conformant", "incomplete")
+
+SCENARIO_PRECEDENCE = ("fail", "not-run", "skip", "not-applicable", "deviate", "pass")
+"""A scenario's verdict is the first of these that one of its items has (a missing item is
+``not-run``): one failing row fails the scenario, a skipped row outranks a not-applicable one."""
 """Run verdicts; ``seenby run`` exits 0 on the first two."""
 _OUTCOME_VERDICTS = {"passed": "pass", "failed": "fail", "skipped": "skip"}
 
@@ -200,30 +206,23 @@ class ScenarioResult:
 
         failed = [item for item in items if item.outcome == "failed"]
         skipped = [item for item in items if item.outcome == "skipped"]
+        verdicts = {item.verdict for item in items}
+        if len(items) < scenario.example_count:
+            verdicts.add("not-run")
+        verdict = next((each for each in SCENARIO_PRECEDENCE if each in verdicts), "not-run")
         reason: str | None = None
         evidence: str | None = None
-        if failed:
-            verdict = "fail"
+        if verdict == "fail":
             evidence = "\n\n".join(labelled(item, item.evidence or "failed") for item in failed)
-        elif len(items) < scenario.example_count:
-            verdict = "not-run"
+        elif verdict == "not-run":
             reason = (
                 "not run"
                 if not items
                 else f"only {len(items)} of {scenario.example_count} examples ran"
             )
-        elif skipped:
-            verdict = (
-                "not-applicable"
-                if all(item.verdict == "not-applicable" for item in skipped)
-                else "skip"
-            )
+        elif verdict in ("skip", "not-applicable"):
             reasons = dict.fromkeys(item.reason or "skipped" for item in skipped)
             reason = "; ".join(reasons)
-        elif any(item.deviations for item in items):
-            verdict = "deviate"
-        else:
-            verdict = "pass"
         expected: tuple[ExpectedResult, ...] = ()
         if expectations is not None:
             items = [
@@ -399,12 +398,8 @@ class RunReport:
 
     @property
     def verdict(self) -> str:
-        """One of ``RUN_VERDICTS`` (rule: the module docstring)."""
-        if self.failed or (self.strict and self.unexpected_deviations):
-            return "not-conformant"
-        if self.unproven or not self.results:
-            return "incomplete"
-        return "conformant-with-deviations" if self.unexpected_deviations else "conformant"
+        """One of ``RUN_VERDICTS``: the first rule of ``RUN_VERDICT_RULES`` that holds."""
+        return next(verdict for verdict, holds in RUN_VERDICT_RULES if holds(self))
 
     @property
     def verdict_text(self) -> str:
@@ -473,6 +468,15 @@ class RunReport:
             "errors": list(self.errors),
             "scenarios": [result.to_json(source) for result in self.results],
         }
+
+
+RUN_VERDICT_RULES: tuple[tuple[str, Callable[[RunReport], bool]], ...] = (
+    ("not-conformant", lambda run: bool(run.failed or (run.strict and run.unexpected_deviations))),
+    ("incomplete", lambda run: bool(run.unproven or not run.results)),
+    ("conformant-with-deviations", lambda run: bool(run.unexpected_deviations)),
+    ("conformant", lambda run: True),
+)
+"""The run's verdict, rule by rule in order (the module docstring says why each comes where)."""
 
 
 def _iso(moment: datetime) -> str:
