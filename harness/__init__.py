@@ -43,7 +43,7 @@ from seenby.harness.api.models import (
 from seenby.harness.api.target import BundledTarget, RemoteTarget, Target, open_target
 from seenby.harness.drivers import Driver, get_driver, installed_drivers
 from seenby.harness.drivers.capabilities import NotApplicable
-from seenby.harness.wire.deviations import Deviation, DeviationLog
+from seenby.harness.wire.deviations import Deviation, DeviationLog, StrictCheck, strict_check
 from seenby.harness.wire.push import PushStream, SeqGap, UnexpectedEvent, WaitTimeout
 from seenby.harness.wire.transport import (
     DEFAULT_TIMEOUT,
@@ -93,6 +93,7 @@ __all__ = [
     "SeqGap",
     "ServerFault",
     "Settings",
+    "StrictCheck",
     "Target",
     "UnexpectedEvent",
     "UserClient",
@@ -105,4 +106,5 @@ __all__ = [
     "is_refusal_status",
     "open_target",
     "status_deviation",
+    "strict_check",
 ]

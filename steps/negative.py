@@ -18,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from seenby.harness import Code, Level, NoAnswer, ProtocolViolation, WireResponse, is_refusal_status
+from seenby.harness import (
+    Code,
+    Level,
+    NoAnswer,
+    ProtocolViolation,
+    WireResponse,
+    is_refusal_status,
+    strict_check,
+)
 from seenby.harness.wire.negative import BrokenRequest, broken_requests
 from seenby.steps.outcomes import JSON
 from seenby.steps.phrases import then, when
@@ -29,6 +37,11 @@ INVALID_PARAMETERS = Code.INVALID_PARAMETERS
 ADMIN_INVALID_PARAMETER = Code.ADMIN_INVALID_PARAMETER
 INVALID_GROUP_ID = Code.INVALID_GROUP_ID
 MALFORMED_REQUEST = Code.MALFORMED_BODY
+
+BODY_OUTSIDE_LIMITS_REFUSED = strict_check(
+    "body-outside-limits-refused", "§1.3", "a body outside the protocol's limits is refused"
+)
+REFUSED_BODY_CODE = strict_check("refused-body-code", "§1.2", "the code of a refused body")
 
 
 def _group_message(world: World) -> str:
@@ -149,14 +162,14 @@ def _judge(world: World, broken: BrokenRequest, answer: WireResponse | str) -> s
         if broken.level is Level.CORE:
             return f"not refused with a 4xx and a description: {seen}"
         world.deviate(
-            "a body outside the protocol's limits is refused", "§1.3",
-            f"code {_expected_code(broken)}", seen, f"{broken.method} response",
+            BODY_OUTSIDE_LIMITS_REFUSED, f"code {_expected_code(broken)}", seen,
+            f"{broken.method} response",
         )  # fmt: skip
         return None
     expected = _expected_code(broken)
     if answer.code != expected:
         world.deviate(
-            "the code of a refused body", "§1.2", f"code {expected}", f"code {answer.code}",
+            REFUSED_BODY_CODE, f"code {expected}", f"code {answer.code}",
             f"{broken.method} response",
         )  # fmt: skip
     return None

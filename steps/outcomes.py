@@ -10,15 +10,42 @@ from seenby.harness import (
     BODY_MAX_BYTES,
     NESTING_MAX,
     Level,
+    StrictCheck,
     code_named,
     http_status,
     is_refusal_status,
     status_deviation,
+    strict_check,
 )
 from seenby.steps.phrases import then, when
 from seenby.steps.world import Outcome, World
 
 JSON = {"Content-Type": "application/json"}
+
+# The strict checks of these steps (``seenby.harness.wire.deviations``): each once, by ID.
+REFUSAL_CODE = strict_check("refusal-code", "§1.2", "the code of this refusal")
+REQUEST_REFUSED = strict_check("request-refused", "§1.2", "this request is refused")
+UNKNOWN_FIELD_REFUSED = strict_check(
+    "unknown-field-refused", "§1", "a body field the method does not define is refused"
+)
+ERROR_DATA_NULL = strict_check("error-data-null", "§1.1", "an error carries data null")
+SUCCESS_DESC_OK = strict_check("success-desc-ok", "§1.1", "desc of a success")
+SUCCESS_STATUS_200 = strict_check("success-status-200", "§1.2", "HTTP status of code 0")
+ALLOW_HEADER = strict_check(
+    "allow-header", "§1.2", "a wrong-method answer names the allowed methods"
+)
+SAME_DESC_AS_UNKNOWN = strict_check(
+    "same-desc-as-unknown", "§4", "the description matches that for an unknown message"
+)
+ADD_SKIPS_MEMBER = strict_check(
+    "add-skips-member", "§3", "admin/addGroupMembers skips a member already in the group"
+)
+REMOVE_SKIPS_OUTSIDER = strict_check(
+    "remove-skips-outsider", "§3", "admin/removeGroupMembers skips a user who is not a member"
+)
+CREATE_COUNTS_ONCE = strict_check(
+    "create-counts-once", "§3", "admin/createGroup counts a repeated member and the owner once"
+)
 BODY_LIMIT = BODY_MAX_BYTES.value
 """The largest request body (docs/protocol.md §1.3)."""
 NESTING_LIMIT = NESTING_MAX.value
@@ -42,13 +69,13 @@ def assert_refused(outcome: Outcome) -> None:
     assert outcome.desc.strip(), f"expected a description a person can act on: {outcome}"
 
 
-def refused_as_a_whole(world: World, check: str, reference: str, section: str = "§4") -> bool:
+def refused_as_a_whole(world: World, check: StrictCheck, reference: str) -> bool:
     """Where the spec lets a call be refused as a whole instead of answered item by item
     (docs/protocol.md "Conformance levels", latitude), whether the last call was refused.
 
     A success returns ``False``: the caller checks the items, at the core level. A refusal is
     core when it is one [E-1] (any code: the spec names none for the case); that the reference
-    answers item by item is strict (``section``), so the refusal is recorded as a deviation and
+    answers item by item is strict (``check``), so the refusal is recorded as a deviation and
     ``True`` returned: the caller then proves that the refusal changed nothing.
     """
     outcome = world.last_outcome()
@@ -57,7 +84,6 @@ def refused_as_a_whole(world: World, check: str, reference: str, section: str = 
     assert_refused(outcome)
     world.deviate(
         check,
-        section,
         reference,
         f"the whole call refused with code {outcome.code}",
         f"{outcome.method} response",
@@ -74,8 +100,7 @@ def expect_code(world: World, outcome: Outcome, code: int) -> None:
         assert outcome.code == code, f"expected code {code}, got {outcome}"
     elif outcome.code != code:
         world.deviate(
-            "the code of this refusal",
-            "§1.2",
+            REFUSAL_CODE,
             f"code {code}",
             f"code {outcome.code}",
             f"{outcome.method} response",
@@ -122,8 +147,7 @@ def strictly_fails(world: World, code: int, status: int) -> None:
     outcome = world.last_outcome()
     if outcome.code == 0:
         world.deviate(
-            "this request is refused",
-            "§1.2",
+            REQUEST_REFUSED,
             f"code {code} with HTTP {status}",
             "code 0 (accepted)",
             f"{outcome.method} response",
@@ -141,8 +165,7 @@ def ignores_or_refuses_unknown_field(world: World, code: int) -> None:
     outcome = world.last_outcome()
     if outcome.code == 0:
         world.deviate(
-            "a body field the method does not define is refused",
-            "§1",
+            UNKNOWN_FIELD_REFUSED,
             f"code {code}",
             "the field was ignored (code 0)",
             f"{outcome.method} response",
@@ -158,8 +181,7 @@ def error_shape(world: World) -> None:
     assert outcome.desc.strip(), f"expected a description a person can act on: {outcome}"
     if outcome.data is not None:
         world.deviate(
-            "an error carries data null",
-            "§1.1",
+            ERROR_DATA_NULL,
             "data null",
             repr(outcome.data),
             f"{outcome.method} response",
@@ -174,13 +196,10 @@ def success_shape(world: World) -> None:
     )
     assert outcome.data is not None, f"expected the method's data: {outcome}"
     if outcome.desc != "ok":
-        world.deviate(
-            "desc of a success", "§1.1", '"ok"', repr(outcome.desc), f"{outcome.method} response"
-        )
+        world.deviate(SUCCESS_DESC_OK, '"ok"', repr(outcome.desc), f"{outcome.method} response")
     if outcome.http_status != http_status(0):
         world.deviate(
-            "HTTP status of code 0",
-            "§1.2",
+            SUCCESS_STATUS_200,
             "HTTP 200",
             f"HTTP {outcome.http_status}",
             f"{outcome.method} response",
@@ -194,8 +213,7 @@ def allows_get(world: World) -> None:
     allowed = [method.strip() for method in headers.get("allow", "").split(",")]
     if "GET" not in allowed:
         world.deviate(
-            "a wrong-method answer names the allowed methods",
-            "§1.2",
+            ALLOW_HEADER,
             "Allow: GET",
             repr(headers.get("allow")),
             "POST /v1/capabilities response",
@@ -242,8 +260,7 @@ def assert_same_as_unknown(world: World, unknown: str, *, description: Level = L
     if description is Level.CORE:
         raise AssertionError(comparison)
     world.deviate(
-        "the description matches that for an unknown message",
-        "§4",
+        SAME_DESC_AS_UNKNOWN,
         repr(masked_unknown),
         repr(masked),
         f"{seen.method} response",
@@ -498,12 +515,7 @@ def remove_with_outsider(world: World, name: str, outsider: str) -> None:
 def added_or_refused(world: World, newcomer: str, member: str) -> None:
     """The spec gives the admin methods no rule for a user already in the group: skipping it
     is the reference's choice (§3), refusing the whole call core if nothing changed."""
-    refused = refused_as_a_whole(
-        world,
-        "admin/addGroupMembers skips a member already in the group",
-        f"code 0, {newcomer} added",
-        "§3",
-    )
+    refused = refused_as_a_whole(world, ADD_SKIPS_MEMBER, f"code 0, {newcomer} added")
     assert is_member(world, member), f"{member} is no longer a member of the group"
     assert is_member(world, newcomer) is not refused, (
         f"the call {'was refused' if refused else 'succeeded'}, yet {newcomer} is "
@@ -517,12 +529,7 @@ def added_or_refused(world: World, newcomer: str, member: str) -> None:
 )
 def removed_or_refused(world: World, name: str, outsider: str) -> None:
     """As for adding: skipping a user who is not a member is the reference's choice (§3)."""
-    refused = refused_as_a_whole(
-        world,
-        "admin/removeGroupMembers skips a user who is not a member",
-        f"code 0, {name} removed",
-        "§3",
-    )
+    refused = refused_as_a_whole(world, REMOVE_SKIPS_OUTSIDER, f"code 0, {name} removed")
     assert not is_member(world, outsider), f"{outsider} became a member of the group"
     assert is_member(world, name) is refused, (
         f"the call {'was refused' if refused else 'succeeded'}, yet {name} is "
@@ -553,12 +560,7 @@ def created_once_or_refused(world: World, owner: str, member: str) -> None:
     group was made."""
     group_id = world.asked_group_id
     assert group_id is not None, "the scenario tried to create no group"
-    if refused_as_a_whole(
-        world,
-        "admin/createGroup counts a repeated member and the owner once",
-        "code 0, a group of 2 members",
-        "§3",
-    ):
+    if refused_as_a_whole(world, CREATE_COUNTS_ONCE, "code 0, a group of 2 members"):
         assert not is_member(world, owner, group_id), f"the refused call created {group_id}"
         return
     count = world.last_outcome().data.member_count

@@ -13,11 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from seenby.harness import WireResponse
+from seenby.harness import WireResponse, strict_check
 from seenby.steps.outcomes import BODY_LIMIT, JSON, assert_refused
 from seenby.steps.phrases import then, when
 from seenby.steps.security import admin_key, bearer
 from seenby.steps.world import World
+
+FIRST_ERROR_REPORTED = strict_check(
+    "first-error-reported", "§1.2", "the error reported when two apply"
+)
 
 TwoErrors = Callable[[World], WireResponse]
 
@@ -105,6 +109,6 @@ def refused_first_error_strict(world: World, code: int) -> None:
     assert_refused(outcome)
     if outcome.code != code:
         world.deviate(
-            "the error reported when two apply", "§1.2", f"code {code}", f"code {outcome.code}",
+            FIRST_ERROR_REPORTED, f"code {code}", f"code {outcome.code}",
             f"{outcome.method} response",
         )  # fmt: skip

@@ -3,11 +3,18 @@ conversation read mark [C-1], event numbering and replay after a reconnect (prot
 
 from __future__ import annotations
 
-from seenby.harness import PushStream
+from seenby.harness import PushStream, strict_check
 from seenby.steps.outcomes import refused_as_a_whole
 from seenby.steps.phrases import given, then
 from seenby.steps.receipts import assert_c2c_read, sees_counts, shows_read
 from seenby.steps.world import MARK_EVENT, NEW_MESSAGE_EVENT, RECEIPTS_EVENT, World
+
+REPEAT_IN_BATCH_COUNTED_ONCE = strict_check(
+    "repeat-in-batch-counted-once", "§4", "a receipt call naming a message twice counts it once"
+)
+MARK_IS_PEER_READ = strict_check(
+    "mark-is-peer-read", "§5.2", "a conversation read mark carries isPeerRead true"
+)
 
 # -- read receipt notifications -------------------------------------------------------------
 
@@ -104,10 +111,7 @@ def counted_once_or_refused(world: World, reader: str) -> None:
     message = world.message("the message")
     sender = world.name_of(message.sender)
     recipients = len(world.recipients[message.msg_id])
-    if refused_as_a_whole(
-        world, f"a receipt call naming a message twice counts {reader}'s receipt once",
-        "code 0, the receipt counted once",
-    ):
+    if refused_as_a_whole(world, REPEAT_IN_BATCH_COUNTED_ONCE, "code 0, the receipt counted once"):
         never_notified(world, sender)
         sees_counts(world, sender, 0, "the message", recipients)
         return
@@ -163,9 +167,9 @@ def notified_of_mark(world: World, name: str, reader: str) -> None:
     # The SDK's callback carries only the peer and the time [T §1]: isPeerRead is strict (§5.2).
     if mark.is_peer_read is not True:
         world.deviate(
-            "a conversation read mark carries isPeerRead true", "§5.2", "isPeerRead: true",
+            MARK_IS_PEER_READ, "isPeerRead: true",
             f"isPeerRead: {mark.raw.get('isPeerRead', '(absent)')}", f"{MARK_EVENT} event",
-        )
+        )  # fmt: skip
 
 
 @then("{name:name} is not told of any chat marked as read")

@@ -6,10 +6,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from seenby.harness import Message, ReadFilter, Receipt
+from seenby.harness import Message, ReadFilter, Receipt, strict_check
 from seenby.steps.outcomes import refused_as_a_whole
 from seenby.steps.phrases import given, then, when
 from seenby.steps.world import World
+
+PULL_OF_PLAIN_ANSWERS_NONE = strict_check(
+    "pull-of-plain-answers-none", "§4",
+    "a pull of a message sent without needReadReceipt answers no receipt",
+)  # fmt: skip
+PULL_ANSWERS_EACH_MESSAGE = strict_check(
+    "pull-answers-each-message", "§4",
+    "a pull answers one receipt per distinct message with receipt information",
+)  # fmt: skip
+UNSENT_RECEIPT_TIME_ZERO = strict_check(
+    "unsent-receipt-time-zero", "§5.2", "the time of a receipt not yet sent"
+)
 
 # -- sending receipts -----------------------------------------------------------------------
 
@@ -169,10 +181,7 @@ def pull_gives_nothing(world: World, name: str) -> None:
     """S-3 says such a message has no receipt information, not whether a pull naming it
     answers nothing or is refused: both are core, the reference's empty answer strict."""
     try_pull_ids(world, name, [world.message("the message").msg_id])
-    if refused_as_a_whole(
-        world, "a pull of a message sent without needReadReceipt answers no receipt",
-        "code 0 with an empty array",
-    ):
+    if refused_as_a_whole(world, PULL_OF_PLAIN_ANSWERS_NONE, "code 0 with an empty array"):
         return
     assert world.pulled == [], f"expected no receipt information, got {world.pulled}"
 
@@ -196,8 +205,7 @@ def receipts_for_or_refused(world: World, messages: list[str]) -> None:
     the whole pull core, provided a pull of exactly ``messages`` then answers them."""
     expected = world.message_ids(messages)
     if not refused_as_a_whole(
-        world, "a pull answers one receipt per distinct message with receipt information",
-        f"code 0 with receipts for {', '.join(messages)}",
+        world, PULL_ANSWERS_EACH_MESSAGE, f"code 0 with receipts for {', '.join(messages)}"
     ):
         assert_pulled(world, expected)
         return
@@ -259,8 +267,10 @@ def expect_no_receipt_time(world: World, receipt: Receipt) -> None:
     """An unread C2C receipt's ``timestamp`` is 0 (strict, §5.2: the spec gives no value)."""
     if receipt.timestamp != 0:
         world.deviate(
-            "the time of a receipt not yet sent", "§5.2", "timestamp 0",
-            f"timestamp {receipt.timestamp}", "getMessageReadReceipts response",
+            UNSENT_RECEIPT_TIME_ZERO,
+            "timestamp 0",
+            f"timestamp {receipt.timestamp}",
+            "getMessageReadReceipts response",
         )
 
 

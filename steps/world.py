@@ -40,6 +40,7 @@ from seenby.harness import (
     ReadMemberPage,
     Receipt,
     Settings,
+    StrictCheck,
     Target,
     UserClient,
     WireResponse,
@@ -716,13 +717,17 @@ class World:
         return self.target.violations[self._violations_before :]
 
     def deviate(
-        self, check: str, section: str, reference: object, observed: object, where: str = ""
+        self,
+        check: StrictCheck,
+        reference: object,
+        observed: object,
+        where: str = "",
+        *,
+        what: str | None = None,
     ) -> None:
-        """Record a strict check that did not hold (docs/protocol.md ``section`` decides it;
-        the reference answers ``reference``, the target answered ``observed``)."""
-        self.target.deviation_log.record(
-            Deviation(check, section, str(reference), str(observed), where)
-        )
+        """Record that the strict ``check`` did not hold: the reference answers ``reference``,
+        the target answered ``observed`` (``what`` words this occurrence, if it says more)."""
+        self.target.deviation_log.record(check.deviation(reference, observed, where, what=what))
 
     def transcript(self) -> str:
         """Every exchange and push frame since the scenario began, rendered (credentials

@@ -299,6 +299,9 @@ class DistinctDeviation:
     reference: str
     observed: str
     seen_in: tuple[str, ...]
+    check_id: str
+    """The strict check's ID (``seenby.harness.wire.deviations.STRICT_CHECKS``): deviations are
+    the same when check ID, section and both answers are, however the check was worded."""
     """Item labels (``RR-E-004``, ``RR-R-001 [group chat]``), in report order."""
     expected: bool
     """Whether a known-deviation entry covers every item it was seen in."""
@@ -317,17 +320,26 @@ class DistinctDeviation:
 
 
 def _distinct(items: Iterable[ItemResult]) -> list[DistinctDeviation]:
-    seen: dict[tuple[str, str, str, str], tuple[list[str], list[bool]]] = {}
+    seen: dict[tuple[str, str, str, str], tuple[Deviation, list[str], list[bool]]] = {}
     for item in items:
         for deviation in item.deviations:
-            key = (deviation.check, deviation.section, deviation.reference, deviation.observed)
-            labels, excused = seen.setdefault(key, ([], []))
+            check = deviation.check_id or deviation.check
+            key = (check, deviation.section, deviation.reference, deviation.observed)
+            _, labels, excused = seen.setdefault(key, (deviation, [], []))
             if item.label not in labels:
                 labels.append(item.label)
             excused.append(item.deviations_excused)
     return [
-        DistinctDeviation(*key, seen_in=tuple(labels), expected=all(excused))
-        for key, (labels, excused) in seen.items()
+        DistinctDeviation(
+            first.check,
+            first.section,
+            first.reference,
+            first.observed,
+            seen_in=tuple(labels),
+            check_id=first.check_id,
+            expected=all(excused),
+        )
+        for first, labels, excused in seen.values()
     ]
 
 

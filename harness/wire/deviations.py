@@ -16,7 +16,14 @@ import json
 import threading
 from dataclasses import asdict, dataclass
 
-__all__ = ["DEVIATION_PROPERTY", "Deviation", "DeviationLog"]
+__all__ = [
+    "DEVIATION_PROPERTY",
+    "STRICT_CHECKS",
+    "Deviation",
+    "DeviationLog",
+    "StrictCheck",
+    "strict_check",
+]
 
 DEVIATION_PROPERTY = "seenby_deviation"
 """The ``user_properties`` name that carries one deviation (its value: ``Deviation.to_json()``)."""
@@ -36,6 +43,8 @@ class Deviation:
     reference: str
     observed: str
     where: str = ""
+    check_id: str = ""
+    """The ``StrictCheck`` it comes from: deviations are counted by check, not by wording."""
 
     def to_json(self) -> str:
         """One compact JSON object (the ``user_properties`` value)."""
@@ -53,6 +62,38 @@ class Deviation:
             f"strict deviation (docs/protocol.md {self.section}){where}: {self.check}: "
             f"the reference answers {self.reference}, the target answered {self.observed}"
         )
+
+
+@dataclass(frozen=True)
+class StrictCheck:
+    """One strict check of the suite: a stable ID, the docs/protocol.md section that decides
+    it and what it checks, for people. Declare each once with ``strict_check``."""
+
+    id: str
+    section: str
+    what: str
+
+    def deviation(
+        self, reference: object, observed: object, where: str = "", *, what: str | None = None
+    ) -> Deviation:
+        """The deviation of this check: the reference answers ``reference``, the target
+        answered ``observed``; ``what`` words this occurrence when it says more than the
+        check's own text (the check's ID is what counts)."""
+        return Deviation(
+            what or self.what, self.section, str(reference), str(observed), where, self.id
+        )
+
+
+STRICT_CHECKS: dict[str, StrictCheck] = {}
+"""Every strict check declared, by ID."""
+
+
+def strict_check(check_id: str, section: str, what: str) -> StrictCheck:
+    """Declare the strict check ``check_id`` (a ``ValueError`` if that ID is taken)."""
+    if check_id in STRICT_CHECKS:
+        raise ValueError(f"the strict check {check_id!r} is declared twice")
+    STRICT_CHECKS[check_id] = StrictCheck(check_id, section, what)
+    return STRICT_CHECKS[check_id]
 
 
 class DeviationLog:

@@ -38,7 +38,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from seenby.contract.vocabulary import SUCCESS, code_named, is_refusal_status
-from seenby.harness.wire.deviations import Deviation, DeviationLog
+from seenby.harness.wire.deviations import Deviation, DeviationLog, strict_check
 from seenby.harness.wire.transcript import Transcript
 from seenby.harness.wire.validation import PayloadContext, SchemaViolation, check
 
@@ -67,6 +67,10 @@ __all__ = [
 DEFAULT_TIMEOUT = 10.0
 """The default time budget: seconds any single wait may take (an HTTP call, a WebSocket
 handshake, a pushed event). ``seenby run --timeout`` / ``--seenby-timeout`` set it."""
+
+
+STATUS_OF_CODE = strict_check("status-of-code", "§1.2", "the HTTP status §1.2 pairs with a code")
+JSON_CONTENT_TYPE = strict_check("json-content-type", "§1", "Content-Type of the answer")
 
 
 def time_budget(text: str) -> float:
@@ -655,12 +659,12 @@ def status_deviation(method: str, code: int, http_status: int) -> Deviation | No
     entry = code_named(code)
     if entry is None or http_status == entry.http_status:
         return None
-    return Deviation(
-        f"HTTP status of code {code}",
-        "§1.2",
-        f"HTTP {entry.http_status}",
-        f"HTTP {http_status}",
+    # The code is part of both answers: each code's status is a choice of its own.
+    return STATUS_OF_CODE.deviation(
+        f"HTTP {entry.http_status} for code {code}",
+        f"HTTP {http_status} for code {code}",
         f"{method} response",
+        what=f"HTTP status of code {code}",
     )
 
 
@@ -675,13 +679,7 @@ def _check_strict_status(
         deviations.record(mismatch)
     if not content_type.startswith("application/json"):
         deviations.record(
-            Deviation(
-                "Content-Type of the answer",
-                "§1",
-                "application/json",
-                repr(content_type),
-                where,
-            )
+            JSON_CONTENT_TYPE.deviation("application/json", repr(content_type), where)
         )
 
 

@@ -36,7 +36,7 @@ from referencing.jsonschema import DRAFT202012
 
 from seenby.contract.schemas import SCHEMA_BASE_URI, SCHEMA_DIR
 from seenby.contract.vocabulary import Level
-from seenby.harness.wire.deviations import Deviation, DeviationLog
+from seenby.harness.wire.deviations import Deviation, DeviationLog, strict_check
 
 __all__ = [
     "SCHEMA_SECTIONS",
@@ -111,6 +111,11 @@ class SchemaViolation(AssertionError):
                 for error in self.errors
             )
         super().__init__("\n".join(lines))
+
+
+STRICT_SCHEMA = strict_check(
+    "strict-schema", "§5", "a payload holds under the strict layer of its schema"
+)
 
 
 def schema_names() -> list[str]:
@@ -223,15 +228,19 @@ def check(
         return
     headline = best_match(errors, key=_relevance)
     file_name = schema_name.partition("#")[0]
+    rule = (
+        f"{headline.validator}: {_preview(headline.schema.get(headline.validator))}"
+        if isinstance(headline.schema, dict)
+        else str(headline.validator)
+    )
     deviations.record(
         Deviation(
             check=f"payload under the strict layer of {schema_name}",
             section=SCHEMA_SECTIONS.get(file_name, "§5"),
-            reference=f"{headline.validator}: {_preview(headline.schema.get(headline.validator))}"
-            if isinstance(headline.schema, dict)
-            else str(headline.validator),
+            reference=f"{file_name}: {rule}",
             observed=f"at {headline.json_path}: {headline.message}",
             where=context.payload,
+            check_id=STRICT_SCHEMA.id,
         )
     )
 

@@ -75,10 +75,11 @@ def test_success_without_a_2xx_status_is_a_core_violation() -> None:
 def test_another_4xx_than_the_table_pairs_is_a_strict_deviation() -> None:
     body = {"code": 6017, "desc": "msgIDs must not be empty", "data": None}
     (deviation,) = _deviations("sendMessageReadReceipts", 422, body)
-    assert (deviation.section, deviation.reference, deviation.observed) == (
+    assert (deviation.check_id, deviation.section, deviation.reference, deviation.observed) == (
+        "status-of-code",
         "§1.2",
-        "HTTP 400",
-        "HTTP 422",
+        "HTTP 400 for code 6017",
+        "HTTP 422 for code 6017",
     )
 
 

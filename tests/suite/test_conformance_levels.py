@@ -114,6 +114,7 @@ def test_deviations_are_counted_distinct_and_shown_in_every_report(
         "reference": "400",
         "observed": "422",
         "seen_in": ["RR-E-001", "RR-E-002 [1]", "RR-E-002 [2]"],
+        "check_id": "",  # the sample suite's deviations are recorded without a declared check
         "expected": False,
     }
     assert code["seen_in"] == ["RR-E-003"]
