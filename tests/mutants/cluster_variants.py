@@ -3,7 +3,7 @@
 Each variant is the PostgreSQL reference node with one piece replaced, the storage
 (``PgStorage``) or the push hub (``ClusterHub``), overriding as little as it can to reproduce a
 mistake that passes every single-node test: the node's own sockets get the push, the settings
-are dropped only by the node that wrote them, a sequence number is drawn from the node's memory, a
+and a group's members are dropped only by the node that wrote them, a sequence number is drawn from the node's memory, a
 wake-up is sent before the commit it announces, a count is rewritten from what the node read.
 They are kept in a list of their own, ``CLUSTER_VARIANTS``, and started as several nodes by
 ``start_nodes``; ``tests/cluster/test_cluster_variants.py`` runs the suite's scenarios of
@@ -132,6 +132,42 @@ class NodeSettingsCache(PgStorage):
     def save_settings(self, settings: Settings) -> None:
         self._cached = None
         super().save_settings(settings)
+
+
+@cluster_variant("R7_membership_cache_not_invalidated_across_nodes", "R-7")
+class NodeMembershipCache(PgStorage):
+    """Each node keeps a group's members in memory from the first time it reads them and drops
+    them only when it changes that group itself: a member the administrator removed through
+    another node can still read, receipt and send through this one, and a member added there
+    is still refused here."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._members: dict[str, list[str]] = {}
+
+    def member_ids(self, group_id: str) -> list[str]:
+        if group_id not in self._members:
+            self._members[group_id] = super().member_ids(group_id)
+        return list(self._members[group_id])
+
+    def is_member(self, group_id: str, user_id: str) -> bool:
+        return user_id in self.member_ids(group_id)
+
+    def members_among(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        members = set(self.member_ids(group_id))
+        return [user_id for user_id in user_ids if user_id in members]
+
+    def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        self._members.pop(group_id, None)
+        added = super().add_members(group_id, user_ids)
+        self._members.pop(group_id, None)
+        return added
+
+    def remove_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        self._members.pop(group_id, None)
+        removed = super().remove_members(group_id, user_ids)
+        self._members.pop(group_id, None)
+        return removed
 
 
 @cluster_variant("P1_seq_assigned_per_node", "P-1")
