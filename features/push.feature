@@ -106,6 +106,16 @@ Feature: The sender is notified of read receipts
     And Bob is not notified of any read receipt
     And Carol is not notified of any read receipt
 
+  @RR-P-011 @spec-P-1 @spec-R-3 @doc-sender-listens
+  Scenario: A refused batch of receipts pushes nothing to the sender, and the pull shows nothing read
+    Given Alice, Bob and Carol are in a Work group
+    And Alice is online
+    And Alice has sent 2 messages that need read receipts
+    When Bob tries to send read receipts for all of them and a message that does not exist
+    Then the call fails with code 6017
+    And Alice is not notified of any read receipt
+    And Alice sees that 0 members have read each of them and 2 have not
+
   @RR-P-010 @spec-P-3 @doc-sender-listens
   Scenario: Many members reading many messages at once leave every count exact
     Given Alice owns a Work group with 24 other members

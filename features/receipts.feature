@@ -210,3 +210,17 @@ Feature: The recipient sends read receipts
     Then the call fails with code 6017
     And Alice is not notified of any read receipt
     And Alice sees that 0 members have read the message and 2 have not
+
+  @RR-R-017 @spec-R-7 @spec-M-2 @doc-receiver-sends
+  Scenario: Members who read before they left can no longer send receipts for what they had not read
+    Given Alice, Bob and Carol are in a Work group
+    And Alice has sent messages "first" and "second" that need read receipts
+    And Bob has sent a read receipt for "first"
+    And Carol has sent a read receipt for "first"
+    When Bob and Carol leave the group
+    And Bob tries to send a read receipt for "second"
+    Then the call fails with code 6017
+    When Carol tries to send a read receipt for "second"
+    Then the call fails with code 6017
+    And Alice sees that 0 members have read "second" and 2 have not
+    And Alice sees that 2 members have read "first" and 0 have not

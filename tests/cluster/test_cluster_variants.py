@@ -4,7 +4,7 @@ Each variant of ``tests/mutants/cluster_variants.py`` runs as three nodes on a f
 every node has answered a call first (a running cluster's caches are warm). ``seenby run
 --target URL1,URL2,URL3`` then runs the scenarios tagged with the variant's behaviours, and at
 least one of those must fail. The correct nodes pass every one of those scenarios, spread over
-three nodes the same way (``test_cluster_suite.py`` runs the whole suite so).
+three nodes the same way, in one run (``test_cluster_suite.py`` runs the whole suite so too).
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from mutants.cluster_variants import CLUSTER_VARIANTS, ClusterVariant, start_nodes
+from mutants.cluster_variants import (
+    CLUSTER_VARIANTS,
+    REFERENCE_NODES,
+    ClusterVariant,
+    start_nodes,
+)
 
 SEENBY = str(Path(sys.executable).parent / "seenby")
 RUN_TIMEOUT_S = 300
@@ -54,3 +59,11 @@ def test_each_cluster_variant_is_caught_by_a_scenario_of_what_it_breaks(
     failed, output = _failed_behaviours(variant, database, variant.breaks, tmp_path)
     assert failed & set(variant.breaks), f"{variant.name} survived:\n{output}"
 
+
+
+def test_the_reference_nodes_pass_every_scenario_that_catches_a_variant(
+    database: str, tmp_path: Path
+) -> None:
+    behaviours = tuple(sorted({b for variant in CLUSTER_VARIANTS for b in variant.breaks}))
+    failed, output = _failed_behaviours(REFERENCE_NODES, database, behaviours, tmp_path)
+    assert not failed, f"the reference nodes failed scenarios of {sorted(failed)}:\n{output}"

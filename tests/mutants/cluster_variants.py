@@ -1,13 +1,16 @@
 """Faulty clusters: bugs that only show when several nodes serve one database.
 
 Each variant is the PostgreSQL reference node with one piece replaced, the storage
-(``PgStorage``) or the push hub (``ClusterHub``), overriding as little as it can to reproduce a
-mistake that passes every single-node test: the node's own sockets get the push, the settings
-are dropped only by the node that wrote them, a sequence number is drawn from the node's memory, a
-wake-up is sent before the commit it announces, a count is rewritten from what the node read.
-They are kept in a list of their own, ``CLUSTER_VARIANTS``, and started as several nodes by
-``start_nodes``; ``tests/cluster/test_cluster_variants.py`` runs the suite's scenarios of
-each variant's behaviours (``breaks``) across three nodes and requires a failure there.
+(``PgStorage``) or the push hub (``ClusterHub``), or with a push hub and the receipt rules
+(``ReceiptService``) that together make one mistake, overriding as little as it can to reproduce
+a mistake that passes every single-node test: the node's own sockets get the push, the settings
+and a group's members are dropped only by the node that wrote them, a sequence number is drawn
+from the node's memory, a wake-up is sent before the commit it announces, a push is published
+before the receipt it tells of commits (and stays out when it rolls back), a count is rewritten
+from what the node read. They are kept in a list of their own, ``CLUSTER_VARIANTS``, and started
+as several nodes by ``start_nodes``; ``tests/cluster/test_cluster_variants.py`` runs the suite's
+scenarios of each variant's behaviours (``breaks``) across three nodes and requires a failure
+there.
 """
 
 from __future__ import annotations
@@ -22,9 +25,17 @@ from dataclasses import dataclass
 
 import psycopg
 
+from seenby.contract.vocabulary import Code
 from seenby.reference_server import RunningServer, Tuning
 from seenby.reference_server.cluster_push import ClusterHub
-from seenby.reference_server.domain import ReceiptService
+from seenby.reference_server.domain import (
+    ON_RECV_MESSAGE_READ_RECEIPTS,
+    Caller,
+    Presence,
+    ReceiptService,
+    _receipt,
+)
+from seenby.reference_server.group_commit import EventSink
 from seenby.reference_server.http_api import ReceiptHTTPServer, Timeouts
 from seenby.reference_server.pg_storage import (
     EVENTS_CHANNEL,
@@ -32,7 +43,8 @@ from seenby.reference_server.pg_storage import (
     _with_read_count,
 )
 from seenby.reference_server.push import PushConnection, frame_text
-from seenby.reference_server.values import Event, JsonValue, Message, Settings
+from seenby.reference_server.storage import Storage
+from seenby.reference_server.values import Event, JsonValue, Message, ReceiptError, Settings
 
 from .gallery import DATABASE_ROUND_TRIP_SECONDS
 
@@ -49,13 +61,14 @@ class ClusterVariant:
     bug: str
     storage: type[PgStorage] = PgStorage
     hub: type[ClusterHub] = ClusterHub
+    service: type[ReceiptService] = ReceiptService
 
     def start(self, database: str, admin_key: str) -> RunningServer:
         """Start one node of this variant on 127.0.0.1 and a free port."""
         tuning = Tuning()
         hub = self.hub(database, tuning.push_queue_size, tuning.ping_interval, tuning.idle_timeout)
         storage = self.storage(database, hub.node, event_retention=tuning.event_retention)
-        service = ReceiptService(storage, admin_key, sink=hub, presence=hub)
+        service = self.service(storage, admin_key, sink=hub, presence=hub)
         httpd = ReceiptHTTPServer(
             ("127.0.0.1", 0),
             service,
@@ -132,6 +145,42 @@ class NodeSettingsCache(PgStorage):
     def save_settings(self, settings: Settings) -> None:
         self._cached = None
         super().save_settings(settings)
+
+
+@cluster_variant("R7_membership_cache_not_invalidated_across_nodes", "R-7")
+class NodeMembershipCache(PgStorage):
+    """Each node keeps a group's members in memory from the first time it reads them and drops
+    them only when it changes that group itself: a member the administrator removed through
+    another node can still read, receipt and send through this one, and a member added there
+    is still refused here."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._members: dict[str, list[str]] = {}
+
+    def member_ids(self, group_id: str) -> list[str]:
+        if group_id not in self._members:
+            self._members[group_id] = super().member_ids(group_id)
+        return list(self._members[group_id])
+
+    def is_member(self, group_id: str, user_id: str) -> bool:
+        return user_id in self.member_ids(group_id)
+
+    def members_among(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        members = set(self.member_ids(group_id))
+        return [user_id for user_id in user_ids if user_id in members]
+
+    def add_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        self._members.pop(group_id, None)
+        added = super().add_members(group_id, user_ids)
+        self._members.pop(group_id, None)
+        return added
+
+    def remove_members(self, group_id: str, user_ids: Sequence[str]) -> list[str]:
+        self._members.pop(group_id, None)
+        removed = super().remove_members(group_id, user_ids)
+        self._members.pop(group_id, None)
+        return removed
 
 
 @cluster_variant("P1_seq_assigned_per_node", "P-1")
@@ -237,6 +286,84 @@ class NodeReadModifyWrite(PgStorage):
             "UPDATE messages SET read_count = %s WHERE pos = %s", (read_count, message.pos)
         )
         return _with_read_count(message, read_count)
+
+
+class WakeUpCarryingTheEvents(ClusterHub):
+    """The events a node publishes are sent in a wake-up of their own, at once, and every node
+    (this one too) offers what such a wake-up carries in seq order, saving the read of the
+    events table for the event a connection expects next."""
+
+    def publish(self, events: Sequence[Event]) -> None:
+        payload = json.dumps([event.to_json() | {"userID": event.user_id} for event in events])
+        with self._pool.connection() as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (EVENTS_CHANNEL, payload))
+
+    def _on_notify(self, payload: str) -> None:
+        if not payload.startswith("["):
+            super()._on_notify(payload)  # a commit's own wake-up, naming its users
+            return
+        with self._delivery:
+            for item in json.loads(payload):
+                event = Event(item["userID"], item["seq"], item["event"], item["data"])
+                for connection in self._connections_of(event.user_id):
+                    self._offer_through(connection, event)
+
+
+class ReceiptsPushedAsCounted(ReceiptService):
+    """A receipt batch is applied first and checked after, leaving a refusal to the rollback
+    (which keeps the call atomic), and its push is published as soon as it is built, inside the
+    transaction: a batch refused for its last message has already told the sender of receipts
+    that were rolled back."""
+
+    def __init__(
+        self, storage: Storage, admin_key: str, sink: EventSink, presence: Presence
+    ) -> None:
+        super().__init__(storage, admin_key, sink=sink, presence=presence)
+        self._push = sink
+
+    def send_message_read_receipts(self, caller: Caller, msg_ids: Sequence[str]) -> None:
+        unique_ids = list(dict.fromkeys(msg_ids))
+
+        def work(_: list[Event]) -> None:
+            self._check_batch(unique_ids)
+            read_ms = self._clock()
+            by_sender: dict[str, list[JsonValue]] = {}
+            for message in self._storage.messages(unique_ids).values():
+                if (
+                    message.sender == caller.user_id
+                    or not message.need_read_receipt
+                    or not self._can_see(caller, message)
+                ):
+                    continue
+                counted = self._storage.record_receipt(message, caller.user_id, read_ms)
+                if counted is not None:
+                    by_sender.setdefault(message.sender, []).append(
+                        _receipt(counted, read_ms).to_json()
+                    )
+            for sender, receipts in by_sender.items():
+                self._push.publish(
+                    self._storage.append_events(
+                        [sender], ON_RECV_MESSAGE_READ_RECEIPTS, receipts, self._clock()
+                    )
+                )
+            messages = self._batch(caller, unique_ids, own=False)  # refuses as the reference
+            if len({message.conversation for message in messages}) > 1:
+                raise ReceiptError(
+                    Code.INVALID_PARAMETERS, "messages must all be in one conversation"
+                )
+
+        self._run(work)
+
+
+CLUSTER_VARIANTS.append(
+    ClusterVariant(
+        "P1_push_for_a_receipt_that_was_rolled_back",
+        ("P-1",),
+        " ".join(f"{ReceiptsPushedAsCounted.__doc__} {WakeUpCarryingTheEvents.__doc__}".split()),
+        hub=WakeUpCarryingTheEvents,
+        service=ReceiptsPushedAsCounted,
+    )
+)
 
 
 def _encode(data: JsonValue) -> str:
