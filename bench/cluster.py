@@ -157,7 +157,9 @@ def receipts_per_second(urls: list[str], admin_key: str, sizes: ClusterSizes, ta
         raise errors[0]
     sender = Caller(urls[-1], scene.sender[1])
     for first in range(0, len(msg_ids), 30):
-        for receipt in sender.must("getMessageReadReceipts", {"msgIDs": msg_ids[first:first + 30]}):
+        for receipt in sender.must(
+            "getMessageReadReceipts", {"msgIDs": msg_ids[first : first + 30]}
+        ):
             assert receipt["readCount"] == sizes.readers, receipt  # receipts applied, none lost
     sender.close()
     return sizes.readers * sizes.messages / elapsed
@@ -279,32 +281,34 @@ def render_section(figures: dict[str, Any], machine: str, date: str) -> str:
             f"| {label} | {rates[key]:.0f} | {values} | {rates[key] / rates['sqlite']:.2f} |"
         )
     cross, same = figures["push_ms"]["cross"], figures["push_ms"]["same"]
-    return "\n".join([
-        "## 10. The cluster on PostgreSQL (many nodes, one service)",
-        "",
-        f"Measured {date} on {machine} by `.venv/bin/python -m bench.cluster` (one run, a few"
-        f" minutes): {sizes['readers']} readers each receipting {sizes['messages']} messages,"
-        " one call per receipt, reader *j* calling node *j mod N*, closed loop;"
-        f" {sizes['rounds']} interleaved rounds. The nodes, PostgreSQL 15 (fsync on, on the"
-        " same disk) and the load generator share the machine's cores.",
-        "",
-        *table,
-        "",
-        "| figure | value |",
-        "|---|---|",
-        f"| receipt push latency across nodes, p50 / p99 (reader's call on node 1 → sender's"
-        f" frame on node 3, {sizes['push_samples']} sequential) | {cross[0]:.1f} / {cross[1]:.1f}"
-        " ms |",
-        f"| the same with both on one node, p50 / p99 | {same[0]:.1f} / {same[1]:.1f} ms |",
-        "| statements (round trips) per receipt, 1 node, besides BEGIN / COMMIT / SAVEPOINT |"
-        f" {figures['statements_per_receipt']:.1f} |",
-        "| write transactions (commits) per receipt, 1 node (group commit shares them) |"
-        f" {figures['commits_per_receipt']:.2f} |",
-        "",
-        "Why the nodes do not add up, and what bounds the design, is in docs/architecture.md"
-        " (*Many nodes on PostgreSQL*).",
-        "",
-    ])
+    return "\n".join(
+        [
+            "## 10. The cluster on PostgreSQL (many nodes, one service)",
+            "",
+            f"Measured {date} on {machine} by `.venv/bin/python -m bench.cluster` (one run, a few"
+            f" minutes): {sizes['readers']} readers each receipting {sizes['messages']} messages,"
+            " one call per receipt, reader *j* calling node *j mod N*, closed loop;"
+            f" {sizes['rounds']} interleaved rounds. The nodes, PostgreSQL 15 (fsync on, on the"
+            " same disk) and the load generator share the machine's cores.",
+            "",
+            *table,
+            "",
+            "| figure | value |",
+            "|---|---|",
+            f"| receipt push latency across nodes, p50 / p99 (reader's call on node 1 → sender's"
+            f" frame on node 3, {sizes['push_samples']} sequential) |"
+            f" {cross[0]:.1f} / {cross[1]:.1f} ms |",
+            f"| the same with both on one node, p50 / p99 | {same[0]:.1f} / {same[1]:.1f} ms |",
+            "| statements (round trips) per receipt, 1 node, besides BEGIN / COMMIT / SAVEPOINT |"
+            f" {figures['statements_per_receipt']:.1f} |",
+            "| write transactions (commits) per receipt, 1 node (group commit shares them) |"
+            f" {figures['commits_per_receipt']:.2f} |",
+            "",
+            "Why the nodes do not add up, and what bounds the design, is in docs/architecture.md"
+            " (*Many nodes on PostgreSQL*).",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

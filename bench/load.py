@@ -47,9 +47,7 @@ class LoadResult:
         return self.succeeded / self.seconds
 
 
-def _run_each(
-    thread_body: Callable[[int], None], connections: list[KeepAliveConnection]
-) -> None:
+def _run_each(thread_body: Callable[[int], None], connections: list[KeepAliveConnection]) -> None:
     """Run `thread_body(index)` on a thread per connection; close the connections after."""
     threads = [threading.Thread(target=thread_body, args=(i,)) for i in range(len(connections))]
     for thread in threads:

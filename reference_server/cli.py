@@ -112,8 +112,10 @@ def _serve_nodes(args: argparse.Namespace, stop_requested: threading.Event) -> i
     with cluster:
         print(f"admin key: {cluster.admin_key}")
         if cluster.postgres is not None:
-            print(f"database: {cluster.database} (throw-away: {cluster.postgres.data_dir},"
-                  " deleted on exit)")
+            print(
+                f"database: {cluster.database} (throw-away: {cluster.postgres.data_dir},"
+                " deleted on exit)"
+            )
         else:
             print(f"database: {cluster.database}")
         for url in cluster.urls:

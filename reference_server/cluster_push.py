@@ -274,4 +274,3 @@ class ClusterHub(PushHub):
         with contextlib.suppress(psycopg.Error):
             self._listener.close()
         self._pool.close()
-

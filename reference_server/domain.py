@@ -672,9 +672,7 @@ class ReceiptService:
                 raise ReceiptError(Code.INVALID_PARAMETERS, f"msgID {msg_id!r} is not a {kind}")
             messages.append(message)
         if len({message.conversation for message in messages}) > 1:
-            raise ReceiptError(
-                Code.INVALID_PARAMETERS, "messages must all be in one conversation"
-            )
+            raise ReceiptError(Code.INVALID_PARAMETERS, "messages must all be in one conversation")
         return messages
 
     def _can_see(self, caller: Caller, message: Message) -> bool:

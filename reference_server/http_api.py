@@ -621,4 +621,3 @@ def _since(query: str) -> int | None:
     ):
         raise ReceiptError(Code.INVALID_PARAMETERS, "since must be an integer from 0 to 2^53")
     return int(text)
-

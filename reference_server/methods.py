@@ -84,9 +84,7 @@ class BodyReader:
         """``read(name)`` if the body holds ``name``, else ``None`` (``null`` is a value)."""
         return read(name) if name in self._body else None
 
-    def text(
-        self, name: str, *, max_chars: int | None = None, max_bytes: int | None = None
-    ) -> str:
+    def text(self, name: str, *, max_chars: int | None = None, max_bytes: int | None = None) -> str:
         """A string, within ``max_chars`` characters or ``max_bytes`` UTF-8 bytes."""
         value = self._value(name)
         if not isinstance(value, str):
@@ -118,8 +116,10 @@ class BodyReader:
         if max_items is not None and len(value) > max_items:
             self.fail(f"{self._name(name)} must hold at most {max_items} IDs")
         for index, item in enumerate(value):
-            if not isinstance(item, str) or not 1 <= len(item) <= ID_MAX_CHARS or (
-                has_control_characters(item)
+            if (
+                not isinstance(item, str)
+                or not 1 <= len(item) <= ID_MAX_CHARS
+                or (has_control_characters(item))
             ):  # the label is built only for the message
                 self._check_identifier(f"{self._name(name)}[{index}]", item)
         return cast(list[str], list(value))
@@ -217,9 +217,7 @@ def _get_history_message_list(
     return [view.to_json() for view in views]
 
 
-def _get_conversation_list(
-    service: ReceiptService, caller: Caller, body: BodyReader
-) -> JsonValue:
+def _get_conversation_list(service: ReceiptService, caller: Caller, body: BodyReader) -> JsonValue:
     return [conversation.to_json() for conversation in service.get_conversation_list(caller)]
 
 
@@ -295,9 +293,7 @@ def _create_user(service: ReceiptService, body: BodyReader) -> JsonValue:
     nick_name = body.optional(
         "nickName", lambda name: body.text(name, max_chars=NICK_NAME_MAX_CHARS)
     )
-    face_url = body.optional(
-        "faceURL", lambda name: body.text(name, max_chars=FACE_URL_MAX_CHARS)
-    )
+    face_url = body.optional("faceURL", lambda name: body.text(name, max_chars=FACE_URL_MAX_CHARS))
     return service.create_user(user_id, nick_name, face_url).to_json()
 
 

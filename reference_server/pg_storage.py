@@ -474,9 +474,7 @@ class PgStorage:
 
     def unknown_users(self, user_ids: Sequence[str]) -> list[str]:
         """Those of ``user_ids`` that are not users, in the given order."""
-        rows = self._execute(
-            "SELECT user_id FROM users WHERE user_id = ANY(%s)", (list(user_ids),)
-        )
+        rows = self._execute("SELECT user_id FROM users WHERE user_id = ANY(%s)", (list(user_ids),))
         known = {row[0] for row in rows}
         return [user_id for user_id in user_ids if user_id not in known]
 
@@ -492,8 +490,7 @@ class PgStorage:
     def group(self, group_id: str) -> Group | None:
         """A group, or ``None``."""
         row = self._execute(
-            "SELECT group_id, group_type, owner_id, member_count FROM groups"
-            " WHERE group_id = %s",
+            "SELECT group_id, group_type, owner_id, member_count FROM groups WHERE group_id = %s",
             (group_id,),
         ).fetchone()
         return None if row is None else Group(*row)
@@ -783,8 +780,7 @@ class PgStorage:
         """Forget the users' state for one conversation."""
         chat_type, chat_id = _chat_key(chat)
         self._execute(
-            "DELETE FROM conversations WHERE user_id = ANY(%s) AND chat_type = %s"
-            " AND chat_id = %s",
+            "DELETE FROM conversations WHERE user_id = ANY(%s) AND chat_type = %s AND chat_id = %s",
             (list(user_ids), chat_type, chat_id),
         )
 
@@ -843,8 +839,7 @@ class PgStorage:
         pruned: Counter[int] = Counter()
         for user_id in user_ids:
             row = self._execute(
-                "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = %s"
-                " RETURNING event_seq",
+                "UPDATE users SET event_seq = event_seq + 1 WHERE user_id = %s RETURNING event_seq",
                 (user_id,),
             ).fetchone()
             assert row is not None
@@ -889,9 +884,7 @@ class PgStorage:
         return (latest + 1 if oldest is None else int(oldest)), latest
 
     def _latest_seq(self, user_id: str) -> int:
-        row = self._execute(
-            "SELECT event_seq FROM users WHERE user_id = %s", (user_id,)
-        ).fetchone()
+        row = self._execute("SELECT event_seq FROM users WHERE user_id = %s", (user_id,)).fetchone()
         assert row is not None
         return int(row[0])
 
@@ -944,8 +937,22 @@ def _with_read_count(message: Message, read_count: int) -> Message:
 
 
 def _message_from_row(row: tuple[Any, ...]) -> Message:
-    (pos, msg_id, sender, receiver, group_id, timestamp, elem_type, body, desc, extension,
-     need_read_receipt, online_user_only, recipient_count, read_count) = row
+    (
+        pos,
+        msg_id,
+        sender,
+        receiver,
+        group_id,
+        timestamp,
+        elem_type,
+        body,
+        desc,
+        extension,
+        need_read_receipt,
+        online_user_only,
+        recipient_count,
+        read_count,
+    ) = row
     elem: Elem = TextElem(body) if elem_type == "text" else CustomElem(body, desc, extension)
     return Message(
         pos=pos,

@@ -500,9 +500,7 @@ class SqliteStorage:
         migration = _MIGRATIONS.get(version)
         schema = migration.format(schema=_SCHEMA) if migration is not None else _SCHEMA
         try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE; {schema} PRAGMA user_version = {SCHEMA_VERSION};"
-            )
+            conn.executescript(f"BEGIN IMMEDIATE; {schema} PRAGMA user_version = {SCHEMA_VERSION};")
             conn.execute(
                 "INSERT OR IGNORE INTO settings VALUES (1, ?, ?, ?, ?)",
                 (
@@ -1074,8 +1072,22 @@ def _with_read_count(message: Message, read_count: int) -> Message:
 
 
 def _message_from_row(row: tuple[Any, ...]) -> Message:
-    (pos, msg_id, sender, receiver, group_id, timestamp, elem_type, body, desc, extension,
-     need_read_receipt, online_user_only, recipient_count, read_count) = row
+    (
+        pos,
+        msg_id,
+        sender,
+        receiver,
+        group_id,
+        timestamp,
+        elem_type,
+        body,
+        desc,
+        extension,
+        need_read_receipt,
+        online_user_only,
+        recipient_count,
+        read_count,
+    ) = row
     elem: Elem = TextElem(body) if elem_type == "text" else CustomElem(body, desc, extension)
     return Message(
         pos=pos,
@@ -1090,4 +1102,3 @@ def _message_from_row(row: tuple[Any, ...]) -> Message:
         recipient_count=recipient_count,
         read_count=read_count,
     )
-

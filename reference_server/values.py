@@ -14,9 +14,7 @@ from typing import Literal, TypeAlias
 from seenby.contract import vocabulary
 from seenby.contract.vocabulary import Code, c2c_conversation_id, group_conversation_id
 
-JsonValue: TypeAlias = (
-    "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
-)
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 JsonObject: TypeAlias = dict[str, JsonValue]
 
 PROTOCOL = vocabulary.PROTOCOL
@@ -90,7 +88,6 @@ class Settings:
             "groupReceiptMaxMembers": self.group_receipt_max_members,
             "receiptBatchMax": self.receipt_batch_max,
         }
-
 
 
 @dataclass(frozen=True)
@@ -281,7 +278,6 @@ class Message:
     def conversation(self) -> str:
         """The conversation key (see :func:`conversation_key`)."""
         return conversation_key(self.sender, self.receiver, self.group_id)
-
 
 
 @dataclass(frozen=True)

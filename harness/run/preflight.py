@@ -80,8 +80,9 @@ def run_preflight(target: Target) -> Preflight:
             message = sender.send_text("preflight", to=reader, need_read_receipt=True)
             try:
                 reader_stream.wait_for(
-                    lambda e: e.name == ON_RECV_NEW_MESSAGE
-                    and e.data.get("msgID") == message.msg_id,
+                    lambda e: (
+                        e.name == ON_RECV_NEW_MESSAGE and e.data.get("msgID") == message.msg_id
+                    ),
                     description="the preflight's message",
                 )
             except (WaitTimeout, ProtocolViolation) as missing:

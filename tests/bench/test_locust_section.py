@@ -12,8 +12,16 @@ from bench.locust_run import render_section
 
 
 def summary(holds: bool, saturated: str | None = None) -> dict[str, Any]:
-    row = {"requests": 10, "refused": 0, "failures": 0, "requestsPerS": 2.5, "p50Ms": 5,
-           "p95Ms": 9, "p99Ms": 12, "maxMs": 14}
+    row = {
+        "requests": 10,
+        "refused": 0,
+        "failures": 0,
+        "requestsPerS": 2.5,
+        "p50Ms": 5,
+        "p95Ms": 9,
+        "p99Ms": 12,
+        "maxMs": 14,
+    }
     latency: dict[str, Any] = {"samples": 900, "p50": 4.0, "p95": 8.0, "p99": 12.0, "max": 30.0}
     if saturated:
         latency = {"samples": 900, "notReported": saturated}

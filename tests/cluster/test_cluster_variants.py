@@ -28,15 +28,27 @@ SEENBY = str(Path(sys.executable).parent / "seenby")
 RUN_TIMEOUT_S = 300
 
 
-def _failed_behaviours(variant: ClusterVariant, database: str, tags: tuple[str, ...],
-                       report_dir: Path) -> tuple[set[str], str]:
+def _failed_behaviours(
+    variant: ClusterVariant, database: str, tags: tuple[str, ...], report_dir: Path
+) -> tuple[set[str], str]:
     """Run the scenarios of ``tags`` across three nodes of ``variant``: the spec behaviours
     of the scenarios that failed, and the command's output."""
     with start_nodes(variant, database, 3) as (urls, admin_key):
         for url in urls:
             requests.get(f"{url}/v1/capabilities", timeout=10).raise_for_status()
-        arguments = [SEENBY, "run", "--target", ",".join(urls), "--admin-key", admin_key,
-                     "--timeout", "3", "--report-dir", str(report_dir), "-q"]
+        arguments = [
+            SEENBY,
+            "run",
+            "--target",
+            ",".join(urls),
+            "--admin-key",
+            admin_key,
+            "--timeout",
+            "3",
+            "--report-dir",
+            str(report_dir),
+            "-q",
+        ]
         for behaviour in tags:
             arguments += ["--tag", f"spec-{behaviour}"]
         environment = {k: v for k, v in os.environ.items() if not k.startswith("SEENBY_")}
@@ -58,7 +70,6 @@ def test_each_cluster_variant_is_caught_by_a_scenario_of_what_it_breaks(
 ) -> None:
     failed, output = _failed_behaviours(variant, database, variant.breaks, tmp_path)
     assert failed & set(variant.breaks), f"{variant.name} survived:\n{output}"
-
 
 
 def test_the_reference_nodes_pass_every_scenario_that_catches_a_variant(

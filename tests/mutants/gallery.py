@@ -141,9 +141,7 @@ _PIECES = {
 }
 
 
-def variant(
-    name: str, *breaks: str, into: list[Variant] | None = None
-) -> Callable[[Piece], Piece]:
+def variant(name: str, *breaks: str, into: list[Variant] | None = None) -> Callable[[Piece], Piece]:
     """Register the decorated subclass of a server piece as the variant ``name``, in
     ``GALLERY`` or in the list ``into`` (another gallery, e.g. the load variants')."""
 
@@ -1198,9 +1196,7 @@ class LiveDenominator(SqliteStorage):
         for msg_id, message in found.items():
             group = None if message.group_id is None else self.group(message.group_id)
             if group is not None and message.need_read_receipt:
-                found[msg_id] = dataclasses.replace(
-                    message, recipient_count=group.member_count - 1
-                )
+                found[msg_id] = dataclasses.replace(message, recipient_count=group.member_count - 1)
         return found
 
 
@@ -1409,9 +1405,7 @@ class NonMemberToldGroupExists(ReceiptService):
     def _visible_group(self, caller: Caller, group_id: str) -> Group:
         group = self._storage.group(group_id)
         if group is not None and not self._storage.is_member(group_id, caller.user_id):
-            raise ReceiptError(
-                Code.GROUP_NOT_FOUND, f"you are not a member of group {group_id!r}"
-            )
+            raise ReceiptError(Code.GROUP_NOT_FOUND, f"you are not a member of group {group_id!r}")
         return super()._visible_group(caller, group_id)
 
 

@@ -155,8 +155,7 @@ class PullRefusedWholeForPlainMessage(ReceiptService):
                     "receipt information",
                 )
             return [
-                _receipt(m, None if m.group_id else self._storage.receipt_time(m))
-                for m in messages
+                _receipt(m, None if m.group_id else self._storage.receipt_time(m)) for m in messages
             ]
 
         return self._run(work)

@@ -29,7 +29,7 @@ def test_the_same_read_on_both_targets_reaches_the_sender() -> None:
     notebook = execute(
         NOTEBOOKS_DIR / NOTEBOOK,
         {"members": 6, "read_window_s": 1.0},
-        append='print(sorted(lateness.columns), int(lateness.notna().all().all()))',
+        append="print(sorted(lateness.columns), int(lateness.notna().all().all()))",
     )
 
     assert error_outputs(notebook) == []

@@ -83,9 +83,10 @@ class Outcome:
 
 def _run(case: Case, work_dir: Path) -> Outcome:
     report_dir = work_dir / case.variant
-    with open(work_dir / f"{case.variant}.log", "w") as log, served(
-        variant_named(case.variant), log
-    ) as server:
+    with (
+        open(work_dir / f"{case.variant}.log", "w") as log,
+        served(variant_named(case.variant), log) as server,
+    ):
         started = time.monotonic()
         completed = subprocess.run(
             _command(server, report_dir, case.scenario),
@@ -140,9 +141,10 @@ def test_the_cut_call_is_in_the_transcript(case: Case, outcomes: dict[str, Outco
 
 @pytest.fixture
 def trickling() -> Iterator[Served]:
-    with open(os.devnull, "w") as log, served(
-        variant_named("Q1_receipt_pull_trickles_a_byte_every_2_s"), log
-    ) as server:
+    with (
+        open(os.devnull, "w") as log,
+        served(variant_named("Q1_receipt_pull_trickles_a_byte_every_2_s"), log) as server,
+    ):
         yield server
 
 

@@ -25,6 +25,7 @@ from seenby.harness.wire.validation import PayloadContext, validate
 CALL_TIMEOUT_S = 10.0
 """Every HTTP call gives up after this long: a hang is a failure, never a stuck test run."""
 
+
 @dataclass(frozen=True)
 class Reply:
     """One HTTP answer: the status line and the envelope's three fields."""

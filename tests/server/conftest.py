@@ -422,4 +422,3 @@ def shared_deployment(schemas: Schemas) -> Iterator[Deployment]:
 def deployment(start_deployment: Callable[..., Deployment]) -> Deployment:
     """A fresh reference server on an in-memory database."""
     return start_deployment()
-

@@ -56,8 +56,7 @@ def _raw_exchange(
 def _post(path: str, body: bytes, headers: str = "", token: str = "") -> bytes:
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     return (
-        f"POST {path} HTTP/1.1\r\nHost: test\r\n{auth}{headers}"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: test\r\n{auth}{headers}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
@@ -96,9 +95,9 @@ def test_V1_a_whole_conversation_validates_against_the_schemas(deployment: Deplo
             "needReadReceipt": True,
         },
     )
-    bob_events.wait_for(lambda f: f["event"] == "onRecvNewMessage" and f["data"] == {
-        **c2c, "isSelf": False
-    })
+    bob_events.wait_for(
+        lambda f: f["event"] == "onRecvNewMessage" and f["data"] == {**c2c, "isSelf": False}
+    )
     bob.must("sendMessageReadReceipts", {"msgIDs": [c2c["msgID"]]})
     bob.must("sendMessageReadReceipts", {"msgIDs": [grouped["msgID"]]})
     bob.must("markC2CMessageAsRead", {"userID": "alice"})
@@ -169,8 +168,12 @@ BAD_BODIES: list[tuple[str, str, bytes, int]] = [
     ("a lone surrogate", "markC2CMessageAsRead", b'{"userID": "\\ud800"}', 90006),
     ("a duplicate key", "markC2CMessageAsRead", b'{"userID": "bob", "userID": "carol"}', 90006),
     ("nesting deeper than 32", "markC2CMessageAsRead", NESTED, 90006),
-    ("an int beyond 2^53", "getHistoryMessageList",
-     b'{"userID": "bob", "count": 9007199254740993}', 90006),
+    (
+        "an int beyond 2^53",
+        "getHistoryMessageList",
+        b'{"userID": "bob", "count": 9007199254740993}',
+        90006,
+    ),
     ("a float beyond 2^53", "getHistoryMessageList", b'{"userID": "bob", "count": 1e300}', 90006),
     ("NaN", "getHistoryMessageList", b'{"userID": "bob", "count": NaN}', 90006),
     ("a string count", "getHistoryMessageList", b'{"userID": "bob", "count": "10"}', 6017),
@@ -178,72 +181,162 @@ BAD_BODIES: list[tuple[str, str, bytes, int]] = [
     ("a float count", "getHistoryMessageList", b'{"userID": "bob", "count": 10.0}', 6017),
     ("count out of range", "getHistoryMessageList", b'{"userID": "bob", "count": 101}', 6017),
     ("a missing field", "getHistoryMessageList", b'{"userID": "bob"}', 6017),
-    ("both userID and groupID", "getHistoryMessageList",
-     b'{"userID": "bob", "groupID": "g1", "count": 1}', 6017),
+    (
+        "both userID and groupID",
+        "getHistoryMessageList",
+        b'{"userID": "bob", "groupID": "g1", "count": 1}',
+        6017,
+    ),
     ("an unknown field", "markC2CMessageAsRead", b'{"userID": "bob", "force": true}', 6017),
-    ("a misspelt flag", "sendMessage",
-     b'{"receiver": "bob", "elem": {"elemType": "text", "text": "x"}, "needReadReciept": true}',
-     6017),
-    ("an unknown elem field", "sendMessage",
-     b'{"receiver": "bob", "elem": {"elemType": "text", "text": "x", "data": "y"}}', 6017),
-    ("an unknown elemType", "sendMessage",
-     b'{"receiver": "bob", "elem": {"elemType": "image", "url": "x"}}', 6017),
-    ("a string flag", "sendMessage",
-     b'{"receiver": "bob", "elem": {"elemType": "text", "text": "x"}, "needReadReceipt": "yes"}',
-     6017),
-    ("a null flag", "sendMessage",
-     b'{"receiver": "bob", "elem": {"elemType": "text", "text": "x"}, "onlineUserOnly": null}',
-     6017),
-    ("text over 12,000 bytes", "sendMessage",
-     json.dumps({"receiver": "bob", "elem": {"elemType": "text", "text": "\u00e9" * 6001}})
-     .encode(), 6017),
+    (
+        "a misspelt flag",
+        "sendMessage",
+        b'{"receiver": "bob", "elem": {"elemType": "text", "text": "x"}, "needReadReciept": true}',
+        6017,
+    ),
+    (
+        "an unknown elem field",
+        "sendMessage",
+        b'{"receiver": "bob", "elem": {"elemType": "text", "text": "x", "data": "y"}}',
+        6017,
+    ),
+    (
+        "an unknown elemType",
+        "sendMessage",
+        b'{"receiver": "bob", "elem": {"elemType": "image", "url": "x"}}',
+        6017,
+    ),
+    (
+        "a string flag",
+        "sendMessage",
+        b'{"receiver": "bob", "elem": {"elemType": "text", "text": "x"}, "needReadReceipt": "yes"}',
+        6017,
+    ),
+    (
+        "a null flag",
+        "sendMessage",
+        b'{"receiver": "bob", "elem": {"elemType": "text", "text": "x"}, "onlineUserOnly": null}',
+        6017,
+    ),
+    (
+        "text over 12,000 bytes",
+        "sendMessage",
+        json.dumps(
+            {"receiver": "bob", "elem": {"elemType": "text", "text": "\u00e9" * 6001}}
+        ).encode(),
+        6017,
+    ),
     ("msgIDs not an array", "sendMessageReadReceipts", b'{"msgIDs": "m1"}', 6017),
     ("an empty msgIDs", "sendMessageReadReceipts", b'{"msgIDs": []}', 6017),
-    ("msgIDs over the batch limit", "getMessageReadReceipts",
-     json.dumps({"msgIDs": [f"m{i}" for i in range(31)]}).encode(), 6017),
-    ("a 65-character userID", "markC2CMessageAsRead",
-     json.dumps({"userID": "u" * 65}).encode(), 6017),
+    (
+        "msgIDs over the batch limit",
+        "getMessageReadReceipts",
+        json.dumps({"msgIDs": [f"m{i}" for i in range(31)]}).encode(),
+        6017,
+    ),
+    (
+        "a 65-character userID",
+        "markC2CMessageAsRead",
+        json.dumps({"userID": "u" * 65}).encode(),
+        6017,
+    ),
     ("a control character in an ID", "markC2CMessageAsRead", b'{"userID": "b\\nob"}', 6017),
-    ("a filter of 2", "getGroupMessageReadMemberList",
-     b'{"msgID": "m", "filter": 2, "nextSeq": 0, "count": 1}', 6017),
-    ("a negative nextSeq", "getGroupMessageReadMemberList",
-     b'{"msgID": "m", "filter": 0, "nextSeq": -1, "count": 1}', 6017),
+    (
+        "a filter of 2",
+        "getGroupMessageReadMemberList",
+        b'{"msgID": "m", "filter": 2, "nextSeq": 0, "count": 1}',
+        6017,
+    ),
+    (
+        "a negative nextSeq",
+        "getGroupMessageReadMemberList",
+        b'{"msgID": "m", "filter": 0, "nextSeq": -1, "count": 1}',
+        6017,
+    ),
     ("an unknown message", "sendMessageReadReceipts", b'{"msgIDs": ["nope"]}', 6017),
     ("an unknown peer", "markC2CMessageAsRead", b'{"userID": "ghost"}', 6017),
-    ("a group the caller is not in", "getHistoryMessageList",
-     b'{"groupID": "nope", "count": 1}', 10010),
+    (
+        "a group the caller is not in",
+        "getHistoryMessageList",
+        b'{"groupID": "nope", "count": 1}',
+        10010,
+    ),
 ]
 
 BAD_ADMIN_BODIES: list[tuple[str, str, bytes, int]] = [
     ("an unknown admin field", "admin/createUser", b'{"userID": "x", "role": "root"}', 10004),
-    ("a 65-character new userID", "admin/createUser",
-     json.dumps({"userID": "u" * 65}).encode(), 10004),
-    ("a nickName over 64 characters", "admin/createUser",
-     json.dumps({"userID": "x", "nickName": "n" * 65}).encode(), 10004),
+    (
+        "a 65-character new userID",
+        "admin/createUser",
+        json.dumps({"userID": "u" * 65}).encode(),
+        10004,
+    ),
+    (
+        "a nickName over 64 characters",
+        "admin/createUser",
+        json.dumps({"userID": "x", "nickName": "n" * 65}).encode(),
+        10004,
+    ),
     ("an existing user", "admin/createUser", b'{"userID": "bob"}', 90007),
-    ("a 65-character groupID", "admin/createGroup", json.dumps(
-        {"groupID": "g" * 65, "groupType": "Work", "ownerID": "bob", "memberIDs": []}
-    ).encode(), 10015),
-    ("an empty groupID", "admin/createGroup",
-     b'{"groupID": "", "groupType": "Work", "ownerID": "bob", "memberIDs": []}', 10015),
-    ("a groupID in use", "admin/createGroup",
-     b'{"groupID": "g1", "groupType": "Work", "ownerID": "bob", "memberIDs": []}', 10021),
-    ("a bad group type", "admin/createGroup",
-     b'{"groupType": "Club", "ownerID": "bob", "memberIDs": []}', 10004),
-    ("an unknown member", "admin/createGroup",
-     b'{"groupType": "Work", "ownerID": "bob", "memberIDs": ["ghost"]}', 10004),
-    ("over 1,000 member IDs", "admin/addGroupMembers", json.dumps(
-        {"groupID": "g1", "userIDs": ["bob"] * 1001}
-    ).encode(), 10004),
-    ("removing the owner", "admin/removeGroupMembers",
-     b'{"groupID": "g1", "userIDs": ["alice"]}', 10004),
+    (
+        "a 65-character groupID",
+        "admin/createGroup",
+        json.dumps(
+            {"groupID": "g" * 65, "groupType": "Work", "ownerID": "bob", "memberIDs": []}
+        ).encode(),
+        10015,
+    ),
+    (
+        "an empty groupID",
+        "admin/createGroup",
+        b'{"groupID": "", "groupType": "Work", "ownerID": "bob", "memberIDs": []}',
+        10015,
+    ),
+    (
+        "a groupID in use",
+        "admin/createGroup",
+        b'{"groupID": "g1", "groupType": "Work", "ownerID": "bob", "memberIDs": []}',
+        10021,
+    ),
+    (
+        "a bad group type",
+        "admin/createGroup",
+        b'{"groupType": "Club", "ownerID": "bob", "memberIDs": []}',
+        10004,
+    ),
+    (
+        "an unknown member",
+        "admin/createGroup",
+        b'{"groupType": "Work", "ownerID": "bob", "memberIDs": ["ghost"]}',
+        10004,
+    ),
+    (
+        "over 1,000 member IDs",
+        "admin/addGroupMembers",
+        json.dumps({"groupID": "g1", "userIDs": ["bob"] * 1001}).encode(),
+        10004,
+    ),
+    (
+        "removing the owner",
+        "admin/removeGroupMembers",
+        b'{"groupID": "g1", "userIDs": ["alice"]}',
+        10004,
+    ),
     ("an unknown group", "admin/addGroupMembers", b'{"groupID": "nope", "userIDs": []}', 10010),
     ("a bad edition", "admin/setSettings", b'{"edition": "gold"}', 10004),
-    ("a repeated group type", "admin/setSettings",
-     b'{"groupReceiptTypes": ["Work", "Work"]}', 10004),
+    (
+        "a repeated group type",
+        "admin/setSettings",
+        b'{"groupReceiptTypes": ["Work", "Work"]}',
+        10004,
+    ),
     ("a batch limit of 0", "admin/setSettings", b'{"receiptBatchMax": 0}', 10004),
-    ("a member limit over 1,000,000", "admin/setSettings",
-     b'{"groupReceiptMaxMembers": 1000001}', 10004),
+    (
+        "a member limit over 1,000,000",
+        "admin/setSettings",
+        b'{"groupReceiptMaxMembers": 1000001}',
+        10004,
+    ),
 ]
 
 
@@ -272,8 +365,11 @@ def scene(shared_deployment: Deployment) -> tuple[Deployment, Api, Api, Callable
     return deployment, alice, bob, snapshot
 
 
-@pytest.mark.parametrize(("case", "method", "body", "code"), BAD_BODIES + BAD_ADMIN_BODIES,
-                         ids=[case[0] for case in BAD_BODIES + BAD_ADMIN_BODIES])
+@pytest.mark.parametrize(
+    ("case", "method", "body", "code"),
+    BAD_BODIES + BAD_ADMIN_BODIES,
+    ids=[case[0] for case in BAD_BODIES + BAD_ADMIN_BODIES],
+)
 def test_E3_bad_bodies_get_their_code_a_4xx_and_change_nothing(
     scene: tuple[Deployment, Api, Api, Callable[[], Any]],
     case: str,
@@ -306,18 +402,39 @@ def test_E3_bad_bodies_get_their_code_a_4xx_and_change_nothing(
         ("a trailing slash", _post("/v1/sendMessage/", b"{}"), 90003, 404),
         ("GET on a POST method", b"GET /v1/sendMessage HTTP/1.1\r\nHost: t\r\n\r\n", 90004, 405),
         ("POST on capabilities", _post("/v1/capabilities", b"{}"), 90004, 405),
-        ("DELETE on a method", b"DELETE /v1/getConversationList HTTP/1.1\r\nHost: t\r\n\r\n",
-         90004, 405),
-        ("no Content-Length", b"POST /v1/getConversationList HTTP/1.1\r\nHost: t\r\n\r\n{}",
-         90006, 400),
-        ("chunked", b"POST /v1/getConversationList HTTP/1.1\r\nHost: t\r\n"
-         b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 90006, 400),
-        ("a bad Content-Length", b"POST /v1/getConversationList HTTP/1.1\r\nHost: t\r\n"
-         b"Content-Length: -2\r\n\r\n{}", 90006, 400),
+        (
+            "DELETE on a method",
+            b"DELETE /v1/getConversationList HTTP/1.1\r\nHost: t\r\n\r\n",
+            90004,
+            405,
+        ),
+        (
+            "no Content-Length",
+            b"POST /v1/getConversationList HTTP/1.1\r\nHost: t\r\n\r\n{}",
+            90006,
+            400,
+        ),
+        (
+            "chunked",
+            b"POST /v1/getConversationList HTTP/1.1\r\nHost: t\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            90006,
+            400,
+        ),
+        (
+            "a bad Content-Length",
+            b"POST /v1/getConversationList HTTP/1.1\r\nHost: t\r\nContent-Length: -2\r\n\r\n{}",
+            90006,
+            400,
+        ),
         ("no token", _post("/v1/getConversationList", b"{}"), 90001, 401),
         ("an unknown token", _post("/v1/getConversationList", b"{}", token="forged"), 90001, 401),
-        ("a Basic credential", _post("/v1/getConversationList", b"{}",
-                                     "Authorization: Basic YTpi\r\n"), 90001, 401),
+        (
+            "a Basic credential",
+            _post("/v1/getConversationList", b"{}", "Authorization: Basic YTpi\r\n"),
+            90001,
+            401,
+        ),
         ("garbage instead of HTTP", b"HELLO\r\n\r\n", 90006, 400),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
@@ -348,8 +465,9 @@ def test_X1_credentials_open_only_their_own_doors(deployment: Deployment) -> Non
     alice.fails("admin/createUser", {"userID": "mallory"}, 90002)
     admin_as_user = deployment.api(deployment.server.admin_key)
     admin_as_user.fails("getConversationList", {}, 90002)
-    admin_as_user.fails("sendMessage", {"receiver": "bob", "elem": {
-        "elemType": "text", "text": "x"}}, 90002)
+    admin_as_user.fails(
+        "sendMessage", {"receiver": "bob", "elem": {"elemType": "text", "text": "x"}}, 90002
+    )
     deployment.api(None).fails("getConversationList", {}, 90001)
     sent = alice.send({"receiver": "bob"})
     assert sent["sender"] == "alice"

@@ -81,8 +81,9 @@ def test_X1_a_handshake_without_a_user_token_is_refused_with_an_envelope(
     assert _refused_handshake(deployment, "", [admin]) == (403, 90002)
     for since in ("-1", "abc", "1.5", "", "99999999999999999999"):
         assert _refused_handshake(deployment, f"?since={since}", [bearer]) == (400, 6017)
-    plain = requests.get(deployment.ws_url().replace("ws://", "http://"), headers=user.headers(),
-                         timeout=10)
+    plain = requests.get(
+        deployment.ws_url().replace("ws://", "http://"), headers=user.headers(), timeout=10
+    )
     assert (plain.status_code, plain.json()["code"]) == (400, 90006)
 
 

@@ -98,10 +98,13 @@ def test_L4_member_pages_are_keyset_searches_on_an_index(
     assert "SCAN r" not in plan and "SCAN recipients" not in plan, plan
 
 
-@pytest.mark.parametrize(("sql", "first", "last"), [
-    (READ_PAGE_SQL, 0, RECIPIENTS // 2 - 101),
-    (UNREAD_PAGE_SQL, 0, RECIPIENTS - 101),
-])
+@pytest.mark.parametrize(
+    ("sql", "first", "last"),
+    [
+        (READ_PAGE_SQL, 0, RECIPIENTS // 2 - 101),
+        (UNREAD_PAGE_SQL, 0, RECIPIENTS - 101),
+    ],
+)
 def test_L4_a_page_costs_the_same_anywhere_in_a_100000_recipient_list(
     big_message_db: Path, sql: str, first: int, last: int
 ) -> None:

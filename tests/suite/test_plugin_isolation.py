@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-USER_CONFTEST = '''
+USER_CONFTEST = """
 import pytest
 
 @pytest.fixture
 def world():
     return "the user's own world"
-'''
-USER_TEST = '''
+"""
+USER_TEST = """
 def test_my_world(world):
     assert world == "the user's own world"
 
@@ -23,7 +23,7 @@ def test_seenby_fixtures_are_not_here(request):
     import pytest
     with pytest.raises(pytest.FixtureLookupError):
         request.getfixturevalue("seenby_target")
-'''
+"""
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
