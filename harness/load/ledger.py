@@ -25,6 +25,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from seenby.contract.vocabulary import (
+    ON_RECV_C2C_READ_RECEIPT,
+    ON_RECV_MESSAGE_READ_RECEIPTS,
+    ON_RECV_NEW_MESSAGE,
+    ON_REPLAY_GAP,
+    c2c_conversation_id,
+    group_conversation_id,
+)
+
 __all__ = ["Connection", "Frame", "Ledger", "Send", "frame_of"]
 
 
@@ -42,9 +51,9 @@ class Send:
     def conversation_of(self, viewer: str) -> str:
         """The conversation ID as ``viewer`` sees it (``c2c_<peer>`` or ``group_<groupID>``)."""
         if self.group_id is not None:
-            return f"group_{self.group_id}"
+            return group_conversation_id(self.group_id)
         peer = self.recipients[0] if viewer == self.sender else self.sender
-        return f"c2c_{peer}"
+        return c2c_conversation_id(peer)
 
     def to_json(self) -> list[Any]:
         """A compact JSON form."""
@@ -82,19 +91,19 @@ class Frame:
 def frame_of(event: str, seq: int, data: Any) -> Frame:
     """The `Frame` of one pushed ``{event, seq, data}`` (already checked against event.json)."""
     items: list[tuple[Any, ...]]
-    if event == "onRecvNewMessage":
+    if event == ON_RECV_NEW_MESSAGE:
         elem = data["elem"]
         items = [(data["msgID"], elem.get("text", elem.get("data", "")))]
-    elif event == "onRecvMessageReadReceipts":
+    elif event == ON_RECV_MESSAGE_READ_RECEIPTS:
         items = [
             (r["msgID"], r["readCount"], r["unreadCount"])
             if "readCount" in r
             else (r["msgID"], 1 if r["isPeerRead"] else 0, 0 if r["isPeerRead"] else 1)
             for r in data
         ]
-    elif event == "onRecvC2CReadReceipt":
+    elif event == ON_RECV_C2C_READ_RECEIPT:
         items = [(r["userID"],) for r in data]
-    elif event == "onReplayGap":
+    elif event == ON_REPLAY_GAP:
         items = [(data["since"], data["firstAvailableSeq"])]
     else:
         items = []

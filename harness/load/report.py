@@ -22,6 +22,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from seenby.contract.vocabulary import (
+    ON_RECV_MESSAGE_READ_RECEIPTS,
+    ON_RECV_NEW_MESSAGE,
+)
+
 from .stats import percentile
 from .timeline import (
     LOOP_LAG,
@@ -73,10 +78,10 @@ METHODS = (
     "markC2CMessageAsRead",
 )
 PUSHES = (
-    ("onRecvMessageReadReceipts", RECEIPT_PUSH),
-    ("onRecvMessageReadReceipts after a reconnect", RECEIPT_PUSH_AFTER_RECONNECT),
-    ("onRecvNewMessage", MESSAGE_PUSH),
-    ("onRecvNewMessage after a reconnect", MESSAGE_PUSH_AFTER_RECONNECT),
+    (ON_RECV_MESSAGE_READ_RECEIPTS, RECEIPT_PUSH),
+    (f"{ON_RECV_MESSAGE_READ_RECEIPTS} after a reconnect", RECEIPT_PUSH_AFTER_RECONNECT),
+    (ON_RECV_NEW_MESSAGE, MESSAGE_PUSH),
+    (f"{ON_RECV_NEW_MESSAGE} after a reconnect", MESSAGE_PUSH_AFTER_RECONNECT),
 )
 
 

@@ -51,6 +51,12 @@ import websocket
 from locust import User, task
 from locust.env import Environment
 
+from seenby.contract.vocabulary import (
+    ON_RECV_MESSAGE_READ_RECEIPTS,
+    ON_RECV_NEW_MESSAGE,
+    c2c_conversation_id,
+    group_conversation_id,
+)
 from seenby.harness.api.cluster_target import split_target_urls
 from seenby.harness.api.models import Event
 from seenby.harness.wire.push import WebSocketPushStream
@@ -473,7 +479,7 @@ class ReceiptUser(User):
             return
         try:
             stream.wait_for(
-                lambda e: e.name == "onRecvNewMessage" and e.data["msgID"] == msg_id,
+                lambda e: e.name == ON_RECV_NEW_MESSAGE and e.data["msgID"] == msg_id,
                 timeout,
                 f"the settle sentinel {msg_id}",
             )
@@ -487,7 +493,7 @@ class ReceiptUser(User):
         and put new receipt-needing messages in the inbox."""
         now, wall = time.monotonic(), time.time()
         world = self.world
-        if event.name == "onRecvNewMessage":
+        if event.name == ON_RECV_NEW_MESSAGE:
             data = event.data
             elem = data["elem"]
             ref = elem.get("text", elem.get("data", ""))
@@ -502,14 +508,14 @@ class ReceiptUser(User):
             if data["needReadReceipt"] and not data["isSelf"] and data["msgID"] not in self.inboxed:
                 self.inboxed.add(data["msgID"])
                 if "groupID" in data:
-                    conversation = f"group_{data['groupID']}"
+                    conversation = group_conversation_id(data["groupID"])
                 else:
-                    conversation = f"c2c_{data['sender']}"
+                    conversation = c2c_conversation_id(data["sender"])
                 delay = self.rng.uniform(0, self.settings.reading_delay_s)
                 self.inbox[conversation].append(
                     _Inbound(data["msgID"], data["sender"], wall + delay)
                 )
-        elif event.name == "onRecvMessageReadReceipts":
+        elif event.name == ON_RECV_MESSAGE_READ_RECEIPTS:
             for receipt in event.data:
                 waiting = world.pending_receipts.get(receipt["msgID"])
                 if not waiting:
@@ -527,7 +533,7 @@ class ReceiptUser(User):
 
     def _time_push(self, event: str, live: bool, seconds: float, at: float) -> None:
         """File one push latency: live, or after the receiving user reconnected."""
-        receipt = event == "onRecvMessageReadReceipts"
+        receipt = event == ON_RECV_MESSAGE_READ_RECEIPTS
         if live:
             series = RECEIPT_PUSH if receipt else MESSAGE_PUSH
             self._fire(PUSH, event, seconds * 1000, None)
