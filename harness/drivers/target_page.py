@@ -26,12 +26,12 @@ _VERDICTS = ("pass", "deviate", "fail", "skip", "not-applicable", "not-run")
 _REASON_CHARS = 240
 _ROW_PREFIX = re.compile(r"^\[[^\]]*\] ")
 """How an Examples row's evidence begins (``[group chat] ...``)."""
-# What differs from run to run (fresh IDs, Matrix event and room IDs, times) is written as a
-# placeholder, so that two runs with the same verdicts give the same page.
+# What differs from run to run (fresh IDs, Matrix event and room IDs, also URL-encoded in a
+# path, times) is written as a placeholder, so that two runs with the same verdicts give the same page.
 _RUN_SPECIFIC = (
-    (re.compile(r"([A-Za-z]+)-[0-9a-f]{8}\b"), r"\1"),
-    (re.compile(r"\$[A-Za-z0-9_-]{20,}"), "$event"),
-    (re.compile(r"![A-Za-z0-9_-]{10,}(:[A-Za-z0-9.-]+)?"), "!room"),
+    (re.compile(r"([A-Za-z]+)-[0-9a-f]{8,}\b"), r"\1"),
+    (re.compile(r"(\$|%24)[A-Za-z0-9_-]{20,}"), "$event"),
+    (re.compile(r"(!|%21)[A-Za-z0-9_-]{10,}(:[A-Za-z0-9.-]+)?"), "!room"),
     (re.compile(r"https?://127\.0\.0\.1:\d+"), "http://127.0.0.1:PORT"),
     (re.compile(r"\b\d{12,}\b"), "TIME"),
     (re.compile(r"\b\d+\.\d+ ?s\b"), "N s"),

@@ -6,12 +6,13 @@ and ``PushStream``, so it runs on any target a driver opens, Synapse included. T
 operation: the users come in blocks of ``group_size``, each block one Work group; every user
 holds one push stream. A round is: every user sends one needReadReceipt text to its group (in
 parallel); every member waits on its stream for its peers' messages of the round and receipts
-them in one batch (in parallel). Each receipt call notes when it began; the sender's receipt
-pushes are paired with them (a push with readCount N settles the receipts up to the Nth, so a
-push carrying several readers at once, as /sync batches do, times each of them). After the
-rounds the sender pulls its counts and walks both member lists of each message, and the
-invariants of ``verdict.RULES`` are judged against what was acknowledged; the ones this workload
-cannot check through the driver are *not checked*, each with its reason, never held.
+them in one batch, in the order they arrived (in parallel). Each receipt call notes when it
+began; the sender's receipt pushes are paired with them (a push with readCount N settles the
+receipts up to the Nth, so a push carrying several readers at once, as /sync batches do, times
+each of them). After the rounds the sender pulls its counts and walks both member lists of each
+message, and the invariants of ``verdict.RULES`` are judged against what was acknowledged; the
+ones this workload cannot check through the driver are *not checked*, each with its reason,
+never held.
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ class _Run:
         self.sent: dict[str, _Sent] = {}
         self.arrivals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         """user → msgID → times it arrived on the user's stream."""
+        self.arrival_order: dict[str, dict[str, int]] = defaultdict(dict)
+        """user → msgID → its place among the messages the user received, first arrival."""
         self.stray_receipts: list[tuple[str, str]] = []
         """(user, msgID): receipt pushes that reached a user who did not send the message."""
         self.faults: list[str] = []
@@ -188,7 +191,9 @@ class _Run:
         now = time.monotonic()
         if event.name == NEW_MESSAGE:
             with self.lock:
-                self.arrivals[user][event.data["msgID"]] += 1
+                seen = self.arrivals[user]
+                seen[event.data["msgID"]] += 1
+                self.arrival_order[user].setdefault(event.data["msgID"], len(seen))
             return
         if event.name != RECEIPT:
             return
@@ -247,7 +252,13 @@ class _Run:
                         f"{client.user_id}: {len(wanted - arrived)} of the round's messages "
                         f"did not arrive within {self.settings.timeout_s:.0f} s"
                     )
-            batch = [sent for sent in mine if sent.message.msg_id in arrived]
+            # Read in the order received, as a person reads (a Matrix m.read for an event before
+            # the reader's last one moves nothing, and is not sent on).
+            order = self.arrival_order[client.user_id]
+            batch = sorted(
+                (sent for sent in mine if sent.message.msg_id in arrived),
+                key=lambda sent: order[sent.message.msg_id],
+            )
             if not batch:
                 return 0
             began = time.monotonic()

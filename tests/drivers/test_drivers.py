@@ -175,6 +175,13 @@ def _summary() -> dict[str, object]:
         "scenarios": [
             scenario("RR-R-001", "pass", None, None),
             scenario(
+                "RR-R-009",
+                "fail",
+                None,
+                "403 on POST /rooms/%21j15t4rXBGv6ASxidlZdxP6B/receipt/m.read/"
+                "%24o38ZnWTqyJlaDKmCIWTA_w6pSpJaEr5 for no-such-message-746597be869d844c",
+            ),
+            scenario(
                 "RR-P-003",
                 "fail",
                 None,
@@ -196,6 +203,8 @@ def test_the_target_page_names_versions_reasons_and_missing_capabilities() -> No
     assert rows["RR-P-003"][3] == "Carol got a receipt from @bob:localhost for $event in N s"
     assert rows["RR-E-001"][3] == f"driver 'matrix' lacks capability '{RAW_WIRE}'"
     assert rows["RR-R-001"][2:] == ("pass", "")
+    encoded = "403 on POST /rooms/!room/receipt/m.read/$event for no-such-message"
+    assert rows["RR-R-009"][3] == encoded
 
 
 def test_the_target_page_says_which_verdicts_vary_between_runs_as_the_driver_declares() -> None:
