@@ -27,7 +27,8 @@ _REASON_CHARS = 240
 _ROW_PREFIX = re.compile(r"^\[[^\]]*\] ")
 """How an Examples row's evidence begins (``[group chat] ...``)."""
 # What differs from run to run (fresh IDs, Matrix event and room IDs, also URL-encoded in a
-# path, times) is written as a placeholder, so that two runs with the same verdicts give the same page.
+# path, times) is written as a placeholder, so that two runs with the same verdicts give the
+# same page.
 _RUN_SPECIFIC = (
     (re.compile(r"([A-Za-z]+)-[0-9a-f]{8,}\b"), r"\1"),
     (re.compile(r"(\$|%24)[A-Za-z0-9_-]{20,}"), "$event"),
