@@ -141,7 +141,10 @@ def render_section(figures: dict[str, Any], machine: str, date: str) -> str:
     lines.append("")
     for target in figures["targets"]:
         for code in target["broken"]:
-            why = KNOWN_BREAKS.get((target["driver"], code), "see the run's faults and examples")
+            why = KNOWN_BREAKS.get(
+                (target["driver"], code),
+                "not explained yet (`seenby load --driver` prints the breaches with examples)",
+            )
             lines.append(f"- `{code}` broke through `{target['driver']}`: {why}.")
         for code, why in target["notCheckedBecause"].items():
             lines.append(f"- `{code}` not checked through `{target['driver']}`: {why}.")
