@@ -35,11 +35,18 @@ from bench.throughput import ThroughputRow
 FINDINGS = Path(__file__).with_name("findings.md")
 COPIED_SECTIONS = tuple(
     Path(__file__).with_name(name)
-    for name in ("locust.md", "load_latency.md", "flakiness.md", "suite-memory.md", "cluster.md")
+    for name in (
+        "locust.md",
+        "load_latency.md",
+        "flakiness.md",
+        "suite-memory.md",
+        "cluster.md",
+        "matrix_load.md",
+    )
 )
 """Sections that longer runs of their own write (`python -m bench.locust_run`,
-`bench.load_latency`, `bench.flakiness`, `bench.suite_memory`, `bench.cluster`), copied in as
-they are."""
+`bench.load_latency`, `bench.flakiness`, `bench.suite_memory`, `bench.cluster`,
+`bench.matrix_load`), copied in as they are."""
 
 
 @dataclass(frozen=True)

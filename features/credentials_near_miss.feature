@@ -6,7 +6,7 @@ Feature: Security: credentials that are almost right
   the call is refused as unauthenticated and changes nothing anyone can see. A real token of
   another user acts as that user, never as the user the request was meant for.
 
-  @RR-X-060 @spec-X-1 @spec-E-2 @doc-protocol
+  @RR-X-060 @spec-X-1 @spec-E-2 @doc-protocol @needs-raw-wire
   Scenario Outline: A token that is almost a user's own opens nothing
     Given Alice and Bob are in a one-to-one chat
     And Alice has sent a message that needs a read receipt
@@ -25,7 +25,7 @@ Feature: Security: credentials that are almost right
       | list the conversations              | with its last character changed |
       | open the push channel               | with extra characters after it  |
 
-  @RR-X-061 @spec-X-1 @spec-X-2 @doc-protocol
+  @RR-X-061 @spec-X-1 @spec-X-2 @doc-protocol @needs-raw-wire
   Scenario Outline: Another user's real token acts as that user, never as the one the request was meant for
     Given Alice and Bob are in a one-to-one chat
     And Alice has sent a message that needs a read receipt

@@ -11,7 +11,7 @@ Feature: Errors: every field of every method, broken in every way the contract f
   settings' ranges). A body that was not refused is listed with its answer; every request is in
   the transcript.
 
-  @RR-E-020 @spec-E-3 @spec-E-1 @doc-protocol
+  @RR-E-020 @spec-E-3 @spec-E-1 @doc-protocol @needs-raw-wire
   Scenario Outline: Every broken body of <method> is refused and changes nothing
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a message that needs a read receipt
@@ -30,7 +30,7 @@ Feature: Errors: every field of every method, broken in every way the contract f
       | getGroupMessageReadMemberList | Alice  |
       | markC2CMessageAsRead          | Bob    |
 
-  @RR-E-021 @spec-E-3 @spec-E-1 @spec-X-1 @doc-protocol
+  @RR-E-021 @spec-E-3 @spec-E-1 @spec-X-1 @doc-protocol @needs-raw-wire
   Scenario Outline: Every broken body of the administrator's <method> is refused and changes nothing
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a message that needs a read receipt

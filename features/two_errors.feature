@@ -7,7 +7,7 @@ Feature: Errors: a call with two errors
   precedence — transport, route, credential, JSON, body, edition, visibility, group settings,
   receipt existence — is checked at the strict level.
 
-  @RR-E-030 @spec-E-2 @spec-E-3 @spec-X-1 @doc-protocol
+  @RR-E-030 @spec-E-2 @spec-E-3 @spec-X-1 @doc-protocol @needs-raw-wire
   Scenario Outline: A call with two errors is refused, for the one that comes first
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a message that needs a read receipt
@@ -42,7 +42,7 @@ Feature: Errors: a call with two errors
       | Alice's member list of page size 0, on the standard edition | 6017 |
       | Mallory's pull of Alice's message, on the standard edition  | 7013 |
 
-  @RR-E-032 @spec-X-2 @spec-R-3 @spec-E-3 @doc-protocol
+  @RR-E-032 @spec-X-2 @spec-R-3 @spec-E-3 @doc-protocol @needs-raw-wire
   Scenario Outline: A receipt call with two invalid parts fails as the spec says and changes nothing
     Given Alice, Bob and Carol are in a Work group
     And Alice has sent a message that needs a read receipt

@@ -73,6 +73,13 @@ class Driver(ABC):
         """The target at ``url`` administered with ``admin_key`` (``url`` None: a throw-away
         target the driver starts itself, where it can)."""
 
+    @property
+    def varying_verdicts(self) -> Mapping[str, str]:
+        """Scenario ID → why its verdict through this driver changes from run to run on the
+        same target (the target's own timing decides it); a target's page says so beside the
+        verdict, and a comparison of two runs leaves them out. None by default."""
+        return {}
+
     def __repr__(self) -> str:
         return f"<driver {self.name} {self.version}>"
 

@@ -17,20 +17,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from seenby.harness.drivers import DEFAULT_DRIVER, DriverError, get_driver
 from seenby.harness.drivers.capabilities import NOT_APPLICABLE_PREFIX
 
-__all__ = ["main", "page_rows", "render_page"]
+__all__ = ["main", "page_rows", "render_page", "varying_verdicts"]
 
 _VERDICTS = ("pass", "deviate", "fail", "skip", "not-applicable", "not-run")
 _REASON_CHARS = 240
 _ROW_PREFIX = re.compile(r"^\[[^\]]*\] ")
 """How an Examples row's evidence begins (``[group chat] ...``)."""
-# What differs from run to run (fresh IDs, Matrix event and room IDs, times) is written as a
-# placeholder, so that two runs with the same verdicts give the same page.
+# What differs from run to run (fresh IDs, Matrix event and room IDs, also URL-encoded in a
+# path, times) is written as a placeholder, so that two runs with the same verdicts give the
+# same page.
 _RUN_SPECIFIC = (
-    (re.compile(r"([A-Za-z]+)-[0-9a-f]{8}\b"), r"\1"),
-    (re.compile(r"\$[A-Za-z0-9_-]{20,}"), "$event"),
-    (re.compile(r"![A-Za-z0-9_-]{10,}(:[A-Za-z0-9.-]+)?"), "!room"),
+    (re.compile(r"([A-Za-z]+)-[0-9a-f]{8,}\b"), r"\1"),
+    (re.compile(r"(\$|%24)[A-Za-z0-9_-]{20,}"), "$event"),
+    (re.compile(r"(!|%21)[A-Za-z0-9_-]{10,}(:[A-Za-z0-9.-]+)?"), "!room"),
     (re.compile(r"https?://127\.0\.0\.1:\d+"), "http://127.0.0.1:PORT"),
     (re.compile(r"\b\d{12,}\b"), "TIME"),
     (re.compile(r"\b\d+\.\d+ ?s\b"), "N s"),
@@ -63,8 +65,19 @@ def _duration(summary: Mapping[str, Any]) -> str:
     return f"{(finished - started).total_seconds():.0f} s"
 
 
+def varying_verdicts(summary: Mapping[str, Any]) -> Mapping[str, str]:
+    """Scenario ID → why its verdict varies from run to run, as the run's driver declares
+    (none when that driver is not installed here)."""
+    try:
+        return get_driver(summary["settings"].get("driver") or DEFAULT_DRIVER).varying_verdicts
+    except DriverError:
+        return {}
+
+
 def page_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(scenario ID, title, verdict, why) for every scenario of the run, in its order."""
+    """(scenario ID, title, verdict, why) for every scenario of the run, in its order; the why
+    of a scenario whose verdict varies between runs begins by saying so."""
+    varying = varying_verdicts(summary)
     rows = []
     for scenario in summary["scenarios"]:
         verdict = scenario["verdict"]
@@ -73,6 +86,8 @@ def page_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
             why = _one_line(scenario["evidence"])
         elif verdict in ("skip", "not-applicable", "not-run"):
             why = _one_line(scenario["reason"])
+        if scenario["id"] in varying:
+            why = f"*varies between runs* (see below); this run: {why or verdict}"
         rows.append((scenario["id"], scenario["title"].replace("|", "\\|"), verdict, why))
     return rows
 
@@ -112,6 +127,17 @@ def render_page(summary: Mapping[str, Any], title: str) -> str:
     lines += [
         f"| {sid} | {name} | {verdict} | {why} |" for sid, name, verdict, why in page_rows(summary)
     ]
+    varying = varying_verdicts(summary)
+    if varying:
+        lines += [
+            "",
+            "## Verdicts that vary between runs",
+            "",
+            "On this target these scenarios pass in one run and fail in another, as the driver",
+            "declares: the table above shows this run's verdict. Why, scenario by scenario:",
+            "",
+            *(f"- **{sid}** {why}." for sid, why in sorted(varying.items())),
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ drives workers started elsewhere with ``seenby load --worker --master-host HOST`
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,9 +17,12 @@ from pathlib import Path
 from locust.log import setup_logging
 from locust.util.timespan import parse_timespan
 
+from seenby.harness.api.target import open_target
 from seenby.harness.api.target_options import add_target_options, check_target_options, positive_int
+from seenby.harness.drivers import DriverError, get_driver
 
 from .session import Run, bundled_server, run_driver, run_worker, temporary_folder
+from .through_driver import DriverLoadSettings, run_through_driver
 from .workload import LoadSettings
 
 __all__ = ["main", "parser"]
@@ -92,6 +96,14 @@ def parser() -> argparse.ArgumentParser:
         help="longest delay before a message is read (2.0)",
     )
     load.add_argument("--seed", type=int, default=1, help="random seed of the users' choices")
+    through = p.add_argument_group("through a driver (instead of seenby's wire on Locust)")
+    through.add_argument(
+        "--driver",
+        metavar="NAME",
+        help="run the workload through this driver (seenby drivers lists them): --users in "
+        "groups of --group-size, --rounds rounds of send and read",
+    )
+    through.add_argument("--rounds", type=positive_int, default=5, help="with --driver: rounds (5)")
     nodes = p.add_argument_group("master and workers (Locust's distributed mode)")
     role = nodes.add_mutually_exclusive_group()
     role.add_argument("--master", action="store_true", help="drive workers instead of local users")
@@ -143,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.worker:
         return run_worker(options.master_host, options.master_port)
     check_target_options(p, options, "the workload")
+    if options.driver is not None:
+        return _through_driver(options)
 
     def run_with(target: str, admin_key: str) -> int:
         return run_driver(
@@ -176,3 +190,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     with temporary_folder() as folder, bundled_server(Path(folder)) as (url, key):
         print(f"bundled reference server at {url}", flush=True)
         return run_with(url, key)
+
+
+def _through_driver(options: argparse.Namespace) -> int:
+    """``--driver NAME``: the workload through that driver; the summary in the report folder."""
+    try:
+        driver = get_driver(options.driver)
+    except DriverError as error:
+        print(f"seenby load: {error}", file=sys.stderr)
+        return 2
+    settings = DriverLoadSettings(
+        users=options.users, group_size=options.group_size, rounds=options.rounds
+    )
+    with open_target(options.target, options.admin_key, driver=driver.name) as target:
+        result = run_through_driver(target, driver, settings)
+    for line in result.lines():
+        print(line, flush=True)
+    options.report_dir.mkdir(parents=True, exist_ok=True)
+    summary = options.report_dir / "driver-load-summary.json"
+    summary.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    return 0 if result.verdict.holds else 1

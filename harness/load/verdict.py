@@ -143,6 +143,8 @@ class Invariant:
     checked: int = 0
     broken: int = 0
     examples: list[Breach] = field(default_factory=list)
+    not_checked_because: str = ""
+    """Why the run could not check this rule at all (a workload that lacks the means)."""
 
     @property
     def state(self) -> str:
@@ -181,6 +183,7 @@ class Invariant:
             "checked": self.checked,
             "broken": self.broken,
             "examples": [vars(example) for example in self.examples],
+            **({"notCheckedBecause": self.not_checked_because} if self.not_checked_because else {}),
         }
 
 
@@ -227,6 +230,11 @@ class Verdict:
                 f"{marks[invariant.state]} {invariant.name:<20} "
                 + (
                     NOT_CHECKED
+                    + (
+                        f": {invariant.not_checked_because}"
+                        if invariant.not_checked_because
+                        else ""
+                    )
                     if invariant.state == NOT_CHECKED
                     else f"{invariant.checked:>8} checked"
                 )

@@ -175,6 +175,13 @@ def _summary() -> dict[str, object]:
         "scenarios": [
             scenario("RR-R-001", "pass", None, None),
             scenario(
+                "RR-R-009",
+                "fail",
+                None,
+                "403 on POST /rooms/%21j15t4rXBGv6ASxidlZdxP6B/receipt/m.read/"
+                "%24o38ZnWTqyJlaDKmCIWTA_w6pSpJaEr5 for no-such-message-746597be869d844c",
+            ),
+            scenario(
                 "RR-P-003",
                 "fail",
                 None,
@@ -182,6 +189,7 @@ def _summary() -> dict[str, object]:
                 "@bob-9f3c2a1b:localhost for $AbCdEfGhIjKlMnOpQrStUvWxYz012 in 0.52 s",
             ),
             scenario("RR-E-001", "not-applicable", NA, None),
+            scenario("RR-P-007", "fail", None, "step: Then the counts rise\ngot [2, 3]"),
         ],
     }
 
@@ -195,6 +203,26 @@ def test_the_target_page_names_versions_reasons_and_missing_capabilities() -> No
     assert rows["RR-P-003"][3] == "Carol got a receipt from @bob:localhost for $event in N s"
     assert rows["RR-E-001"][3] == f"driver 'matrix' lacks capability '{RAW_WIRE}'"
     assert rows["RR-R-001"][2:] == ("pass", "")
+    encoded = "403 on POST /rooms/!room/receipt/m.read/$event for no-such-message"
+    assert rows["RR-R-009"][3] == encoded
+
+
+def test_the_target_page_says_which_verdicts_vary_between_runs_as_the_driver_declares() -> None:
+    page = render_page(_summary(), "Synapse through seenby")
+    rows = {row[0]: row for row in page_rows(_summary())}
+    varying = get_driver("matrix").varying_verdicts
+
+    assert set(varying) == {"RR-P-007", "RR-Y-001"}
+    assert rows["RR-P-007"][2:] == (
+        "fail",
+        "*varies between runs* (see below); this run: got [2, 3]",
+    )
+    below = page.split("## Verdicts that vary between runs")[1]
+    assert f"- **RR-P-007** {varying['RR-P-007']}." in below
+    assert "/sync" in varying["RR-P-007"]
+    assert "## Verdicts that vary" not in render_page(
+        {**_summary(), "settings": {"driver": "seenby"}}, "seenby"
+    )
 
 
 def test_the_porting_guide_lists_exactly_the_capabilities() -> None:

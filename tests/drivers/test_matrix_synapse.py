@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from seenby.harness import NotApplicable, ReadFilter, Target, open_target
+from seenby.harness.drivers import get_driver
 from seenby.harness.drivers.capabilities import ADMIN_SETTINGS, EVENT_REPLAY, RAW_WIRE
 from seenby.harness.drivers.matrix.synapse import DEFAULT_VENV, ThrowawaySynapse
 from seenby.harness.drivers.target_page import page_rows
@@ -36,10 +38,9 @@ CI_SELECTION = (
     "--id", "RR-R-001", "--id", "RR-R-002", "--id", "RR-R-008",
 )  # fmt: skip
 RECEIPT = "onRecvMessageReadReceipts"
-BATCHING_DEPENDENT = {"RR-P-007", "RR-Y-001"}
-"""Scenarios whose verdict on Synapse depends on whether one /sync batch happens to carry
-several members' receipts (one push with the later count instead of one push each): they pass
-or fail from run to run, so the page's verdict for them is not compared."""
+VARYING = get_driver("matrix").varying_verdicts
+"""Scenarios whose verdict on Synapse varies from run to run (the driver says why): the page
+says so beside them, and their verdicts are not compared."""
 
 
 @pytest.fixture(scope="module")
@@ -154,15 +155,53 @@ def test_the_suite_runs_through_the_driver_and_the_target_page_agrees(
     assert verdicts["RR-P-008"] == "fail"
     assert verdicts["RR-R-002"] == verdicts["RR-R-008"] == "fail"
     # The committed page says what this fresh run found, scenario by scenario.
-    published = {
-        line.split(" | ")[0].lstrip("| "): line.split(" | ")[2]
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")
         for line in TARGET_PAGE.read_text(encoding="utf-8").splitlines()
         if line.startswith("| RR-")
     }
-    fresh = {
-        sid: verdict for sid, _, verdict, _ in page_rows(summary) if sid not in BATCHING_DEPENDENT
-    }
-    assert {sid: published.get(sid) for sid in fresh} == fresh
+    fresh = {sid: verdict for sid, _, verdict, _ in page_rows(summary) if sid not in VARYING}
+    assert {sid: rows[sid][2] if sid in rows else None for sid in fresh} == fresh
+    # The ones that vary are on the page, said to vary, with the driver's reason below.
+    page = TARGET_PAGE.read_text(encoding="utf-8")
+    for sid, why in VARYING.items():
+        assert rows[sid][3].startswith("*varies between runs*"), rows[sid]
+        assert f"- **{sid}** {why}." in page
+
+
+def test_the_load_workload_runs_through_the_driver_and_finds_what_matrix_does(
+    synapse: ThrowawaySynapse, tmp_path: Path
+) -> None:
+    """``seenby load --driver matrix``: counts and member lists derived from m.read agree with
+    what was acknowledged; every member is told of every read (Matrix's way), so the
+    push-to-sender-only invariant breaks; when push-final breaks too, the sender was told less
+    than it pulled, never more; push events carry no seq, so seq-gap-free is not checked, with
+    that reason."""
+    command = [
+        str(Path(sys.executable).parent / "seenby"), "load", "--driver", "matrix",
+        "--target", synapse.url, "--admin-key", synapse.admin_key,
+        "--users", "6", "--group-size", "3", "--rounds", "2", "--report-dir", str(tmp_path),
+    ]  # fmt: skip
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    summary = json.loads((tmp_path / "driver-load-summary.json").read_text(encoding="utf-8"))
+    states = {rule["name"]: rule for rule in summary["verdict"]["invariants"]}
+
+    assert finished.returncode == 1, finished.stdout + finished.stderr
+    assert summary["implementation"].startswith("Synapse ")
+    assert summary["receipts"] == 6 * 2 * 2 and summary["receiptPushMs"]["timed"] > 0
+    broken = summary["verdict"]["broken"]
+    assert "push-to-sender-only" in broken, finished.stdout
+    # Sometimes a reader's m.read is overtaken by its next one before the sender's /sync: Matrix
+    # then names only the later event, and the earlier message's sender is never told.
+    assert set(broken) <= {"push-to-sender-only", "push-final"}, finished.stdout
+    for breach in states["push-final"]["examples"]:
+        told = [int(n) for n in re.findall(r"\d+", breach["seen"])]
+        pulled = re.search(r"readCount (\d+)", breach["expected"])
+        assert pulled is not None and max(told, default=0) < int(pulled.group(1)), breach
+    for code in ("read-count", "read-plus-unread", "member-lists", "message-once"):
+        assert states[code]["state"] == "holds", states[code]
+    assert states["seq-gap-free"]["state"] == "not checked"
+    assert "lacks capability 'eventReplay'" in states["seq-gap-free"]["notCheckedBecause"]
 
 
 def test_seenby_synapse_starts_one_and_stops_it_by_its_pid(tmp_path: Path) -> None:

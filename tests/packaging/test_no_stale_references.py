@@ -45,7 +45,6 @@ NOT_YET_FIXED = {
     "bench/findings.md": "issue numbers in section titles; /work/before",
     "bench/report.py": "an issue number in the suite-time note",
     "docs/performance.md": "issue numbers in section titles (copied from bench/findings.md)",
-    "docs/conformance-power.md": "issue numbers (written from tests/mutants/alternatives.py)",
 }
 
 

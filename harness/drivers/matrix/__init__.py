@@ -10,6 +10,7 @@ a missing capability; everything else runs and passes or fails on what the homes
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
     from seenby.harness.api.target import Target
 
 __all__ = ["DRIVER", "MatrixDriver"]
+
+_SYNC_BATCHING = (
+    "passes or fails from run to run: one /sync response may carry several members' m.read "
+    "receipts at once, and then the sender is told once, with the later count, instead of "
+    "once per reader"
+)
 
 
 class _OwnedSynapse:
@@ -54,6 +61,10 @@ class MatrixDriver(Driver):
     @property
     def capabilities(self) -> frozenset[str]:
         return frozenset()
+
+    @property
+    def varying_verdicts(self) -> Mapping[str, str]:
+        return {"RR-P-007": _SYNC_BATCHING, "RR-Y-001": _SYNC_BATCHING}
 
     def open(self, url: str | None, admin_key: str | None, *, timeout: float) -> Target:
         from seenby.harness.drivers.matrix.target import MatrixTarget
