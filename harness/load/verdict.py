@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from seenby.contract.vocabulary import RECEIPT_BATCH_MAX
 from seenby.harness.api.models import ReadFilter, Receipt
 from seenby.harness.drivers.wire import WireUserClient
 from seenby.harness.wire.transport import ApiError, NoAnswer, ViolationLog
@@ -115,7 +116,8 @@ T = TypeVar("T")
 
 EXAMPLES_KEPT = 5
 """Breaches kept per invariant (the count covers them all)."""
-RECEIPT_BATCH = 30
+RECEIPT_BATCH = RECEIPT_BATCH_MAX.value
+"""Messages per verdict pull: the spec's default batch limit."""
 PULL_THREADS = 16
 PULL_ATTEMPTS = 3
 

@@ -52,8 +52,10 @@ from locust import User, task
 from locust.env import Environment
 
 from seenby.contract.vocabulary import (
+    GROUP_RECEIPT_MAX_MEMBERS,
     ON_RECV_MESSAGE_READ_RECEIPTS,
     ON_RECV_NEW_MESSAGE,
+    RECEIPT_BATCH_MAX,
     c2c_conversation_id,
     group_conversation_id,
 )
@@ -169,7 +171,7 @@ class WorkloadShare:
         self.node_urls: list[str] = []
         """Every node of the target (one, unless ``--target`` named several)."""
         self._placed = 0
-        self.batch_max = 30
+        self.batch_max = RECEIPT_BATCH_MAX.value  # until the target announces its own
         self.users: dict[str, ReceiptUser] = {}
         self.sends_in_flight: dict[str, _PendingSend] = {}
         """ref → its send, until every recipient's push came (for message push latency)."""
@@ -221,7 +223,8 @@ class WorkloadShare:
             return None
         if group_type not in self.target_settings.get("groupReceiptTypes", GROUP_TYPES):
             return f"the target has no receipts in {group_type} groups [A-2, A-3]"
-        if members > int(self.target_settings.get("groupReceiptMaxMembers", 200)):
+        limit = self.target_settings.get("groupReceiptMaxMembers", GROUP_RECEIPT_MAX_MEMBERS.value)
+        if members > int(limit):
             return f"the group's {members} members exceed the target's receipt limit [A-4]"
         return None
 
