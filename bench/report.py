@@ -439,7 +439,7 @@ def _sections(results: Results, previous: Previous | None = None) -> list[Sectio
                 "6. Conformance suite time",
                 "`seenby run --quiet` against the bundled server, as a subprocess, serially and "
                 "on two workers, the runs of the two modes interleaved. Absences are proved "
-                "behind fences, not waited out (issue 12).",
+                "behind fences, not waited out.",
                 ["mode", "runs", "wall time", "target", "verdicts"],
                 [
                     ["serial", str(suite.seconds.runs), _figure(suite.seconds, " s"),

@@ -43,7 +43,6 @@ EXTRA = re.compile(r"(?:['\"]\.|seenby)\[([a-z,-]+)\]")
 # fixed (the test fails while an entry has nothing left to excuse).
 NOT_YET_FIXED = {
     "bench/findings.md": "issue numbers in section titles; /work/before",
-    "bench/report.py": "an issue number in the suite-time note",
     "docs/performance.md": "issue numbers in section titles (copied from bench/findings.md)",
 }
 
